@@ -1,0 +1,129 @@
+// Package nsutil is the one place in nsscript that switches an OS thread's
+// network namespace.
+//
+// A namespace switch applies to one OS thread, not to a goroutine. Every
+// function here runs its work on a fresh goroutine locked to its thread and
+// unlocks the thread only after the original namespace has been restored; if
+// restoring fails, the goroutine exits with the thread still locked, and the Go
+// runtime discards the thread instead of reusing it in the wrong namespace
+// (the pattern of containernetworking's pkg/ns).
+//
+// Everything else in nsscript works through per-namespace netlink handles and
+// sockets, which stay bound to the namespace they were opened in.
+package nsutil
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// threadNetnsPath names the current thread's network namespace. It reads the
+// thread's own entry, never /proc/self, which names the main thread's.
+func threadNetnsPath() string {
+	return fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
+}
+
+// Do runs fn on a thread whose network namespace is the one behind nsFD and
+// returns fn's error. The calling goroutine's thread is never switched.
+func Do(nsFD int, fn func() error) error {
+	type result struct{ err error }
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open(threadNetnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{fmt.Errorf("open current netns: %w", err)}
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{fmt.Errorf("enter netns: %w", err)}
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: the runtime kills it when this
+			// goroutine exits, so no other goroutine runs in the wrong netns.
+			done <- result{fmt.Errorf("restore netns: %w (after: %v)", err, ferr)}
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- result{ferr}
+	}()
+	return (<-done).err
+}
+
+// New creates a network namespace and returns a file descriptor for it. The
+// namespace lives as long as the descriptor (or anything inside it) does. The
+// caller's thread stays in its namespace.
+func New() (int, error) {
+	type result struct {
+		fd  int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open(threadNetnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, fmt.Errorf("open current netns: %w", err)}
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{-1, fmt.Errorf("unshare netns: %w", err)}
+			return
+		}
+		fd, ferr := unix.Open(threadNetnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			done <- result{-1, fmt.Errorf("restore netns: %w", err)}
+			return
+		}
+		runtime.UnlockOSThread()
+		if ferr != nil {
+			done <- result{-1, fmt.Errorf("open new netns: %w", ferr)}
+			return
+		}
+		done <- result{fd, nil}
+	}()
+	r := <-done
+	return r.fd, r.err
+}
+
+// Current returns a new file descriptor for the network namespace of the
+// process's unswitched threads (the one nsscript started in).
+func Current() (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	fd, err := unix.Open(threadNetnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open current netns: %w", err)
+	}
+	return fd, nil
+}
+
+// Open returns a file descriptor for the network namespace at path, which may
+// be a bind mount such as /run/netns/NAME or a /proc/PID/ns/net entry.
+func Open(path string) (int, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	if st.Type != unix.NSFS_MAGIC && st.Type != unix.PROC_SUPER_MAGIC {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is not a network namespace", path)
+	}
+	return fd, nil
+}

@@ -1,0 +1,208 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+const netnsDir = "/run/netns"
+
+var (
+	setupOnce sync.Once
+	setupErr  error
+	notesMu   sync.Mutex
+	notes     []string // what Setup could not do, for Where
+)
+
+// Setup prepares the sandboxed child. The child calls it first thing (when
+// Inside reports true), before starting goroutines that use namespaces. It
+//   - makes every mount private, so nothing mounted here reaches the host;
+//   - mounts an empty tmpfs on /run/netns, where named namespaces are
+//     bind-mounted as `ip netns add` does. If the host has no /run/netns, it is
+//     not created there (that would leave a directory behind on the host):
+//     instead a tmpfs is mounted on /run, the host's /run entries are
+//     bind-mounted back into it (best effort; /run/user, /run/systemd and the
+//     like stay visible) and /run/netns is made inside it;
+//   - mounts a fresh sysfs on /sys, so /sys/class/net shows the lab's links,
+//     as `ip netns exec` does (the host's mounts under /sys, such as
+//     /sys/fs/cgroup, are hidden; if the kernel refuses, the host's /sys stays
+//     and Where says so);
+//   - brings loopback up;
+//   - removes EnvVar from the environment.
+//
+// Only the first call does anything; later calls return its result.
+func Setup() error {
+	setupOnce.Do(func() { setupErr = setup() })
+	return setupErr
+}
+
+func setup() error {
+	if !Inside() {
+		return fmt.Errorf("sandbox: setup called outside the sandbox (%s is not 1)", EnvVar)
+	}
+	if err := checkPrivate(); err != nil {
+		return err
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("sandbox: make mounts private: %w", mountHint(err))
+	}
+	if err := mountNetnsDir(); err != nil {
+		return err
+	}
+	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		note("host /sys kept (mount sysfs: %v)", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return fmt.Errorf("sandbox: bring up loopback: %w", err)
+	}
+	return os.Unsetenv(EnvVar)
+}
+
+// checkPrivate refuses to go on when this process shares its mount or network
+// namespace with its parent: EnvVar was set by hand, not by Run, and making
+// mounts private would change the host's.
+func checkPrivate() error {
+	for _, ns := range []string{"mnt", "net"} {
+		var self, parent unix.Stat_t
+		if unix.Stat("/proc/self/ns/"+ns, &self) != nil ||
+			unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", os.Getppid(), ns), &parent) != nil {
+			continue // cannot tell; Run's child can always read its own
+		}
+		if self.Ino == parent.Ino && self.Dev == parent.Dev {
+			return fmt.Errorf("sandbox: not in a private %s namespace: %s=1 was set, but not by sandbox.Run", ns, EnvVar)
+		}
+	}
+	return nil
+}
+
+// mountNetnsDir puts an empty tmpfs on /run/netns, or on /run if /run/netns
+// does not exist.
+func mountNetnsDir() error {
+	fi, err := os.Stat(netnsDir)
+	switch {
+	case err == nil && fi.IsDir():
+		if err := mountTmpfs(netnsDir); err != nil {
+			return fmt.Errorf("sandbox: mount tmpfs on %s: %w", netnsDir, mountHint(err))
+		}
+		return nil
+	case err == nil:
+		return fmt.Errorf("sandbox: %s is not a directory", netnsDir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	run := filepath.Dir(netnsDir)
+	if err := coverDir(run); err != nil {
+		return err
+	}
+	if err := os.Mkdir(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	return nil
+}
+
+// coverDir mounts a tmpfs on dir and bind-mounts dir's former entries back
+// into it: symbolic links are copied, everything else is bind-mounted from the
+// covered directory, reached through a descriptor opened before the mount.
+// An entry that cannot be brought back is left out and noted.
+func coverDir(dir string) error {
+	old, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sandbox: %s does not exist and %w", netnsDir, err)
+	}
+	defer old.Close()
+	entries, err := old.ReadDir(-1)
+	if err != nil {
+		return fmt.Errorf("sandbox: read %s: %w", dir, err)
+	}
+	links := map[string]string{}
+	for _, e := range entries {
+		if e.Type()&fs.ModeSymlink != 0 {
+			if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
+				links[e.Name()] = target
+			}
+		}
+	}
+	if err := mountTmpfs(dir); err != nil {
+		return fmt.Errorf("sandbox: mount tmpfs on %s: %w", dir, mountHint(err))
+	}
+	var skipped []string
+	for _, e := range entries {
+		name, dst := e.Name(), filepath.Join(dir, e.Name())
+		if e.Type()&fs.ModeSymlink != 0 {
+			if target, ok := links[name]; !ok || os.Symlink(target, dst) != nil {
+				skipped = append(skipped, name)
+			}
+			continue
+		}
+		if e.IsDir() {
+			err = os.Mkdir(dst, 0o755)
+		} else {
+			var f *os.File
+			if f, err = os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+				f.Close()
+			}
+		}
+		if err == nil {
+			src := fmt.Sprintf("/proc/self/fd/%d/%s", old.Fd(), name)
+			if err = unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				os.Remove(dst)
+			}
+		}
+		if err != nil {
+			skipped = append(skipped, name)
+		}
+	}
+	if len(skipped) > 0 {
+		note("host %s entries left out: %s", dir, strings.Join(skipped, " "))
+	}
+	return nil
+}
+
+func mountTmpfs(dir string) error {
+	return unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+}
+
+// mountHint adds the likely reason to a mount failure in a user namespace.
+func mountHint(err error) error {
+	if errors.Is(err, unix.EPERM) && Rootless() && sysctl("kernel/apparmor_restrict_unprivileged_userns") == "1" {
+		return fmt.Errorf("%w (AppArmor restricts unprivileged user namespaces: run as root, or set sysctl kernel.apparmor_restrict_unprivileged_userns=0)", err)
+	}
+	return err
+}
+
+// loopbackUp sets IFF_UP on lo in this process's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+func note(format string, args ...any) {
+	notesMu.Lock()
+	defer notesMu.Unlock()
+	notes = append(notes, fmt.Sprintf(format, args...))
+}
+
+func setupNotes() string {
+	notesMu.Lock()
+	defer notesMu.Unlock()
+	return strings.Join(notes, "; ")
+}
