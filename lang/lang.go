@@ -1,0 +1,222 @@
+// Package lang is nsscript's Starlark front end: it loads a script and the
+// modules it load()s (only from the script's own directory tree), runs it on
+// a thread with cancellation and a step limit, and turns every error into a
+// single line that starts with the script position, "lab.star:7:5: veth: …".
+package lang
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// DefaultMaxSteps bounds the Starlark computation of one run.
+const DefaultMaxSteps = 50_000_000
+
+// Options configure a run of a script.
+type Options struct {
+	// Filename is the script's path as the user gave it; positions in
+	// messages use it.
+	Filename string
+	// Src is the script's text; when nil, Filename is read.
+	Src []byte
+	// Predeclared are the names every module sees (the builtins, vars).
+	Predeclared starlark.StringDict
+	// Print receives the script's print() output.
+	Print func(thread *starlark.Thread, msg string)
+	// SetupThread is called for every new thread (the main one and one per
+	// loaded module), e.g. to store per-run state with SetLocal.
+	SetupThread func(thread *starlark.Thread)
+	// MaxSteps bounds the computation (DefaultMaxSteps when 0).
+	MaxSteps uint64
+}
+
+// fileOptions enable the language features scripts may use.
+var fileOptions = &syntax.FileOptions{
+	Set:             true,
+	While:           true,
+	TopLevelControl: true,
+	GlobalReassign:  true,
+}
+
+// Exec runs the script and returns its globals. A cancelled ctx stops the
+// script at its next step with the context's cause.
+func Exec(ctx context.Context, o Options) (starlark.StringDict, error) {
+	src := o.Src
+	if src == nil {
+		b, err := os.ReadFile(o.Filename)
+		if err != nil {
+			return nil, &Error{Msg: fmt.Sprintf("read script: %v", unwrapPath(err))}
+		}
+		src = b
+	}
+	root, err := filepath.Abs(filepath.Dir(o.Filename))
+	if err != nil {
+		return nil, &Error{Msg: err.Error()}
+	}
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	ld := &loader{opts: o, root: root, ctx: ctx, cache: map[string]*entry{}}
+	thread := ld.newThread(o.Filename)
+	stop := context.AfterFunc(ctx, func() {
+		thread.Cancel(cancelReason(ctx))
+	})
+	defer stop()
+	globals, err := starlark.ExecFileOptions(fileOptions, thread, o.Filename, src, o.Predeclared)
+	if err != nil {
+		return globals, Wrap(err)
+	}
+	return globals, nil
+}
+
+func cancelReason(ctx context.Context) string {
+	if c := context.Cause(ctx); c != nil {
+		return c.Error()
+	}
+	return ctx.Err().Error()
+}
+
+// loader implements load() for one run, confined to the script's directory.
+type loader struct {
+	opts  Options
+	root  string
+	ctx   context.Context
+	cache map[string]*entry
+}
+
+type entry struct {
+	globals starlark.StringDict
+	err     error
+	loading bool
+}
+
+func (ld *loader) newThread(name string) *starlark.Thread {
+	t := &starlark.Thread{Name: name, Load: ld.load, Print: ld.opts.Print}
+	max := ld.opts.MaxSteps
+	if max == 0 {
+		max = DefaultMaxSteps
+	}
+	t.SetMaxExecutionSteps(max)
+	if ld.opts.SetupThread != nil {
+		ld.opts.SetupThread(t)
+	}
+	return t
+}
+
+// load resolves module relative to the directory of the loading file and
+// refuses anything outside the script's directory tree.
+func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
+	from := thread.CallFrame(0).Pos.Filename()
+	if module == "" || filepath.IsAbs(module) {
+		return nil, fmt.Errorf("load: %q: only paths relative to the script are allowed", module)
+	}
+	path := filepath.Join(filepath.Dir(from), module)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	if rel, err := filepath.Rel(ld.root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil, fmt.Errorf("load: %q is outside the script's directory %s", module, ld.root)
+	}
+	e := ld.cache[abs]
+	if e != nil {
+		if e.loading {
+			return nil, fmt.Errorf("load: cycle in load graph at %q", module)
+		}
+		return e.globals, e.err
+	}
+	e = &entry{loading: true}
+	ld.cache[abs] = e
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		e.err = fmt.Errorf("load: %q: %v", module, unwrapPath(err))
+	} else {
+		t := ld.newThread(path)
+		stop := context.AfterFunc(ld.ctx, func() { t.Cancel(cancelReason(ld.ctx)) })
+		e.globals, e.err = starlark.ExecFileOptions(fileOptions, t, path, src, ld.opts.Predeclared)
+		stop()
+		if e.err != nil {
+			// Keep the inner position: the message names the module's line.
+			e.err = errors.New(Wrap(e.err).Error())
+		}
+	}
+	e.loading = false
+	return e.globals, e.err
+}
+
+// Error is a script error in one line: "file:line:col: message".
+type Error struct {
+	Pos       string // "lab.star:7:5", or "" when no position applies
+	Msg       string
+	Backtrace string // the Starlark backtrace, when there is one
+	cause     error
+}
+
+func (e *Error) Error() string {
+	if e.Pos == "" {
+		return e.Msg
+	}
+	return e.Pos + ": " + e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.cause }
+
+// Wrap converts any error from the Starlark interpreter into an *Error.
+func Wrap(err error) *Error {
+	var le *Error
+	if errors.As(err, &le) {
+		return le
+	}
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		pos := ""
+		for i := len(ee.CallStack) - 1; i >= 0; i-- {
+			if p := ee.CallStack[i].Pos; p.Filename() != "<builtin>" && p.IsValid() {
+				pos = p.String()
+				break
+			}
+		}
+		return &Error{Pos: pos, Msg: oneLine(ee.Msg), Backtrace: ee.Backtrace(), cause: ee.Unwrap()}
+	}
+	var se syntax.Error
+	if errors.As(err, &se) {
+		return &Error{Pos: se.Pos.String(), Msg: "syntax error: " + oneLine(se.Msg), cause: err}
+	}
+	var rl resolve.ErrorList
+	if errors.As(err, &rl) && len(rl) > 0 {
+		msg := rl[0].Msg
+		if len(rl) > 1 {
+			msg += fmt.Sprintf(" (and %d more errors)", len(rl)-1)
+		}
+		return &Error{Pos: rl[0].Pos.String(), Msg: oneLine(msg), cause: err}
+	}
+	return &Error{Msg: oneLine(err.Error()), cause: err}
+}
+
+// oneLine folds a message onto one line.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = strings.TrimSpace(s[:i])
+	}
+	return s
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
