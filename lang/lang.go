@@ -64,7 +64,8 @@ func Exec(ctx context.Context, o Options) (starlark.StringDict, error) {
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
-	ld := &loader{opts: o, root: root, ctx: ctx, cache: map[string]*entry{}}
+	ld := &loader{opts: o, root: root, ctx: ctx, cache: map[string]*entry{},
+		pos: &positions{files: map[string]map[[2]int32][2]int32{}, src: map[string][]byte{o.Filename: src}}}
 	thread := ld.newThread(o.Filename)
 	stop := context.AfterFunc(ctx, func() {
 		thread.Cancel(cancelReason(ctx))
@@ -72,7 +73,7 @@ func Exec(ctx context.Context, o Options) (starlark.StringDict, error) {
 	defer stop()
 	globals, err := starlark.ExecFileOptions(fileOptions, thread, o.Filename, src, o.Predeclared)
 	if err != nil {
-		return globals, Wrap(err)
+		return globals, ld.wrap(err)
 	}
 	return globals, nil
 }
@@ -90,6 +91,7 @@ type loader struct {
 	root  string
 	ctx   context.Context
 	cache map[string]*entry
+	pos   *positions
 }
 
 type entry struct {
@@ -105,6 +107,7 @@ func (ld *loader) newThread(name string) *starlark.Thread {
 		max = DefaultMaxSteps
 	}
 	t.SetMaxExecutionSteps(max)
+	t.SetLocal(posKey, ld.pos)
 	if ld.opts.SetupThread != nil {
 		ld.opts.SetupThread(t)
 	}
@@ -148,11 +151,22 @@ func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringD
 		stop()
 		if e.err != nil {
 			// Keep the inner position: the message names the module's line.
-			e.err = errors.New(Wrap(e.err).Error())
+			e.err = errors.New(ld.wrap(e.err).Error())
 		}
 	}
 	e.loading = false
 	return e.globals, e.err
+}
+
+// wrap is Wrap with positions moved to the start of calls.
+func (ld *loader) wrap(err error) *Error {
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		for i := range ee.CallStack {
+			ee.CallStack[i].Pos = ld.pos.callStart(ee.CallStack[i].Pos)
+		}
+	}
+	return Wrap(err)
 }
 
 // Error is a script error in one line: "file:line:col: message".

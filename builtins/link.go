@@ -1,0 +1,260 @@
+package builtins
+
+import (
+	"fmt"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/internal/lab"
+)
+
+// fnVeth implements veth(name=None, peer=None, ns=host, peer_ns=host, ...).
+func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		name, peer, mac, peerMAC string
+		ns                       = nsArg{run: r, ns: r.Lab.Host}
+		peerNS                   = nsArg{run: r, ns: r.Lab.Host}
+		mtu                      int
+		up                       = true
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name?", &name, "peer?", &peer, "ns?", &ns, "peer_ns?", &peerNS,
+		"mtu?", &mtu, "mac?", &mac, "peer_mac?", &peerMAC, "up?", &up); err != nil {
+		return nil, err
+	}
+	spec := lab.VethSpec{LinkSpec: lab.LinkSpec{Name: name, MTU: mtu, Up: up}, NS: ns.ns, PeerNS: peerNS.ns, PeerName: peer}
+	if err := checkMTU(mtu); err != nil {
+		return nil, err
+	}
+	var err error
+	if mac != "" {
+		if spec.MAC, err = ParseMAC(mac); err != nil {
+			return nil, err
+		}
+	}
+	if peerMAC != "" {
+		if spec.PeerMAC, err = ParseMAC(peerMAC); err != nil {
+			return nil, err
+		}
+	}
+	a, z, err := r.Lab.Veth(spec)
+	if err != nil {
+		return nil, err
+	}
+	return starlark.Tuple{linkValue(a), linkValue(z)}, nil
+}
+
+func checkMTU(mtu int) error {
+	if mtu != 0 && (mtu < 68 || mtu > 65535) {
+		return fmt.Errorf("invalid mtu %d (want 68 to 65535)", mtu)
+	}
+	return nil
+}
+
+// fnBridge implements bridge(name, ns=host, addr=None, mtu=None, mac=None, up=True).
+func fnBridge(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		name, mac string
+		ns        = nsArg{run: r, ns: r.Lab.Host}
+		addrs     addrsArg
+		mtu       int
+		up        = true
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "ns?", &ns, "addr?", &addrs, "mtu?", &mtu, "mac?", &mac, "up?", &up); err != nil {
+		return nil, err
+	}
+	if err := checkMTU(mtu); err != nil {
+		return nil, err
+	}
+	spec := lab.LinkSpec{Name: name, MTU: mtu, Up: up}
+	if mac != "" {
+		m, err := ParseMAC(mac)
+		if err != nil {
+			return nil, err
+		}
+		spec.MAC = m
+	}
+	br, err := r.Lab.Bridge(ns.ns, spec)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range addrs.ps {
+		if err := br.AddAddr(p); err != nil {
+			return nil, err
+		}
+	}
+	return linkValue(br), nil
+}
+
+// fnLink implements link(ns, name).
+func fnLink(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ns   = nsArg{run: r}
+		name string
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "name", &name); err != nil {
+		return nil, err
+	}
+	n := &Netns{ns.ns}
+	return n.linkMethod(t, starlark.NewBuiltin("link", nil), starlark.Tuple{starlark.String(name)}, nil)
+}
+
+// linkMethods are the methods of link values.
+var linkMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error){
+	"addr":   linkAddr,
+	"up":     linkUpDown(true),
+	"down":   linkUpDown(false),
+	"set":    linkSet,
+	"move":   linkMove,
+	"rename": linkRename,
+	"delete": linkDelete,
+}
+
+// methodDocs document the value types for nsscript doc.
+var methodDocs = map[string]string{
+	"link": `link values: attributes name, ns, kind, index, mac, mtu, addrs, peer, master; methods:
+    link.addr(addr, ...)           add addresses ("10.0.0.1/24", "fd00::1/64"; IPv6 without DAD wait); returns the link
+    link.up() / link.down()        set the link administratively up or down
+    link.set(master=, mtu=, mac=, name=, ns=, up=)   change several things at once; master=None detaches
+    link.move(ns)                  move the link into another namespace (the kernel drops its addresses and sets it down)
+    link.rename(name)              rename the link (set it down first)
+    link.delete()                  delete the link (a veth takes its peer with it)`,
+	"netns": `netns values: attributes name, addrs (every address the lab added), addr (the first, IPv4 preferred, or None), links; method:
+    netns.link(name)               the link called name in this namespace`,
+	"ping_result": `ping results: attributes ok, sent, received, rtt (milliseconds, first reply), outcome ("reply", "unreachable", "no route", "timeout"), detail`,
+}
+
+// method runs a link method with the builtins' bookkeeping.
+func method(t *starlark.Thread, b *starlark.Builtin, fn func(r *Run, lk *lab.Link) (starlark.Value, error)) (starlark.Value, error) {
+	r := runOf(t)
+	lk := b.Receiver().(*Link).lk
+	return call(r, b.Name(), true, t, func() (starlark.Value, error) { return fn(r, lk) })
+}
+
+func linkAddr(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
+		if len(kwargs) > 0 {
+			return nil, fmt.Errorf("unexpected keyword argument %q", kwargs[0][0])
+		}
+		if len(args) == 0 {
+			return nil, fmt.Errorf("want at least one address")
+		}
+		var all addrsArg
+		for i, a := range args {
+			var x addrsArg
+			if err := x.Unpack(a); err != nil {
+				return nil, fmt.Errorf("for parameter %d: %v", i+1, err)
+			}
+			all.ps = append(all.ps, x.ps...)
+		}
+		for _, p := range all.ps {
+			if err := lk.AddAddr(p); err != nil {
+				return nil, err
+			}
+		}
+		return linkValue(lk), nil
+	})
+}
+
+func linkUpDown(up bool) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+	return func(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
+			if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+				return nil, err
+			}
+			return linkValue(lk), lk.SetUp(up)
+		})
+	}
+}
+
+func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
+		var (
+			master, up starlark.Value
+			mtu        int
+			mac, name  string
+			ns         = nsArg{run: r}
+		)
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "master?", &master, "mtu?", &mtu, "mac?", &mac, "name?", &name, "ns?", &ns, "up?", &up); err != nil {
+			return nil, err
+		}
+		if ns.ns != nil {
+			if err := lk.Move(ns.ns); err != nil {
+				return nil, err
+			}
+		}
+		if name != "" {
+			if err := lk.Rename(name); err != nil {
+				return nil, err
+			}
+		}
+		if mtu != 0 {
+			if err := lk.SetMTU(mtu); err != nil {
+				return nil, err
+			}
+		}
+		if mac != "" {
+			m, err := ParseMAC(mac)
+			if err != nil {
+				return nil, err
+			}
+			if err := lk.SetMAC(m); err != nil {
+				return nil, err
+			}
+		}
+		if master != nil {
+			var br *lab.Link
+			if master != starlark.None {
+				var a linkArg
+				if err := a.Unpack(master); err != nil {
+					return nil, fmt.Errorf("for parameter master: %v", err)
+				}
+				br = a.lk
+				if br.Kind() != "bridge" {
+					return nil, fmt.Errorf("for parameter master: %s is a %s, not a bridge", br.Name(), br.Kind())
+				}
+			}
+			if err := lk.SetMaster(br); err != nil {
+				return nil, err
+			}
+		}
+		if up != nil {
+			on, ok := up.(starlark.Bool)
+			if !ok {
+				return nil, fmt.Errorf("for parameter up: got %s, want bool", up.Type())
+			}
+			if err := lk.SetUp(bool(on)); err != nil {
+				return nil, err
+			}
+		}
+		return linkValue(lk), nil
+	})
+}
+
+func linkMove(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
+		ns := nsArg{run: r}
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns); err != nil {
+			return nil, err
+		}
+		return linkValue(lk), lk.Move(ns.ns)
+	})
+}
+
+func linkRename(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
+		var name string
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name); err != nil {
+			return nil, err
+		}
+		return linkValue(lk), lk.Rename(name)
+	})
+}
+
+func linkDelete(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+			return nil, err
+		}
+		return starlark.None, lk.Delete()
+	})
+}

@@ -1,0 +1,32 @@
+package builtins
+
+import (
+	"go.starlark.net/starlark"
+)
+
+// fnNetns implements netns(name, existing=False, path=None).
+func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		name     string
+		existing bool
+		path     string
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path?", &path); err != nil {
+		return nil, err
+	}
+	if path != "" && !existing {
+		existing = true
+	}
+	if existing {
+		ns, err := r.Lab.OpenNetns(name, path)
+		if err != nil {
+			return nil, err
+		}
+		return &Netns{ns}, nil
+	}
+	ns, err := r.Lab.NewNetns(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Netns{ns}, nil
+}

@@ -1,0 +1,108 @@
+package builtins
+
+import (
+	"fmt"
+	"net/netip"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/internal/lab"
+)
+
+// fnRoute implements route(ns, dst, via=None, dev=None, metric=0).
+func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ns       = nsArg{run: r}
+		dst, via string
+		dev      linkArg
+		metric   int
+		devGiven starlark.Value
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via?", &via, "dev?", &devGiven, "metric?", &metric); err != nil {
+		return nil, err
+	}
+	spec := lab.RouteSpec{Metric: metric}
+	if metric < 0 {
+		return nil, fmt.Errorf("invalid metric %d", metric)
+	}
+	if devGiven != nil && devGiven != starlark.None {
+		if err := dev.Unpack(devGiven); err != nil {
+			return nil, fmt.Errorf("for parameter dev: %v", err)
+		}
+		spec.Dev = dev.lk
+	}
+	if via != "" {
+		a, err := netip.ParseAddr(via)
+		if err != nil {
+			return nil, fmt.Errorf("invalid gateway %q (want an address such as \"10.0.0.1\")", via)
+		}
+		spec.Via = a.Unmap()
+	}
+	switch dst {
+	case "default":
+	case "default6":
+		spec.V6 = true
+		if spec.Via.IsValid() && spec.Via.Is4() {
+			return nil, fmt.Errorf("default6 is an IPv6 route but gateway %s is IPv4", spec.Via)
+		}
+	default:
+		p, err := ParsePrefix(dst)
+		if err != nil {
+			return nil, fmt.Errorf("invalid destination %q (want a prefix such as \"10.1.0.0/16\", an address, or \"default\")", dst)
+		}
+		spec.Dst = p
+	}
+	if !spec.Via.IsValid() && spec.Dev == nil {
+		return nil, fmt.Errorf("route to %s needs via or dev", dst)
+	}
+	return starlark.None, ns.ns.Route(spec)
+}
+
+// fnSysctl implements sysctl(ns, key, value=None).
+func fnSysctl(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ns    = nsArg{run: r}
+		key   string
+		value starlark.Value
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "key", &key, "value?", &value); err != nil {
+		return nil, err
+	}
+	if err := lab.CheckSysctlKey(key); err != nil {
+		return nil, err
+	}
+	old, err := ns.ns.ReadSysctl(key)
+	if err != nil {
+		return nil, err
+	}
+	if value == nil || value == starlark.None {
+		return starlark.String(old), nil
+	}
+	var s string
+	switch v := value.(type) {
+	case starlark.String:
+		s = string(v)
+	case starlark.Int:
+		s = v.String()
+	case starlark.Bool:
+		s = "0"
+		if v {
+			s = "1"
+		}
+	default:
+		return nil, fmt.Errorf("for parameter value: got %s, want string, int or bool", value.Type())
+	}
+	return starlark.String(old), ns.ns.Sysctl(key, s)
+}
+
+// fnForwarding implements forwarding(ns, on=True).
+func fnForwarding(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ns = nsArg{run: r}
+		on = true
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "on?", &on); err != nil {
+		return nil, err
+	}
+	return starlark.None, ns.ns.Forwarding(on)
+}

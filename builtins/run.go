@@ -1,0 +1,153 @@
+// Package builtins holds nsscript's Starlark builtins, one file per domain,
+// and the table (table.go) that lists every one of them with its doc. A
+// builtin unpacks and checks its arguments and calls one method of the lab
+// model; it never talks to the kernel itself.
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/internal/lab"
+)
+
+const localKey = "nsscript.run"
+
+// Run is the state of one script run: the lab, the output, and the
+// expectations so far. It lives in the Starlark thread's locals.
+type Run struct {
+	Lab *lab.Lab
+	Ctx context.Context
+	Out io.Writer
+	// Vars are the values given with --set, also predeclared by name.
+	Vars map[string]starlark.Value
+	// OnFail, when set, is called (in script order) for every failed
+	// expectation, e.g. to print what explains it.
+	OnFail func(e *Expectation)
+	// Color marks ok and FAIL with terminal colours.
+	Color bool
+
+	mu      sync.Mutex
+	queue   []*outItem // output waiting for earlier expectations, in order
+	passed  int
+	failed  int
+	results []*Expectation
+}
+
+// outItem is one line of output held until the expectations before it are
+// done: a print or an expectation's result.
+type outItem struct {
+	text string
+	exp  *Expectation
+}
+
+// NewRun returns the state of a run that builds lab l and writes to out.
+func NewRun(ctx context.Context, l *lab.Lab, out io.Writer) *Run {
+	return &Run{Lab: l, Ctx: ctx, Out: out, Vars: map[string]starlark.Value{}}
+}
+
+// SetupThread stores the run in a thread's locals (lang.Options.SetupThread).
+func (r *Run) SetupThread(t *starlark.Thread) { t.SetLocal(localKey, r) }
+
+// Print is the thread's print function: output keeps script order even
+// while expectations are still probing.
+func (r *Run) Print(_ *starlark.Thread, msg string) { r.emit(&outItem{text: msg}) }
+
+func runOf(t *starlark.Thread) *Run {
+	r, _ := t.Local(localKey).(*Run)
+	return r
+}
+
+func (r *Run) emit(it *outItem) {
+	r.mu.Lock()
+	r.queue = append(r.queue, it)
+	r.mu.Unlock()
+	r.drain(false)
+}
+
+// drain writes queued output up to the first expectation still probing (all
+// of it, waiting, when wait is set).
+func (r *Run) drain(wait bool) {
+	for {
+		r.mu.Lock()
+		if len(r.queue) == 0 {
+			r.mu.Unlock()
+			return
+		}
+		it := r.queue[0]
+		if it.exp != nil {
+			select {
+			case <-it.exp.done:
+			default:
+				if !wait {
+					r.mu.Unlock()
+					return
+				}
+				r.mu.Unlock()
+				<-it.exp.done
+				continue
+			}
+		}
+		r.queue = r.queue[1:]
+		r.mu.Unlock()
+		if it.exp != nil {
+			r.report(it.exp)
+		} else {
+			fmt.Fprintln(r.Out, it.text)
+		}
+	}
+}
+
+// Flush waits for every expectation in flight and writes its result. It runs
+// before anything that changes the lab, so a probe always sees the topology
+// of the line that asked for it.
+func (r *Run) Flush() { r.drain(true) }
+
+func (r *Run) report(e *Expectation) {
+	r.mu.Lock()
+	if e.OK {
+		r.passed++
+	} else {
+		r.failed++
+	}
+	r.results = append(r.results, e)
+	r.mu.Unlock()
+	okWord, failWord := "ok  ", "FAIL"
+	if r.Color {
+		okWord, failWord = "\x1b[32mok\x1b[0m  ", "\x1b[1;31mFAIL\x1b[0m"
+	}
+	if e.OK {
+		fmt.Fprintf(r.Out, "%s %s: %s: %s: %s\n", okWord, e.Pos, e.Builtin, e.What, e.Detail)
+		return
+	}
+	fmt.Fprintf(r.Out, "%s %s: %s: %s: %s\n", failWord, e.Pos, e.Builtin, e.What, e.Detail)
+	if r.OnFail != nil {
+		r.OnFail(e)
+	}
+}
+
+// Finish waits for every expectation, then writes the summary line
+// "N passed, N failed" and returns the counts.
+func (r *Run) Finish() (passed, failed int) {
+	r.Flush()
+	fmt.Fprintf(r.Out, "%d passed, %d failed\n", r.passed, r.failed)
+	return r.passed, r.failed
+}
+
+// Counts returns the expectations reported so far.
+func (r *Run) Counts() (passed, failed int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.passed, r.failed
+}
+
+// Results returns the reported expectations in order.
+func (r *Run) Results() []*Expectation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Expectation(nil), r.results...)
+}

@@ -1,0 +1,298 @@
+package builtins
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/internal/lab"
+)
+
+// Netns is the Starlark value for a network namespace of the lab.
+type Netns struct{ ns *lab.Netns }
+
+var (
+	_ starlark.HasAttrs = (*Netns)(nil)
+	_ starlark.HasAttrs = (*Link)(nil)
+)
+
+// NS returns the lab namespace behind the value.
+func (n *Netns) NS() *lab.Netns       { return n.ns }
+func (n *Netns) String() string       { return fmt.Sprintf("<netns %q>", n.ns.Name) }
+func (n *Netns) Type() string         { return "netns" }
+func (n *Netns) Freeze()              {}
+func (n *Netns) Truth() starlark.Bool { return true }
+func (n *Netns) Hash() (uint32, error) {
+	return starlark.String(n.ns.Name).Hash()
+}
+
+var netnsAttrs = []string{"addr", "addrs", "link", "links", "name"}
+
+// AttrNames implements starlark.HasAttrs.
+func (n *Netns) AttrNames() []string { return netnsAttrs }
+
+// Attr implements starlark.HasAttrs.
+func (n *Netns) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "name":
+		return starlark.String(n.ns.Name), nil
+	case "addrs":
+		return prefixList(n.ns.Addrs()), nil
+	case "addr":
+		if a, ok := n.ns.FirstAddr(); ok {
+			return starlark.String(a.String()), nil
+		}
+		return starlark.None, nil
+	case "links":
+		var vs []starlark.Value
+		for _, lk := range n.ns.Links() {
+			vs = append(vs, linkValue(lk))
+		}
+		return starlark.NewList(vs), nil
+	case "link":
+		return starlark.NewBuiltin("link", n.linkMethod), nil
+	}
+	return nil, nil
+}
+
+// linkMethod: netns.link(name) returns the link called name.
+func (n *Netns) linkMethod(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var name string
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &name); err != nil {
+		return nil, err
+	}
+	lk := n.ns.Link(name)
+	if lk == nil {
+		var names []string
+		for _, x := range n.ns.Links() {
+			names = append(names, x.Name())
+		}
+		return nil, fmt.Errorf("link: no link %s in netns %q (it has: %s)", name, n.ns.Name, orNone(names))
+	}
+	return linkValue(lk), nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	sort.Strings(s)
+	return strings.Join(s, ", ")
+}
+
+// Link is the Starlark value for a network interface of the lab.
+type Link struct{ lk *lab.Link }
+
+func linkValue(lk *lab.Link) *Link { return &Link{lk} }
+
+// Link returns the lab link behind the value.
+func (l *Link) Link() *lab.Link { return l.lk }
+func (l *Link) String() string {
+	return fmt.Sprintf("<link %s in %s>", l.lk.Name(), l.lk.NS().Name)
+}
+func (l *Link) Type() string         { return "link" }
+func (l *Link) Freeze()              {}
+func (l *Link) Truth() starlark.Bool { return true }
+func (l *Link) Hash() (uint32, error) {
+	return starlark.String(l.lk.NS().Name + "/" + l.lk.Name()).Hash()
+}
+
+var linkAttrs = []string{"addr", "addrs", "delete", "down", "index", "kind", "mac", "master", "move", "mtu", "name", "ns", "peer", "rename", "set", "up"}
+
+// AttrNames implements starlark.HasAttrs.
+func (l *Link) AttrNames() []string { return linkAttrs }
+
+// Attr implements starlark.HasAttrs.
+func (l *Link) Attr(name string) (starlark.Value, error) {
+	lk := l.lk
+	switch name {
+	case "name":
+		return starlark.String(lk.Name()), nil
+	case "ns":
+		return &Netns{lk.NS()}, nil
+	case "kind":
+		return starlark.String(lk.Kind()), nil
+	case "addrs":
+		return prefixList(lk.Addrs()), nil
+	case "peer":
+		if p := lk.Peer(); p != nil {
+			return linkValue(p), nil
+		}
+		return starlark.None, nil
+	case "master":
+		if m := lk.Master(); m != nil {
+			return linkValue(m), nil
+		}
+		return starlark.None, nil
+	case "index":
+		i, err := lk.Index()
+		if err != nil {
+			return nil, err
+		}
+		return starlark.MakeInt(i), nil
+	case "mac", "mtu":
+		st, err := lk.State()
+		if err != nil {
+			return nil, err
+		}
+		if name == "mtu" {
+			return starlark.MakeInt(st.MTU), nil
+		}
+		return starlark.String(st.HardwareAddr.String()), nil
+	}
+	if m, ok := linkMethods[name]; ok {
+		return starlark.NewBuiltin(name, m).BindReceiver(l), nil
+	}
+	return nil, nil
+}
+
+func prefixList(ps []netip.Prefix) *starlark.List {
+	vs := make([]starlark.Value, len(ps))
+	for i, p := range ps {
+		vs[i] = starlark.String(p.String())
+	}
+	return starlark.NewList(vs)
+}
+
+// nsArg unpacks a namespace given as a netns value or its name.
+type nsArg struct {
+	run *Run
+	ns  *lab.Netns
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *nsArg) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
+	case *Netns:
+		a.ns = v.ns
+		return nil
+	case starlark.String:
+		n := a.run.Lab.Lookup(string(v))
+		if n == nil {
+			return fmt.Errorf("no namespace %q (create it with netns(%q))", string(v), string(v))
+		}
+		a.ns = n
+		return nil
+	}
+	return fmt.Errorf("got %s, want netns or string", v.Type())
+}
+
+// linkArg unpacks a link value.
+type linkArg struct{ lk *lab.Link }
+
+// Unpack implements starlark.Unpacker.
+func (a *linkArg) Unpack(v starlark.Value) error {
+	if l, ok := v.(*Link); ok {
+		a.lk = l.lk
+		return nil
+	}
+	return fmt.Errorf("got %s, want link", v.Type())
+}
+
+// durationArg unpacks "1s", "250ms" or a number of seconds.
+type durationArg struct{ d time.Duration }
+
+// Unpack implements starlark.Unpacker.
+func (a *durationArg) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
+	case starlark.String:
+		d, err := time.ParseDuration(string(v))
+		if err != nil {
+			return fmt.Errorf("invalid duration %q (want e.g. \"500ms\" or \"2s\")", string(v))
+		}
+		if d <= 0 {
+			return fmt.Errorf("duration %q is not positive", string(v))
+		}
+		a.d = d
+		return nil
+	case starlark.Int, starlark.Float:
+		f, _ := starlark.AsFloat(v)
+		if f <= 0 || f > 86400 {
+			return fmt.Errorf("duration %v is out of range (want 0 to 86400 seconds)", v)
+		}
+		a.d = time.Duration(f * float64(time.Second))
+		return nil
+	}
+	return fmt.Errorf("got %s, want duration string such as \"1s\"", v.Type())
+}
+
+// prefixArg unpacks an address with prefix length, "10.0.0.1/24".
+type prefixArg struct{ p netip.Prefix }
+
+// Unpack implements starlark.Unpacker.
+func (a *prefixArg) Unpack(v starlark.Value) error {
+	s, ok := starlark.AsString(v)
+	if !ok {
+		return fmt.Errorf("got %s, want address string such as \"10.0.0.1/24\"", v.Type())
+	}
+	p, err := ParsePrefix(s)
+	if err != nil {
+		return err
+	}
+	a.p = p
+	return nil
+}
+
+// ParsePrefix parses an interface address "10.0.0.1/24" or "fd00::1/64". A
+// bare address gets a host prefix (/32 or /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("invalid address %q (want e.g. \"10.0.0.1/24\")", s)
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q (want e.g. \"10.0.0.1/24\")", s)
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q: IPv4-mapped IPv6", s)
+	}
+	return p, nil
+}
+
+// ParseMAC parses a hardware address "02:00:00:00:00:01".
+func ParseMAC(s string) (net.HardwareAddr, error) {
+	m, err := net.ParseMAC(s)
+	if err != nil || len(m) != 6 {
+		return nil, fmt.Errorf("invalid mac address %q (want e.g. \"02:00:00:00:00:01\")", s)
+	}
+	return m, nil
+}
+
+// addrsArg unpacks one address string or a list of them.
+type addrsArg struct{ ps []netip.Prefix }
+
+// Unpack implements starlark.Unpacker.
+func (a *addrsArg) Unpack(v starlark.Value) error {
+	if _, ok := v.(starlark.String); ok {
+		var p prefixArg
+		if err := p.Unpack(v); err != nil {
+			return err
+		}
+		a.ps = []netip.Prefix{p.p}
+		return nil
+	}
+	it, ok := v.(starlark.Iterable)
+	if !ok {
+		return fmt.Errorf("got %s, want address string or list of them", v.Type())
+	}
+	iter := it.Iterate()
+	defer iter.Done()
+	var x starlark.Value
+	for iter.Next(&x) {
+		var p prefixArg
+		if err := p.Unpack(x); err != nil {
+			return err
+		}
+		a.ps = append(a.ps, p.p)
+	}
+	return nil
+}

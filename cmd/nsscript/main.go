@@ -1,0 +1,11 @@
+// Command nsscript builds network labs from Starlark scripts inside a private
+// sandbox and checks who can reach whom. See the README or `nsscript help`.
+package main
+
+import (
+	"os"
+
+	"github.com/nsscript/nsscript/internal/cli"
+)
+
+func main() { os.Exit(cli.Main()) }

@@ -1,0 +1,192 @@
+// Package cli is the nsscript command line: flags, subcommands, exit codes
+// and output. It holds no networking logic; see lang, builtins and
+// internal/lab for that.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit statuses of nsscript.
+const (
+	ExitOK    = 0 // every expectation passed
+	ExitFail  = 1 // an expectation failed
+	ExitError = 2 // script error, usage error, or the lab could not be built
+)
+
+// command is one subcommand. Each lives in its own file and registers itself
+// in an init function.
+type command struct {
+	name    string
+	args    string
+	summary string
+	rank    int // position in the help listing
+	run     func(env *Env, args []string) int
+}
+
+var commands []*command
+
+// register adds a subcommand; help lists commands by rank.
+func register(c *command) {
+	commands = append(commands, c)
+	sort.SliceStable(commands, func(i, j int) bool { return commands[i].rank < commands[j].rank })
+}
+
+func init() {
+	register(&command{"run", "[flags] FILE.star", "build a lab from a script, check its expectations, tear it down", 10, cmdRun})
+	register(&command{"doc", "[BUILTIN]", "print the reference of every builtin, or of one", 50, cmdDoc})
+	register(&command{"version", "", "print the version", 90, cmdVersion})
+	register(&command{"help", "[COMMAND]", "print help", 99, cmdHelp})
+}
+
+// Env is the process environment a command runs in (swapped in tests).
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Main runs nsscript with os.Args and returns the exit status.
+func Main() int {
+	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	return MainArgs(env, os.Args[1:])
+}
+
+// MainArgs runs nsscript with args (without the program name).
+func MainArgs(env *Env, args []string) int {
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return ExitError
+	}
+	name := args[0]
+	if name == "-h" || name == "--help" || name == "-help" {
+		usage(env.Stdout)
+		return ExitOK
+	}
+	for _, c := range commands {
+		if c.name == name {
+			return c.run(env, args[1:])
+		}
+	}
+	if strings.HasSuffix(name, ".star") {
+		return cmdRun(env, args)
+	}
+	fmt.Fprintf(env.Stderr, "nsscript: unknown command %q (try nsscript help)\n", name)
+	return ExitError
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `nsscript turns network recipes into Starlark scripts: it builds the topology
+through netlink inside a private sandbox, checks who can reach whom, and
+tears it all down.
+
+Usage:
+  nsscript COMMAND [ARGS]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run 'nsscript help COMMAND' for a command's flags.
+
+Exit status: 0 all expectations passed, 1 an expectation failed,
+2 script or usage error.
+`)
+}
+
+func cmdHelp(env *Env, args []string) int {
+	if len(args) == 0 {
+		usage(env.Stdout)
+		return ExitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(env, []string{"-h"})
+		}
+	}
+	fmt.Fprintf(env.Stderr, "nsscript help: unknown command %q\n", args[0])
+	return ExitError
+}
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "devel"
+
+func cmdVersion(env *Env, args []string) int {
+	fmt.Fprintf(env.Stdout, "nsscript %s\n", Version)
+	return ExitOK
+}
+
+// newFlags returns a flag set whose -h prints the command's help to stdout.
+func newFlags(env *Env, name, args, about string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: nsscript %s %s\n\n%s\n", name, args, strings.TrimSpace(about))
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		if len(names) > 0 {
+			fmt.Fprintf(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args; it returns (exit, true) when the command is done
+// (help shown or a usage error).
+func parseFlags(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(env.Stdout)
+		}
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK, true
+	}
+	if err != nil {
+		return ExitError, true
+	}
+	return 0, false
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func cmdDoc(env *Env, args []string) int {
+	fs := newFlags(env, "doc", "[BUILTIN]", "Prints the reference of every builtin, or of one.")
+	if code, done := parseFlags(env, fs, args); done {
+		return code
+	}
+	name := ""
+	if fs.NArg() > 1 {
+		fmt.Fprintln(env.Stderr, "nsscript doc: want at most one builtin name")
+		return ExitError
+	}
+	if fs.NArg() == 1 {
+		name = fs.Arg(0)
+	}
+	text, err := docText(name)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript doc: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprint(env.Stdout, text)
+	return ExitOK
+}
+

@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/builtins"
+	"github.com/nsscript/nsscript/internal/lab"
+	"github.com/nsscript/nsscript/internal/sandbox"
+	"github.com/nsscript/nsscript/lang"
+)
+
+const runAbout = `Runs a lab script. By default the lab is built inside a private sandbox (new
+user, mount and network namespaces): nothing it creates is visible on the real
+host, and the kernel tears it all down when the run ends, even if nsscript is
+killed. Root is not needed where the kernel allows unprivileged user
+namespaces.
+
+Every expect_* line prints "ok" or "FAIL" with its script position; the run
+ends with "N passed, N failed".
+
+Exit status:
+  0  every expectation passed
+  1  an expectation failed
+  2  script error, usage error, or the lab could not be built
+     (also when interrupted or stopped by --timeout)`
+
+// runFlags are the flags of nsscript run.
+type runFlags struct {
+	sets    multiFlag
+	timeout time.Duration
+	host    bool
+	keep    bool
+	verbose bool
+}
+
+func cmdRun(env *Env, args []string) int {
+	var f runFlags
+	fs := newFlags(env, "run", "[flags] FILE.star", runAbout)
+	fs.Var(&f.sets, "set", "set a script variable: `NAME=VALUE` (repeatable; integers become ints; also in the vars dict)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "stop the whole run after this `duration` (e.g. 30s; 0 means no limit)")
+	fs.BoolVar(&f.host, "host", false, "build on the real host namespace instead of a sandbox (root only); every change is undone on exit")
+	fs.BoolVar(&f.keep, "keep", false, "with --host: leave the lab in place on exit")
+	fs.BoolVar(&f.verbose, "v", false, "log every kernel change with its script position and shell equivalent")
+	if code, done := parseFlags(env, fs, args); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(env.Stderr, "nsscript run: want exactly one script (nsscript run FILE.star)")
+		return ExitError
+	}
+	file := fs.Arg(0)
+	vars, err := parseSets(f.sets)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+		return ExitError
+	}
+	if f.keep && !f.host {
+		fmt.Fprintln(env.Stderr, "nsscript run: --keep only makes sense with --host (a sandboxed lab ends with its run)")
+		return ExitError
+	}
+	if f.timeout < 0 {
+		fmt.Fprintln(env.Stderr, "nsscript run: --timeout must not be negative")
+		return ExitError
+	}
+	if _, err := os.Stat(file); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", unwrapPathErr(err, file))
+		return ExitError
+	}
+	if f.host {
+		if os.Geteuid() != 0 {
+			fmt.Fprintln(env.Stderr, "nsscript run: --host needs root (it changes the real host's network); run without --host for a private sandbox")
+			return ExitError
+		}
+		return runLab(env, file, vars, f)
+	}
+	if !sandbox.Inside() {
+		if err := sandbox.Check(); err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+			return ExitError
+		}
+		code, err := sandbox.Run(sandbox.Options{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr})
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript run: start sandbox: %v\n", err)
+			return ExitError
+		}
+		return code
+	}
+	if err := sandbox.Setup(); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: set up sandbox: %v\n", err)
+		return ExitError
+	}
+	return runLab(env, file, vars, f)
+}
+
+// runLab runs the script in this process's network namespace.
+func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if f.timeout > 0 {
+		var stop context.CancelFunc
+		ctx, stop = context.WithTimeoutCause(ctx, f.timeout, fmt.Errorf("timeout: run stopped after %s (--timeout)", f.timeout))
+		defer stop()
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			cancel(fmt.Errorf("interrupted by %s", sigName(s)))
+		}
+	}()
+
+	opts := lab.Options{HostMode: f.host, Keep: f.keep}
+	if f.verbose {
+		opts.Log = func(s lab.Step) {
+			for _, c := range s.Cmds {
+				fmt.Fprintf(env.Stderr, "[%s] %s\n", s.Pos, c)
+			}
+			if len(s.Cmds) == 0 {
+				fmt.Fprintf(env.Stderr, "[%s] # %s\n", s.Pos, s.Desc)
+			}
+		}
+	}
+	l, err := lab.New(opts)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+		return ExitError
+	}
+	code := execScript(ctx, env, l, file, vars, f)
+	if err := l.Close(); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: clean up: %v\n", err)
+		return ExitError
+	}
+	return code
+}
+
+// execScript runs the script against lab l and reports.
+func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map[string]starlark.Value, f runFlags) int {
+	r := builtins.NewRun(ctx, l, env.Stdout)
+	r.Vars = vars
+	_, err := lang.Exec(ctx, lang.Options{
+		Filename:    file,
+		Predeclared: builtins.Predeclared(r),
+		Print:       r.Print,
+		SetupThread: r.SetupThread,
+	})
+	r.Flush()
+	if err != nil {
+		le := lang.Wrap(err)
+		fmt.Fprintln(env.Stderr, le.Error())
+		if f.verbose && le.Backtrace != "" {
+			fmt.Fprintln(env.Stderr, strings.TrimRight(le.Backtrace, "\n"))
+		}
+		return ExitError
+	}
+	_, failed := r.Finish()
+	if c := context.Cause(ctx); c != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", c)
+		return ExitError
+	}
+	if failed > 0 {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// parseSets turns --set NAME=VALUE flags into script values.
+func parseSets(sets []string) (map[string]starlark.Value, error) {
+	vars := map[string]starlark.Value{}
+	for _, s := range sets {
+		name, val, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: want NAME=VALUE", s)
+		}
+		if !identRE.MatchString(name) {
+			return nil, fmt.Errorf("--set %q: %q is not a valid name", s, name)
+		}
+		if builtins.Lookup(name) != nil || name == "vars" || starlark.Universe[name] != nil {
+			return nil, fmt.Errorf("--set %q: %q is a builtin; pick another name", s, name)
+		}
+		if i, err := strconv.ParseInt(val, 10, 64); err == nil {
+			vars[name] = starlark.MakeInt64(i)
+		} else {
+			vars[name] = starlark.String(val)
+		}
+	}
+	return vars, nil
+}
+
+func sigName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+func unwrapPathErr(err error, file string) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", file, pe.Err)
+	}
+	return err
+}
+
+func docText(name string) (string, error) { return builtins.Doc(name) }

@@ -1,0 +1,258 @@
+// Package lab is nsscript's model of a network lab: a Lab holds network
+// namespaces (Netns), which hold links (Link). Every change to the kernel goes
+// through netlink on a per-namespace handle and is recorded as a Step with the
+// script position that caused it, so that a run can be logged (-v), explained
+// as shell commands, and, on the real host (--host), undone.
+//
+// The package is usable from Go without Starlark. It never runs an external
+// program for its own work.
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
+)
+
+// HostName is the name scripts use for the lab's root namespace.
+const HostName = "host"
+
+// DefaultMaxObjects caps the namespaces and links one lab may create.
+const DefaultMaxObjects = 100000
+
+// Options configure a Lab.
+type Options struct {
+	// Plan records steps without touching the kernel (for explain and graph).
+	Plan bool
+	// HostMode journals an undo action for every change; Close runs them in
+	// reverse unless Keep is set. Namespaces are bound under /run/netns.
+	HostMode bool
+	// Keep leaves a HostMode lab in place on Close.
+	Keep bool
+	// Log, when set, receives every step right after it was applied.
+	Log func(Step)
+	// MaxObjects caps namespaces plus links (DefaultMaxObjects when 0).
+	MaxObjects int
+	// NetnsDir is where named namespaces are bound (default /run/netns).
+	NetnsDir string
+	// StaticNeigh makes the lab install permanent neighbour entries for its
+	// own addresses instead of relying on ARP (see neigh.go).
+	StaticNeigh bool
+}
+
+// Step is one change the lab made (or, in plan mode, would make).
+type Step struct {
+	Pos  string   // script position that caused it, "lab.star:3:1"
+	NS   string   // namespace it applies to
+	Op   string   // short operation name: "netns", "link add", "addr add", ...
+	Desc string   // one-line human description
+	Cmds []string // equivalent shell commands (iproute2, sysctl, nft)
+}
+
+// Lab is a network lab: its namespaces, links and the steps that built it.
+// A Lab is used by one goroutine at a time, except for probes, which may run
+// concurrently.
+type Lab struct {
+	opts    Options
+	Host    *Netns
+	byName  map[string]*Netns
+	order   []*Netns
+	steps   []Step
+	undo    []undoEntry
+	pos     string
+	objects int
+	nextIndex int
+
+	mu      sync.Mutex // guards pending and probers
+	pending map[*Link]bool
+	closed  bool
+	probed  atomic.Bool // a probe was sent (neighbour entries may exist)
+}
+
+type undoEntry struct {
+	desc string
+	fn   func() error
+}
+
+// New returns a lab whose host namespace is the one the process runs in (in
+// a sandbox, the sandbox's private namespace).
+func New(opts Options) (*Lab, error) {
+	if opts.MaxObjects == 0 {
+		opts.MaxObjects = DefaultMaxObjects
+	}
+	if opts.NetnsDir == "" {
+		opts.NetnsDir = "/run/netns"
+	}
+	l := &Lab{opts: opts, byName: map[string]*Netns{}, pending: map[*Link]bool{}}
+	host := &Netns{Name: HostName, lab: l, fd: -1, links: map[string]*Link{}}
+	if !opts.Plan {
+		fd, err := nsutil.Current()
+		if err != nil {
+			return nil, err
+		}
+		host.fd = fd
+		if err := host.openHandle(); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+	}
+	l.Host = host
+	l.byName[HostName] = host
+	l.order = append(l.order, host)
+	return l, nil
+}
+
+// Planning reports whether the lab only records steps.
+func (l *Lab) Planning() bool { return l.opts.Plan }
+
+// SetPos sets the script position recorded with the following steps.
+func (l *Lab) SetPos(pos string) { l.pos = pos }
+
+// Pos returns the position set by SetPos.
+func (l *Lab) Pos() string { return l.pos }
+
+// Steps returns the steps applied so far, in order.
+func (l *Lab) Steps() []Step { return append([]Step(nil), l.steps...) }
+
+// Namespaces returns the lab's namespaces, host first, in creation order.
+func (l *Lab) Namespaces() []*Netns { return append([]*Netns(nil), l.order...) }
+
+// Lookup returns the namespace called name, or nil.
+func (l *Lab) Lookup(name string) *Netns { return l.byName[name] }
+
+// apply records a step, runs fn (unless planning) and logs the step.
+func (l *Lab) apply(s Step, fn func() error) error {
+	if s.Pos == "" {
+		s.Pos = l.pos
+	}
+	if !l.opts.Plan && fn != nil {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	l.steps = append(l.steps, s)
+	if l.opts.Log != nil {
+		l.opts.Log(s)
+	}
+	return nil
+}
+
+// onUndo journals an action that reverses a change made on the real host.
+func (l *Lab) onUndo(desc string, fn func() error) {
+	if l.opts.HostMode && !l.opts.Plan {
+		l.undo = append(l.undo, undoEntry{desc, fn})
+	}
+}
+
+// Journal returns descriptions of the pending undo actions, newest first.
+func (l *Lab) Journal() []string {
+	var out []string
+	for i := len(l.undo) - 1; i >= 0; i-- {
+		out = append(out, l.undo[i].desc)
+	}
+	return out
+}
+
+// countObject enforces the object cap.
+func (l *Lab) countObject(n int) error {
+	if l.objects+n > l.opts.MaxObjects {
+		return fmt.Errorf("lab object limit of %d reached (namespaces plus links)", l.opts.MaxObjects)
+	}
+	l.objects += n
+	return nil
+}
+
+// Close releases every handle, socket and namespace reference of the lab. In
+// host mode it first undoes every journaled change, newest first, unless the
+// lab was created with Keep. In a sandbox, the kernel reclaims what is left
+// when the process exits, so Close need not wait for it.
+func (l *Lab) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	var errs []error
+	if !l.opts.Keep {
+		for i := len(l.undo) - 1; i >= 0; i-- {
+			if err := l.undo[i].fn(); err != nil {
+				errs = append(errs, fmt.Errorf("undo %s: %w", l.undo[i].desc, err))
+			}
+		}
+	}
+	l.undo = nil
+	for _, n := range l.order {
+		n.close()
+	}
+	return errors.Join(errs...)
+}
+
+// WriteSteps writes the steps as a shell script (used by explain).
+func (l *Lab) WriteSteps(w io.Writer) error {
+	var b strings.Builder
+	for _, s := range l.steps {
+		if len(s.Cmds) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "# %s: %s\n", s.Pos, s.Desc)
+		for _, c := range s.Cmds {
+			b.WriteString(c)
+			b.WriteByte('\n')
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ipn returns the iproute2 prefix for running in namespace n.
+func ipn(n *Netns) string {
+	if n == nil || n.Name == HostName {
+		return "ip"
+	}
+	return "ip -n " + shellQuote(n.Name)
+}
+
+// inNS wraps a shell command so it runs in namespace n.
+func inNS(n *Netns, cmd string) string {
+	if n == nil || n.Name == HostName {
+		return cmd
+	}
+	return "ip netns exec " + shellQuote(n.Name) + " " + cmd
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == ',' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sortedNames returns the map's keys in order (for deterministic output).
+func sortedNames[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// newHandle opens a netlink route socket inside the namespace behind fd.
+func newHandle(fd int) (*netlink.Handle, error) {
+	return netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
+}

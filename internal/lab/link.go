@@ -1,0 +1,307 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Link is a network interface of the lab, in one namespace at a time.
+type Link struct {
+	Pos string // where the script made it
+
+	ns      *Netns
+	name    string
+	index   int
+	kind    string
+	peer    *Link // other end of a veth
+	parent  *Link // lower device of a macvlan, vlan, ipvlan
+	master  *Link
+	up      bool
+	adopted bool // existed before the lab saw it
+	addrs   []netip.Prefix
+}
+
+func (lk *Link) String() string { return lk.ns.Name + "/" + lk.name }
+
+// Name returns the interface name.
+func (lk *Link) Name() string { return lk.name }
+
+// NS returns the namespace the link is in.
+func (lk *Link) NS() *Netns { return lk.ns }
+
+// Kind returns the link type ("veth", "bridge", ...).
+func (lk *Link) Kind() string { return lk.kind }
+
+// Peer returns the other end of a veth pair, or nil.
+func (lk *Link) Peer() *Link { return lk.peer }
+
+// Parent returns the lower device of a macvlan, ipvlan or vlan, or nil.
+func (lk *Link) Parent() *Link { return lk.parent }
+
+// Master returns the bridge the link is a port of, or nil.
+func (lk *Link) Master() *Link { return lk.master }
+
+// IsUp reports whether the lab set the link administratively up.
+func (lk *Link) IsUp() bool { return lk.up }
+
+// Addrs returns the addresses the lab added to the link.
+func (lk *Link) Addrs() []netip.Prefix { return append([]netip.Prefix(nil), lk.addrs...) }
+
+// Index returns the interface index (0 in plan mode).
+func (lk *Link) Index() (int, error) {
+	if lk.index != 0 || lk.ns.lab.opts.Plan {
+		return lk.index, nil
+	}
+	nl, err := lk.ns.h.LinkByName(lk.name)
+	if err != nil {
+		return 0, fmt.Errorf("find %s in netns %q: %w", lk.name, lk.ns.Name, err)
+	}
+	lk.index = nl.Attrs().Index
+	return lk.index, nil
+}
+
+// State reads the link's current attributes from the kernel.
+func (lk *Link) State() (*netlink.LinkAttrs, error) {
+	if lk.ns.lab.opts.Plan {
+		return &netlink.LinkAttrs{Name: lk.name}, nil
+	}
+	nl, err := lk.ns.h.LinkByName(lk.name)
+	if err != nil {
+		return nil, fmt.Errorf("find %s in netns %q: %w", lk.name, lk.ns.Name, err)
+	}
+	lk.index = nl.Attrs().Index
+	return nl.Attrs(), nil
+}
+
+// ref returns a minimal netlink value naming the link by index.
+func (lk *Link) ref() (netlink.Link, error) {
+	idx, err := lk.Index()
+	if err != nil {
+		return nil, err
+	}
+	return &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx, Name: lk.name}}, nil
+}
+
+// CheckLinkName reports whether name is a valid Linux interface name.
+func CheckLinkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty link name")
+	case len(name) > 15:
+		return fmt.Errorf("invalid link name %q: longer than 15 bytes", name)
+	case name == "." || name == "..":
+		return fmt.Errorf("invalid link name %q", name)
+	case strings.ContainsAny(name, "/: \t\n\x00"):
+		return fmt.Errorf("invalid link name %q: contains '/', ':' or white space", name)
+	}
+	return nil
+}
+
+// genName picks a free name in ns: eth0, eth1, ... inside a lab namespace
+// (as in a container) and veth0, veth1, ... in host.
+func (l *Lab) genName(ns *Netns, taken string) string {
+	base := "eth"
+	if ns == l.Host {
+		base = "veth"
+	}
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("%s%d", base, i)
+		if ns.links[name] == nil && name != taken {
+			return name
+		}
+	}
+}
+
+// firstIndex is where the lab's own interface indexes start.
+const firstIndex = 1000
+
+// pickIndex returns the interface index for a link the lab creates in ns, or
+// 0 to let the kernel choose. In namespaces the lab owns, every link gets a
+// lab-wide unique index. This matters: the kernel's link watcher treats a
+// carrier change as urgent only when a device's index differs from its
+// peer's (dev_get_iflink); two veth ends that both got index 2 in two fresh
+// namespaces would otherwise wait up to a second before passing packets.
+// It also saves a lookup for every later change of the link.
+func (l *Lab) pickIndex(ns *Netns) int {
+	if l.opts.Plan || ns.Existing || (l.opts.HostMode && ns == l.Host) {
+		return 0
+	}
+	l.nextIndex++
+	return firstIndex + l.nextIndex
+}
+
+// kernelError turns a netlink error into a message a user can act on.
+func kernelError(kind string, err error) error {
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, syscall.EOPNOTSUPP) {
+		return fmt.Errorf("link type %s is not supported by this kernel: %w", kind, err)
+	}
+	return err
+}
+
+// LinkSpec says how to create a link of any kind.
+type LinkSpec struct {
+	Name string
+	MTU  int
+	MAC  net.HardwareAddr
+	Up   bool
+}
+
+// addLink creates nl (whose LinkAttrs name the link) in ns and records it.
+func (l *Lab) addLink(ns *Netns, kind string, nl netlink.Link, s LinkSpec, desc string, cmds []string) (*Link, error) {
+	if err := CheckLinkName(s.Name); err != nil {
+		return nil, err
+	}
+	if prev := ns.links[s.Name]; prev != nil {
+		return nil, fmt.Errorf("link %s already exists in netns %q (made at %s)", s.Name, ns.Name, prev.Pos)
+	}
+	if err := l.countObject(1); err != nil {
+		return nil, err
+	}
+	a := nl.Attrs()
+	a.Name, a.MTU, a.HardwareAddr = s.Name, s.MTU, s.MAC
+	a.Index = l.pickIndex(ns)
+	if s.Up {
+		a.Flags |= net.FlagUp
+		cmds = append(cmds, ipn(ns)+" link set "+shellQuote(s.Name)+" up")
+	}
+	lk := &Link{Pos: l.pos, name: s.Name, kind: kind, up: s.Up, index: a.Index}
+	err := l.apply(Step{NS: ns.Name, Op: "link add", Desc: desc, Cmds: cmds}, func() error {
+		err := ns.h.LinkAdd(nl)
+		if errors.Is(err, unix.EBUSY) && a.Index != 0 {
+			// The index is taken (by a link the kernel numbered): let the
+			// kernel choose.
+			a.Index, lk.index = 0, 0
+			err = ns.h.LinkAdd(nl)
+		}
+		if err != nil {
+			return kernelError(kind, err)
+		}
+		if ns == l.Host {
+			l.onUndo("delete link "+s.Name, func() error { return delLinkByName(ns, s.Name) })
+		}
+		return nil
+	})
+	if err != nil {
+		l.objects--
+		return nil, fmt.Errorf("create %s %s in netns %q: %w", kind, s.Name, ns.Name, err)
+	}
+	ns.addLink(lk)
+	if s.Up {
+		l.markPending(lk)
+	}
+	return lk, nil
+}
+
+func delLinkByName(ns *Netns, name string) error {
+	nl, err := ns.h.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil // already gone, e.g. with its veth peer
+		}
+		return err
+	}
+	return ns.h.LinkDel(nl)
+}
+
+// Bridge creates a Linux bridge in ns (up unless told otherwise). STP stays
+// off, so ports forward as soon as they are up.
+func (l *Lab) Bridge(ns *Netns, s LinkSpec) (*Link, error) {
+	cmd := ipn(ns) + " link add " + shellQuote(s.Name) + linkOpts(s) + " type bridge"
+	return l.addLink(ns, "bridge", &netlink.Bridge{}, s, "create bridge "+s.Name+" in "+ns.Name, []string{cmd})
+}
+
+func linkOpts(s LinkSpec) string {
+	var b strings.Builder
+	if s.MTU > 0 {
+		fmt.Fprintf(&b, " mtu %d", s.MTU)
+	}
+	if s.MAC != nil {
+		fmt.Fprintf(&b, " address %s", s.MAC)
+	}
+	return b.String()
+}
+
+// VethSpec says how to create a veth pair.
+type VethSpec struct {
+	LinkSpec
+	NS, PeerNS *Netns // namespaces of the two ends (nil means host)
+	PeerName   string
+	PeerMAC    net.HardwareAddr
+}
+
+// Veth creates a veth pair whose ends may live in any two namespaces, both
+// up unless told otherwise. Empty names are generated.
+func (l *Lab) Veth(s VethSpec) (*Link, *Link, error) {
+	if s.NS == nil {
+		s.NS = l.Host
+	}
+	if s.PeerNS == nil {
+		s.PeerNS = l.Host
+	}
+	taken := ""
+	if s.Name == "" {
+		s.Name = l.genName(s.NS, "")
+	}
+	if s.NS == s.PeerNS {
+		taken = s.Name
+	}
+	if s.PeerName == "" {
+		s.PeerName = l.genName(s.PeerNS, taken)
+	}
+	if err := CheckLinkName(s.PeerName); err != nil {
+		return nil, nil, err
+	}
+	if s.NS == s.PeerNS && s.Name == s.PeerName {
+		return nil, nil, fmt.Errorf("both ends are called %s in netns %q", s.Name, s.NS.Name)
+	}
+	if prev := s.PeerNS.links[s.PeerName]; prev != nil {
+		return nil, nil, fmt.Errorf("link %s already exists in netns %q (made at %s)", s.PeerName, s.PeerNS.Name, prev.Pos)
+	}
+	v := &netlink.Veth{PeerName: s.PeerName, PeerHardwareAddr: s.PeerMAC}
+	if !l.opts.Plan {
+		v.PeerNamespace = netlink.NsFd(s.PeerNS.fd)
+	}
+	cmd := ipn(s.NS) + " link add " + shellQuote(s.Name) + linkOpts(s.LinkSpec) + " type veth peer name " + shellQuote(s.PeerName)
+	if s.PeerMAC != nil {
+		cmd += " address " + s.PeerMAC.String()
+	}
+	if s.PeerNS != s.NS {
+		cmd += " netns " + nsArg(s.PeerNS)
+	}
+	desc := fmt.Sprintf("create veth pair %s (%s) <-> %s (%s)", s.Name, s.NS.Name, s.PeerName, s.PeerNS.Name)
+	a, err := l.addLink(s.NS, "veth", v, s.LinkSpec, desc, []string{cmd})
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return nil, nil, fmt.Errorf("%w (%s or %s)", err, s.Name, s.PeerName)
+		}
+		return nil, nil, err
+	}
+	if err := l.countObject(1); err != nil {
+		return nil, nil, err
+	}
+	b := &Link{Pos: l.pos, name: s.PeerName, kind: "veth", peer: a}
+	a.peer = b
+	s.PeerNS.addLink(b)
+	if s.Up {
+		if err := b.SetUp(true); err != nil {
+			return nil, nil, err
+		}
+	}
+	return a, b, nil
+}
+
+// nsArg names a namespace for `ip link ... netns X`.
+func nsArg(n *Netns) string {
+	if n.Name == HostName {
+		return "$$" // the shell's own namespace: the lab's host
+	}
+	return shellQuote(n.Name)
+}

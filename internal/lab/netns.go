@@ -1,0 +1,331 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
+	"github.com/nsscript/nsscript/internal/probe"
+)
+
+// Netns is a network namespace of the lab.
+type Netns struct {
+	Name     string
+	Pos      string // where the script made or opened it
+	Existing bool   // opened, not created, by the lab
+
+	lab   *Lab
+	fd    int
+	h     *netlink.Handle
+	links map[string]*Link
+	order []*Link
+	bound string // bind-mount path under NetnsDir, if any
+
+	pingOnce sync.Once
+	pinger   *probe.Pinger
+	pingErr  error
+}
+
+func (n *Netns) String() string { return n.Name }
+
+// Lab returns the lab the namespace belongs to.
+func (n *Netns) Lab() *Lab { return n.lab }
+
+// FD returns a file descriptor for the namespace (-1 in plan mode).
+func (n *Netns) FD() int { return n.fd }
+
+// Handle returns the namespace's netlink handle (nil in plan mode).
+func (n *Netns) Handle() *netlink.Handle { return n.h }
+
+// Links returns the links the lab knows in this namespace, in creation order.
+func (n *Netns) Links() []*Link { return append([]*Link(nil), n.order...) }
+
+// Link returns the lab's link called name in this namespace, or nil.
+func (n *Netns) Link(name string) *Link { return n.links[name] }
+
+// Addrs returns the addresses the lab added in this namespace, in order.
+func (n *Netns) Addrs() []netip.Prefix {
+	var out []netip.Prefix
+	for _, l := range n.order {
+		out = append(out, l.addrs...)
+	}
+	return out
+}
+
+// FirstAddr returns the first address the lab added in the namespace,
+// preferring IPv4, as the address a namespace stands for in a probe.
+func (n *Netns) FirstAddr() (netip.Addr, bool) {
+	var v6 netip.Addr
+	for _, p := range n.Addrs() {
+		if p.Addr().Is4() {
+			return p.Addr(), true
+		}
+		if !v6.IsValid() {
+			v6 = p.Addr()
+		}
+	}
+	return v6, v6.IsValid()
+}
+
+func (n *Netns) openHandle() error {
+	h, err := newHandle(n.fd)
+	if err != nil {
+		return fmt.Errorf("open netlink in netns %q: %w", n.Name, err)
+	}
+	n.h = h
+	return nil
+}
+
+func (n *Netns) close() {
+	if n.pinger != nil {
+		n.pinger.Close()
+	}
+	if n.h != nil {
+		n.h.Close()
+		n.h = nil
+	}
+	if n.fd >= 0 {
+		unix.Close(n.fd)
+		n.fd = -1
+	}
+}
+
+// CheckNetnsName reports whether name can name a namespace.
+func CheckNetnsName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty namespace name")
+	case name == "." || name == "..":
+		return fmt.Errorf("invalid namespace name %q", name)
+	case strings.ContainsAny(name, "/\x00"):
+		return fmt.Errorf("invalid namespace name %q: contains '/'", name)
+	case len(name) > 64:
+		return fmt.Errorf("invalid namespace name %q: longer than 64 bytes", name)
+	case strings.ContainsAny(name, " \t\n"):
+		return fmt.Errorf("invalid namespace name %q: contains white space", name)
+	}
+	return nil
+}
+
+// NewNetns creates a network namespace called name with loopback up.
+func (l *Lab) NewNetns(name string) (*Netns, error) {
+	if err := CheckNetnsName(name); err != nil {
+		return nil, err
+	}
+	if prev := l.byName[name]; prev != nil {
+		if prev.Pos != "" {
+			return nil, fmt.Errorf("namespace %q already exists (made at %s)", name, prev.Pos)
+		}
+		return nil, fmt.Errorf("namespace %q already exists", name)
+	}
+	if err := l.countObject(1); err != nil {
+		return nil, err
+	}
+	n := &Netns{Name: name, Pos: l.pos, lab: l, fd: -1, links: map[string]*Link{}}
+	q := shellQuote(name)
+	err := l.apply(Step{NS: name, Op: "netns add", Desc: "create namespace " + name + " with loopback up",
+		Cmds: []string{"ip netns add " + q, "ip -n " + q + " link set lo up"}}, func() error {
+		if l.opts.HostMode {
+			if _, err := os.Stat(filepath.Join(l.opts.NetnsDir, name)); err == nil {
+				return fmt.Errorf("namespace %q already exists on the host", name)
+			}
+		}
+		fd, err := nsutil.New()
+		if err != nil {
+			return err
+		}
+		n.fd = fd
+		if err := n.openHandle(); err != nil {
+			return err
+		}
+		if err := n.setupFresh(); err != nil {
+			return err
+		}
+		if l.opts.HostMode {
+			if err := n.Bind(); err != nil {
+				return err
+			}
+			l.onUndo("delete namespace "+name, n.unbind)
+		}
+		return nil
+	})
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("create netns %q: %w", name, err)
+	}
+	l.byName[name] = n
+	l.order = append(l.order, n)
+	return n, nil
+}
+
+// setupFresh brings loopback up and keeps IPv6 off on new links until an
+// IPv6 address is added (router solicitations and MLD reports from hundreds
+// of links flood a bridge and can drop probes).
+func (n *Netns) setupFresh() error {
+	lo, err := n.h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("find lo: %w", err)
+	}
+	if err := n.h.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("set lo up: %w", err)
+	}
+	return n.writeSysctls(map[string]string{"net.ipv6.conf.default.disable_ipv6": "1"})
+}
+
+// OpenNetns opens a namespace that something else created: path is a bind
+// mount (empty means NetnsDir/name) or a /proc/PID/ns/net entry.
+func (l *Lab) OpenNetns(name, path string) (*Netns, error) {
+	if err := CheckNetnsName(name); err != nil {
+		return nil, err
+	}
+	if l.byName[name] != nil {
+		return nil, fmt.Errorf("namespace %q already exists", name)
+	}
+	if path == "" {
+		path = filepath.Join(l.opts.NetnsDir, name)
+	}
+	n := &Netns{Name: name, Pos: l.pos, Existing: true, lab: l, fd: -1, links: map[string]*Link{}}
+	err := l.apply(Step{NS: name, Op: "netns open", Desc: "open existing namespace " + name + " at " + path}, func() error {
+		fd, err := nsutil.Open(path)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no namespace at %s", path)
+			}
+			return err
+		}
+		n.fd = fd
+		if err := n.openHandle(); err != nil {
+			return err
+		}
+		return n.adoptLinks()
+	})
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("open netns %q: %w", name, err)
+	}
+	l.byName[name] = n
+	l.order = append(l.order, n)
+	return n, nil
+}
+
+// adoptLinks records the links an existing namespace already has, with their
+// addresses, so scripts can use them and probes can find their addresses.
+func (n *Netns) adoptLinks() error {
+	links, err := listLinks(n.h)
+	if err != nil {
+		return err
+	}
+	for _, nl := range links {
+		a := nl.Attrs()
+		if a.Name == "lo" {
+			continue
+		}
+		lk := &Link{ns: n, name: a.Name, index: a.Index, kind: nl.Type(), adopted: true, up: a.Flags&1 != 0}
+		addrs, err := n.h.AddrList(nl, netlink.FAMILY_ALL)
+		if err == nil {
+			for _, ad := range addrs {
+				if ad.IP.IsLinkLocalUnicast() {
+					continue
+				}
+				if ip, ok := netip.AddrFromSlice(ad.IP); ok {
+					ones, _ := ad.Mask.Size()
+					lk.addrs = append(lk.addrs, netip.PrefixFrom(ip.Unmap(), ones))
+				}
+			}
+		}
+		n.addLink(lk)
+	}
+	return nil
+}
+
+// Bind makes the namespace visible as NetnsDir/NAME (for `ip netns exec` and
+// other tools). Labs bind lazily: only run() and pausing need it.
+func (n *Netns) Bind() error {
+	if n.bound != "" || n.Name == HostName || n.lab.opts.Plan {
+		return nil
+	}
+	if n.Existing {
+		return nil
+	}
+	dir := n.lab.opts.NetnsDir
+	p := filepath.Join(dir, n.Name)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+	if err != nil {
+		return fmt.Errorf("bind netns %q: %w", n.Name, err)
+	}
+	f.Close()
+	src := fmt.Sprintf("/proc/self/fd/%d", n.fd)
+	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
+		os.Remove(p)
+		return fmt.Errorf("bind netns %q at %s: %w", n.Name, p, err)
+	}
+	n.bound = p
+	return nil
+}
+
+func (n *Netns) unbind() error {
+	if n.bound == "" {
+		return nil
+	}
+	if err := unix.Unmount(n.bound, unix.MNT_DETACH); err != nil {
+		return err
+	}
+	err := os.Remove(n.bound)
+	n.bound = ""
+	return err
+}
+
+// BindAll binds every namespace of the lab under NetnsDir.
+func (l *Lab) BindAll() error {
+	for _, n := range l.order {
+		if err := n.Bind(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Pinger returns the namespace's ICMP pinger, opening it on first use.
+func (n *Netns) Pinger() (*probe.Pinger, error) {
+	n.pingOnce.Do(func() {
+		n.pinger, n.pingErr = probe.NewPinger(n.fd)
+	})
+	return n.pinger, n.pingErr
+}
+
+func (n *Netns) addLink(lk *Link) {
+	lk.ns = n
+	n.links[lk.name] = lk
+	n.order = append(n.order, lk)
+}
+
+func (n *Netns) removeLink(lk *Link) {
+	delete(n.links, lk.name)
+	for i, x := range n.order {
+		if x == lk {
+			n.order = append(n.order[:i], n.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// listLinks dumps links, retrying when a concurrent deletion interrupted it.
+func listLinks(h *netlink.Handle) ([]netlink.Link, error) {
+	var err error
+	for range 5 {
+		var links []netlink.Link
+		links, err = h.LinkList()
+		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return links, err
+		}
+	}
+	return nil, err
+}

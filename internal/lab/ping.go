@@ -1,0 +1,29 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/nsscript/nsscript/internal/probe"
+)
+
+// Ping sends ICMP echo requests from src to dst once the lab's links have
+// settled. It never fails the run: trouble is reported in the result.
+func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Options) probe.Result {
+	if l.opts.Plan {
+		return probe.Result{Outcome: probe.Reply, Detail: "planned"}
+	}
+	l.Settle(ctx)
+	l.probed.Store(true)
+	p, err := src.Pinger()
+	if err != nil {
+		return probe.Result{Outcome: probe.NoRoute, Detail: fmt.Sprintf("open icmp socket in netns %q: %v", src.Name, err)}
+	}
+	return p.Ping(ctx, dst, o)
+}
+
+// PingCmd is the shell equivalent of a probe, for explain.
+func PingCmd(src *Netns, dst netip.Addr, count int, timeoutSec int) string {
+	return inNS(src, fmt.Sprintf("ping -c%d -W%d %s", count, timeoutSec, dst))
+}

@@ -1,0 +1,165 @@
+package lab
+
+import (
+	"context"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// SettleTimeout bounds how long Settle waits for links to come up.
+const SettleTimeout = 3 * time.Second
+
+// markPending notes a link that was set up (or re-attached) and may not be
+// carrying packets yet.
+// A link's carrier also moves its veth peer, its upper devices (macvlans on
+// it) and its bridge, so those are waited for too.
+func (l *Lab) markPending(lk *Link) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending[lk] = true
+	if lk.peer != nil {
+		l.pending[lk.peer] = true
+	}
+	if lk.master != nil {
+		l.pending[lk.master] = true
+	}
+	for _, n := range l.order {
+		for _, x := range n.order {
+			if x.parent == lk {
+				l.pending[x] = true
+			}
+		}
+	}
+}
+
+// canComeUp reports whether the kernel will bring lk's carrier up: a veth
+// needs its peer up, a macvlan its parent, a bridge at least one live port.
+// Links that cannot come up are not waited for (a script may set a link
+// down on purpose to show that traffic stops).
+func (l *Lab) canComeUp(lk *Link, depth int) bool {
+	if !lk.up || depth > 8 {
+		return false
+	}
+	switch {
+	case lk.peer != nil:
+		return lk.peer.up
+	case lk.parent != nil:
+		return l.canComeUp(lk.parent, depth+1)
+	case lk.kind == "bridge":
+		for _, p := range lk.ns.order {
+			if p.master == lk && l.canComeUp(p, depth+1) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Settle waits until every link that was set up since the last call carries
+// packets: its operational state is up (the kernel has activated its queue)
+// and, for a bridge port, the bridge forwards. A probe right after link-up
+// otherwise loses its first packet (or, worse, the ARP request it triggers,
+// which the kernel retries only a second later). It never waits longer than
+// SettleTimeout.
+func (l *Lab) Settle(ctx context.Context) {
+	if l.opts.Plan {
+		return
+	}
+	l.mu.Lock()
+	byNS := map[*Netns][]*Link{}
+	for lk := range l.pending {
+		if l.canComeUp(lk, 0) {
+			byNS[lk.ns] = append(byNS[lk.ns], lk)
+		}
+	}
+	l.pending = map[*Link]bool{}
+	l.mu.Unlock()
+	if len(byNS) == 0 {
+		return
+	}
+	if l.probed.Load() {
+		defer flushUnresolved(byNS)
+	}
+	waiting := map[*Netns][]*Link{}
+	for ns, links := range byNS {
+		waiting[ns] = append([]*Link(nil), links...)
+	}
+	deadline := time.Now().Add(SettleTimeout)
+	delay := 500 * time.Microsecond
+	for len(waiting) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+		for ns, links := range waiting {
+			if ns.fd < 0 {
+				delete(waiting, ns)
+				continue
+			}
+			state, err := operStates(ns.h)
+			if err != nil {
+				delete(waiting, ns)
+				continue
+			}
+			rest := links[:0]
+			for _, lk := range links {
+				if s, ok := state[lk.name]; ok && !operReady(s) {
+					rest = append(rest, lk)
+				}
+			}
+			if len(rest) == 0 {
+				delete(waiting, ns)
+			} else {
+				waiting[ns] = rest
+			}
+		}
+		if len(waiting) > 0 {
+			time.Sleep(delay)
+			if delay < 20*time.Millisecond {
+				delay *= 2
+			}
+		}
+	}
+}
+
+func operReady(s netlink.LinkOperState) bool {
+	return s == netlink.OperUp || s == netlink.OperUnknown
+}
+
+func operStates(h *netlink.Handle) (map[string]netlink.LinkOperState, error) {
+	links, err := listLinks(h)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]netlink.LinkOperState, len(links))
+	for _, nl := range links {
+		m[nl.Attrs().Name] = nl.Attrs().OperState
+	}
+	return m, nil
+}
+
+// flushUnresolved deletes the neighbour entries that are still resolving or
+// failed on links that just came back. While a link had no carrier, probes
+// left such entries behind, and the kernel retries them only on its own
+// timer (a second); a fresh lookup answers in microseconds.
+func flushUnresolved(byNS map[*Netns][]*Link) {
+	for ns, links := range byNS {
+		if ns.h == nil {
+			continue
+		}
+		idx := map[int]bool{}
+		for _, lk := range links {
+			if i, err := lk.Index(); err == nil {
+				idx[i] = true
+			}
+		}
+		neighs, err := ns.h.NeighList(0, 0)
+		if err != nil {
+			continue
+		}
+		for _, nb := range neighs {
+			if idx[nb.LinkIndex] && nb.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) != 0 {
+				n := nb
+				_ = ns.h.NeighDel(&n)
+			}
+		}
+	}
+}

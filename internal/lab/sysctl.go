@@ -1,0 +1,114 @@
+package lab
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
+)
+
+// CheckSysctlKey reports whether key names a per-namespace network sysctl.
+// Only net.* keys are accepted: other sysctls are global to the machine and
+// a lab must not change the real host.
+func CheckSysctlKey(key string) error {
+	if !strings.HasPrefix(key, "net.") {
+		return fmt.Errorf("sysctl %q is not a per-namespace network setting (only net.* keys are allowed)", key)
+	}
+	for _, part := range strings.Split(strings.TrimPrefix(key, "net."), ".") {
+		if part == "" || part == ".." || strings.ContainsAny(part, "/\x00 ") {
+			return fmt.Errorf("invalid sysctl key %q", key)
+		}
+	}
+	return nil
+}
+
+func sysctlPath(key string) string {
+	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+}
+
+// writeSysctls writes sysctls inside the namespace; /proc/sys/net shows the
+// network namespace of the thread that opens it, so the files are opened
+// inside (and written and closed there too, which is as cheap).
+func (n *Netns) writeSysctls(kv map[string]string) error {
+	return nsutil.Do(n.fd, func() error {
+		for _, k := range sortedNames(kv) {
+			if err := os.WriteFile(sysctlPath(k), []byte(kv[k]), 0o644); err != nil {
+				return fmt.Errorf("write %s: %w", k, unwrapPath(err))
+			}
+		}
+		return nil
+	})
+}
+
+// ReadSysctl returns a sysctl's value inside the namespace.
+func (n *Netns) ReadSysctl(key string) (string, error) {
+	if err := CheckSysctlKey(key); err != nil {
+		return "", err
+	}
+	if n.lab.opts.Plan {
+		return "", nil
+	}
+	var val string
+	err := nsutil.Do(n.fd, func() error {
+		b, err := os.ReadFile(sysctlPath(key))
+		val = strings.TrimSpace(string(b))
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("no sysctl %s in netns %q", key, n.Name)
+		}
+		return "", fmt.Errorf("read %s: %w", key, unwrapPath(err))
+	}
+	return val, nil
+}
+
+// Sysctl sets a network sysctl inside the namespace.
+func (n *Netns) Sysctl(key, value string) error {
+	if err := CheckSysctlKey(key); err != nil {
+		return err
+	}
+	l := n.lab
+	return l.apply(Step{NS: n.Name, Op: "sysctl", Desc: fmt.Sprintf("set %s=%s in %s", key, value, n.Name),
+		Cmds: []string{inNS(n, "sysctl -qw "+shellQuote(key+"="+value))}}, func() error {
+		old, err := n.ReadSysctl(key)
+		if err != nil {
+			return err
+		}
+		if err := n.writeSysctls(map[string]string{key: value}); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("no sysctl %s in netns %q", key, n.Name)
+			}
+			return err
+		}
+		if n == l.Host {
+			l.onUndo(fmt.Sprintf("restore %s=%s", key, old), func() error {
+				return n.writeSysctls(map[string]string{key: old})
+			})
+		}
+		return nil
+	})
+}
+
+// Forwarding turns IPv4 (and IPv6) forwarding on or off in the namespace.
+func (n *Netns) Forwarding(on bool) error {
+	v := "0"
+	if on {
+		v = "1"
+	}
+	if err := n.Sysctl("net.ipv4.ip_forward", v); err != nil {
+		return err
+	}
+	return n.Sysctl("net.ipv6.conf.all.forwarding", v)
+}
+
+// unwrapPath drops the *PathError wrapper, whose text repeats the path.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}

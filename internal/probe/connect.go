@@ -1,0 +1,181 @@
+package probe
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// greetWait is how long Connect waits for a tcp server's greeting line. The
+// built-in server greets at once; other servers may never greet.
+const greetWait = 200 * time.Millisecond
+
+// udpResend separates the datagrams of one udp Connect, so that one lost
+// datagram does not fail the probe.
+const udpResend = 200 * time.Millisecond
+
+// ConnResult is the result of a client probe.
+type ConnResult struct {
+	// OK reports success: connected (tcp), answered (udp), a whole
+	// response read (http) or every byte echoed back (transfer).
+	OK bool
+	// Outcome is Reply when connected or answered, Unreachable when
+	// refused or an ICMP error came back, NoRoute when the local stack
+	// refused to send, Timeout when nothing came back in time.
+	Outcome Outcome
+	// Peer is the client address a built-in server reported ("peer
+	// IP:PORT"), or "" if the server did not say.
+	Peer string
+	// Detail is a short lowercase text for humans.
+	Detail string
+	// Elapsed is the probe's duration; for Transfer, the transfer's
+	// (from connected to the last byte back).
+	Elapsed time.Duration
+	// Bytes counts the payload received: the udp answer, the http body,
+	// the bytes echoed back by Transfer.
+	Bytes int64
+}
+
+// failed turns a dial or I/O error into a result.
+func failed(err error, start time.Time, timeout time.Duration) ConnResult {
+	r := ConnResult{Elapsed: time.Since(start)}
+	var de *dialError
+	var errno syscall.Errno
+	switch {
+	case errors.As(err, &de):
+		r.Outcome, r.Detail = de.outcome, errnoText(de.err)
+		if de.outcome == Timeout {
+			r.Detail = "no answer in " + fmtDur(timeout)
+		}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, context.Canceled):
+		r.Outcome, r.Detail = Timeout, "no answer in "+fmtDur(timeout)
+	case errors.As(err, &errno):
+		r.Outcome, r.Detail = Unreachable, errno.Error()
+	default:
+		r.Outcome, r.Detail = Unreachable, err.Error()
+	}
+	return r
+}
+
+// orDefault returns timeout, or 1s when it is 0 or less.
+func orDefault(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return time.Second
+	}
+	return timeout
+}
+
+// watch sets c's deadline from ctx and wakes c's blocked I/O when ctx ends.
+func watch(ctx context.Context, c net.Conn) (stop func() bool) {
+	if d, ok := ctx.Deadline(); ok {
+		c.SetDeadline(d)
+	}
+	return context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+}
+
+// Connect probes addr ("ip:port") over proto ("tcp" or "udp") from inside the
+// network namespace nsFD, within timeout (1s when 0) and ctx.
+//
+// tcp: connects (a refusal is Unreachable "connection refused" at once), then
+// reads the greeting line of a built-in server if one arrives within 200ms;
+// connecting alone is success. Elapsed covers the connect and the greeting.
+//
+// udp: sends a datagram every 200ms until any answer arrives; an ICMP port
+// unreachable (or other ICMP error) reported on the connected socket ends the
+// probe at once as Unreachable.
+func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Duration) ConnResult {
+	start := time.Now()
+	timeout = orDefault(timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch proto {
+	case "tcp", "udp":
+	default:
+		return ConnResult{Outcome: NoRoute, Detail: fmt.Sprintf("unknown protocol %q (want tcp or udp)", proto)}
+	}
+	c, err := dialNS(ctx, nsFD, proto, addr)
+	if err != nil {
+		return failed(err, start, timeout)
+	}
+	defer c.Close()
+	defer watch(ctx, c)()
+	if proto == "udp" {
+		return udpRoundTrip(ctx, c, start, timeout)
+	}
+	r := ConnResult{OK: true, Outcome: Reply}
+	r.Elapsed = time.Since(start)
+	r.Detail = "connected in " + fmtDur(r.Elapsed)
+	c.SetReadDeadline(earliest(ctx, time.Now().Add(greetWait)))
+	line, err := bufio.NewReaderSize(c, 128).ReadString('\n')
+	if err == nil {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "peer "); ok {
+			r.Peer = p
+			r.Elapsed = time.Since(start)
+			r.Detail += " (seen as " + p + ")"
+		}
+	}
+	return r
+}
+
+// earliest returns t or ctx's deadline, whichever comes first.
+func earliest(ctx context.Context, t time.Time) time.Time {
+	if d, ok := ctx.Deadline(); ok && d.Before(t) {
+		return d
+	}
+	return t
+}
+
+// udpRoundTrip sends datagrams on the connected socket c until an answer, an
+// error or the end of ctx.
+func udpRoundTrip(ctx context.Context, c net.Conn, start time.Time, timeout time.Duration) ConnResult {
+	msg := []byte("nsscript probe\n")
+	buf := make([]byte, 1<<16)
+	for sent := 0; ; sent++ {
+		if _, err := c.Write(msg); err != nil {
+			if sent == 0 && !errors.Is(err, syscall.ECONNREFUSED) {
+				// The local stack refused (a filter, a vanished route):
+				// no ICMP error is pending before the first datagram.
+				return ConnResult{Outcome: NoRoute, Detail: errnoText(err), Elapsed: time.Since(start)}
+			}
+			return udpFailed(c, err, start, timeout)
+		}
+		c.SetReadDeadline(earliest(ctx, time.Now().Add(udpResend)))
+		n, err := c.Read(buf)
+		if err == nil {
+			r := ConnResult{OK: true, Outcome: Reply, Bytes: int64(n), Elapsed: time.Since(start)}
+			r.Detail = "reply in " + fmtDur(r.Elapsed)
+			line, _, _ := strings.Cut(string(buf[:n]), "\n")
+			if p, ok := strings.CutPrefix(line, "peer "); ok {
+				r.Peer = p
+				r.Detail += " (seen as " + p + ")"
+			}
+			return r
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil {
+			return udpFailed(c, err, start, timeout)
+		}
+	}
+}
+
+// udpFailed words a udp error, naming the ICMP error and its sender when
+// one is queued on c.
+func udpFailed(c net.Conn, err error, start time.Time, timeout time.Duration) ConnResult {
+	r := failed(err, start, timeout)
+	if r.Outcome == Unreachable {
+		if sc, ok := c.(syscall.Conn); ok {
+			if text, ok := icmpError(sc); ok {
+				r.Detail = text
+			} else if errors.Is(err, syscall.ECONNREFUSED) {
+				r.Detail = "port unreachable"
+			}
+		}
+	}
+	return r
+}

@@ -1,0 +1,110 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
+)
+
+func TestConnectFailures(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	c, _ := routed(t)
+	for _, tc := range []struct {
+		name, proto, addr string
+		ns                int
+		timeout, max      time.Duration
+		want              Outcome
+		detail            string
+	}{
+		{"tcp refused", "tcp", "10.9.0.2:9", a, time.Second, 50 * time.Millisecond, Unreachable, "connection refused"},
+		{"tcp6 refused", "tcp", "[fd00::2]:9", a, time.Second, 50 * time.Millisecond, Unreachable, "connection refused"},
+		{"udp closed port", "udp", "10.9.0.2:9", a, time.Second, 50 * time.Millisecond, Unreachable, "destination port unreachable (from 10.9.0.2)"},
+		{"udp6 closed port", "udp", "[fd00::2]:9", a, time.Second, 50 * time.Millisecond, Unreachable, "port unreachable (from fd00::2)"},
+		{"tcp no route", "tcp", "192.0.2.1:80", a, time.Second, 50 * time.Millisecond, NoRoute, "network is unreachable"},
+		{"udp no route", "udp", "[2001:db8::1]:53", a, time.Second, 50 * time.Millisecond, NoRoute, "network is unreachable"},
+		{"tcp icmp from router", "tcp", "203.0.113.1:80", c, 2 * time.Second, 100 * time.Millisecond, Unreachable, "network is unreachable"},
+		{"udp icmp from router", "udp", "203.0.113.1:53", c, 2 * time.Second, 100 * time.Millisecond, Unreachable, "destination network unreachable (from 10.8.0.254)"},
+		{"tcp silence", "tcp", "10.9.0.77:80", a, 300 * time.Millisecond, 450 * time.Millisecond, Timeout, "no answer in 300ms"},
+		{"udp silence", "udp", "10.9.0.77:53", a, 300 * time.Millisecond, 450 * time.Millisecond, Timeout, "no answer in 300ms"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := Connect(context.Background(), tc.ns, tc.proto, tc.addr, tc.timeout)
+			t.Logf("%v %s (%v)", r.Outcome, r.Detail, r.Elapsed)
+			if r.OK || r.Outcome != tc.want || r.Detail != tc.detail {
+				t.Errorf("Connect(%s %s) = %+v, want %v %q", tc.proto, tc.addr, r, tc.want, tc.detail)
+			}
+			if r.Elapsed > tc.max {
+				t.Errorf("took %v, want under %v", r.Elapsed, tc.max)
+			}
+		})
+	}
+}
+
+func TestConnectNoGreeting(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	// A server that accepts and says nothing.
+	var ln net.Listener
+	if err := nsutil.Do(b, func() (err error) {
+		ln, err = net.Listen("tcp", "10.9.0.2:2222")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	r := Connect(context.Background(), a, "tcp", "10.9.0.2:2222", time.Second)
+	if !r.OK || r.Outcome != Reply || r.Peer != "" || r.Elapsed > 100*time.Millisecond {
+		t.Errorf("Connect to a silent server = %+v", r)
+	}
+}
+
+func TestConnectCanceled(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	r := Connect(ctx, a, "tcp", "10.9.0.77:80", 5*time.Second)
+	if r.Outcome != Timeout || time.Since(start) > time.Second {
+		t.Errorf("canceled Connect = %+v after %v", r, time.Since(start))
+	}
+}
+
+func TestConnectConcurrent(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	s := serve(t, b, "tcp", ":7000")
+	u := serve(t, b, "udp", ":7000")
+	var wg sync.WaitGroup
+	results := make([]ConnResult, 200)
+	for i := range results {
+		wg.Go(func() {
+			proto := []string{"tcp", "udp"}[i%2]
+			results[i] = Connect(context.Background(), a, proto, "10.9.0.2:7000", 3*time.Second)
+		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if !r.OK || r.Peer == "" {
+			t.Errorf("connect %d = %+v", i, r)
+		}
+	}
+	if n := len(s.Peers()) + len(u.Peers()); n < len(results) {
+		t.Errorf("servers saw %d peers, want %d", n, len(results))
+	}
+}

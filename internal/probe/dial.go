@@ -1,0 +1,224 @@
+package probe
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
+	"golang.org/x/sys/unix"
+)
+
+// dialError is a failed dial with its classification: NoRoute when connect
+// failed at once, Unreachable when the peer or the network refused later
+// (a reset or an ICMP error), Timeout when nothing came back.
+type dialError struct {
+	outcome Outcome
+	err     error
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// aLongTimeAgo is a deadline that has passed: setting it wakes blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// dialNS connects a TCP or UDP socket created inside the namespace nsFD to
+// addr, an "ip:port" literal (names are not resolved: a lab has no DNS).
+//
+// Only the socket(2) call runs inside the namespace; connecting and waiting
+// happen on the calling goroutine through the runtime poller, so a thousand
+// concurrent dials do not pin a thousand OS threads to a namespace.
+func dialNS(ctx context.Context, nsFD int, network, addr string) (net.Conn, error) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return nil, &dialError{NoRoute, fmt.Errorf("address %q: want ip:port", addr)}
+	}
+	ip := ap.Addr().Unmap()
+	var sotype int
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		sotype = unix.SOCK_STREAM
+	case "udp", "udp4", "udp6":
+		sotype = unix.SOCK_DGRAM
+	default:
+		return nil, &dialError{NoRoute, fmt.Errorf("unknown network %q", network)}
+	}
+	var sa unix.Sockaddr
+	family := unix.AF_INET
+	if ip.Is4() {
+		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
+	} else {
+		family = unix.AF_INET6
+		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
+	}
+	fd := -1
+	err = nsutil.Do(nsFD, func() error {
+		if z := ip.Zone(); z != "" {
+			// Interface names are per namespace: look the zone up inside.
+			id, err := zoneIndex(z)
+			if err != nil {
+				return err
+			}
+			sa.(*unix.SockaddrInet6).ZoneId = id
+		}
+		var err error
+		fd, err = unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		return os.NewSyscallError("socket", err)
+	})
+	if err == nil && sotype == unix.SOCK_DGRAM {
+		// Without IP_RECVERR a udp socket reports only "hard" ICMP errors
+		// (port and protocol unreachable); network and host unreachable
+		// would look like silence. It also queues who sent the error.
+		if family == unix.AF_INET {
+			err = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
+		} else {
+			err = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
+		}
+		if err != nil {
+			unix.Close(fd)
+			err = os.NewSyscallError("setsockopt", err)
+		}
+	}
+	if err != nil {
+		return nil, &dialError{NoRoute, err}
+	}
+	f := os.NewFile(uintptr(fd), "probe "+network+" "+addr)
+	defer f.Close() // net.FileConn keeps a duplicate
+
+	switch err := unix.Connect(fd, sa); err {
+	case nil:
+	case unix.EINPROGRESS:
+		if err := waitConnected(ctx, f); err != nil {
+			return nil, err
+		}
+	case unix.ECONNREFUSED:
+		return nil, &dialError{Unreachable, err}
+	default:
+		return nil, &dialError{NoRoute, err}
+	}
+	return net.FileConn(f)
+}
+
+// waitConnected waits until a non-blocking connect on f completes, as the
+// net package does: writability, then SO_ERROR, then a peer name.
+func waitConnected(ctx context.Context, f *os.File) error {
+	if d, ok := ctx.Deadline(); ok {
+		f.SetWriteDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(aLongTimeAgo) })
+	defer stop()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var connErr error
+	werr := rc.Write(func(fd uintptr) bool {
+		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		if err != nil {
+			connErr = err
+			return true
+		}
+		switch e := unix.Errno(v); e {
+		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+			return false
+		case 0:
+			if _, err := unix.Getpeername(int(fd)); err == unix.ENOTCONN {
+				return false // not writable yet: still connecting
+			}
+			return true
+		default:
+			connErr = e
+			return true
+		}
+	})
+	switch {
+	case errors.Is(werr, os.ErrDeadlineExceeded):
+		return &dialError{Timeout, context.DeadlineExceeded}
+	case werr != nil:
+		return werr
+	case errors.Is(connErr, unix.ETIMEDOUT):
+		return &dialError{Timeout, connErr}
+	case connErr != nil:
+		// A reset, or an ICMP error that arrived while connecting.
+		return &dialError{Unreachable, connErr}
+	}
+	return nil
+}
+
+// zoneIndex resolves an IPv6 zone (an interface name or number) in the
+// current thread's namespace.
+func zoneIndex(zone string) (uint32, error) {
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, err
+	}
+	return uint32(ifi.Index), nil
+}
+
+// icmpError reads the first ICMP error queued on a socket with IP_RECVERR or
+// IPV6_RECVERR set, and describes it as the pinger would: "destination port
+// unreachable (from 10.0.0.2)". ok is false when none is queued.
+func icmpError(c syscall.Conn) (text string, ok bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return "", false
+	}
+	oob := make([]byte, 512)
+	var oobn int
+	rc.Control(func(fd uintptr) {
+		var buf [1]byte
+		_, oobn, _, _, err = unix.Recvmsg(int(fd), buf[:], oob, unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+	})
+	if err != nil {
+		return "", false
+	}
+	cms, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return "", false
+	}
+	for _, cm := range cms {
+		v4 := cm.Header.Level == unix.SOL_IP && cm.Header.Type == unix.IP_RECVERR
+		v6 := cm.Header.Level == unix.SOL_IPV6 && cm.Header.Type == unix.IPV6_RECVERR
+		d := cm.Data
+		if !(v4 || v6) || len(d) < sizeofSockExtendedErr+8 {
+			continue
+		}
+		origin, typ, code := d[4], d[5], d[6]
+		if origin != unix.SO_EE_ORIGIN_ICMP && origin != unix.SO_EE_ORIGIN_ICMP6 {
+			continue
+		}
+		ev := event{v6: origin == unix.SO_EE_ORIGIN_ICMP6, typ: int(typ), code: int(code)}
+		if ev.v6 && typ == icmp6PacketTooBg {
+			ev.code = int(binary.NativeEndian.Uint32(d[8:12])) // ee_info: the MTU
+		}
+		// The offender's sockaddr follows struct sock_extended_err.
+		sa := d[sizeofSockExtendedErr:]
+		switch binary.NativeEndian.Uint16(sa) {
+		case unix.AF_INET:
+			ev.from = netip.AddrFrom4([4]byte(sa[4:8]))
+		case unix.AF_INET6:
+			if len(sa) >= 24 {
+				ev.from = netip.AddrFrom16([16]byte(sa[8:24])).Unmap()
+			}
+		}
+		if !ev.from.IsValid() {
+			return errorText(ev), true
+		}
+		return describeError(ev), true
+	}
+	return "", false
+}
+
+// sizeofSockExtendedErr is the size of struct sock_extended_err.
+const sizeofSockExtendedErr = 16

@@ -1,0 +1,192 @@
+package probe
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+)
+
+func newPinger(t *testing.T, fd int) *Pinger {
+	t.Helper()
+	p, err := NewPinger(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestPingReachable(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	for _, dst := range []string{"10.9.0.2", "fd00::2", "10.9.0.1", "127.0.0.1", "::1"} {
+		r := p.Ping(context.Background(), netip.MustParseAddr(dst), Options{})
+		t.Logf("%s: %v %s (%v)", dst, r.Outcome, r.Detail, r.Elapsed)
+		if r.Outcome != Reply || r.Received != 1 || r.RTT <= 0 {
+			t.Errorf("ping %s = %+v, want one reply", dst, r)
+		}
+		if r.Elapsed > 150*time.Millisecond {
+			t.Errorf("ping %s took %v, want the first reply at once", dst, r.Elapsed)
+		}
+	}
+}
+
+func TestPingCount(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"),
+		Options{Count: 3, Interval: 20 * time.Millisecond})
+	t.Logf("%v %s (%v)", r.Outcome, r.Detail, r.Elapsed)
+	if r.Outcome != Reply || r.Sent != 3 || r.Received != 3 {
+		t.Errorf("got %+v, want 3/3 replies", r)
+	}
+	if r.Elapsed < 40*time.Millisecond || r.Elapsed > 200*time.Millisecond {
+		t.Errorf("elapsed %v, want about 2 intervals", r.Elapsed)
+	}
+}
+
+func TestPingTimeout(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	for _, dst := range []string{"10.9.0.77", "fd00::77"} {
+		r := p.Ping(context.Background(), netip.MustParseAddr(dst), Options{Timeout: 300 * time.Millisecond, Interval: 50 * time.Millisecond})
+		t.Logf("%s: %v %s sent %d (%v)", dst, r.Outcome, r.Detail, r.Sent, r.Elapsed)
+		if r.Outcome != Timeout || r.Detail != "no reply in 300ms" {
+			t.Errorf("ping %s = %+v, want timeout", dst, r)
+		}
+		if r.Elapsed < 300*time.Millisecond || r.Elapsed > 450*time.Millisecond {
+			t.Errorf("ping %s took %v, want about 300ms", dst, r.Elapsed)
+		}
+		if r.Sent < 5 {
+			t.Errorf("ping %s sent %d requests, want one per interval", dst, r.Sent)
+		}
+	}
+}
+
+func TestPingNoRoute(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	for _, dst := range []string{"192.0.2.1", "2001:db8::1"} {
+		r := p.Ping(context.Background(), netip.MustParseAddr(dst), Options{})
+		t.Logf("%s: %v %s (%v)", dst, r.Outcome, r.Detail, r.Elapsed)
+		if r.Outcome != NoRoute || r.Detail != "network is unreachable" {
+			t.Errorf("ping %s = %+v, want no route", dst, r)
+		}
+		if r.Elapsed > 50*time.Millisecond {
+			t.Errorf("ping %s took %v, want at once", dst, r.Elapsed)
+		}
+	}
+}
+
+func TestPingUnreachableFromRouter(t *testing.T) {
+	t.Parallel()
+	c, _ := routed(t)
+	p := newPinger(t, c)
+	for _, tc := range []struct{ dst, from, detail string }{
+		{"203.0.113.1", "10.8.0.254", "destination network unreachable (from 10.8.0.254)"},
+		{"2001:db8::1", "fd08::fe", "no route to destination (from fd08::fe)"},
+	} {
+		r := p.Ping(context.Background(), netip.MustParseAddr(tc.dst), Options{Timeout: 2 * time.Second})
+		t.Logf("%s: %v %s (%v)", tc.dst, r.Outcome, r.Detail, r.Elapsed)
+		if r.Outcome != Unreachable || r.From != netip.MustParseAddr(tc.from) || r.Detail != tc.detail {
+			t.Errorf("ping %s = %+v, want unreachable from %s", tc.dst, r, tc.from)
+		}
+		if r.Elapsed > 100*time.Millisecond {
+			t.Errorf("ping %s took %v, want at once", tc.dst, r.Elapsed)
+		}
+	}
+}
+
+func TestPingConcurrent(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	dsts := []string{"10.9.0.2", "fd00::2", "10.9.0.1", "10.9.0.2"}
+	var wg sync.WaitGroup
+	results := make([]Result, 200)
+	start := time.Now()
+	for i := range results {
+		wg.Go(func() {
+			results[i] = p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]),
+				Options{Timeout: 3 * time.Second})
+		})
+	}
+	wg.Wait()
+	t.Logf("200 pings in %v", time.Since(start))
+	for i, r := range results {
+		if r.Outcome != Reply {
+			t.Errorf("ping %d to %s = %+v", i, dsts[i%len(dsts)], r)
+		}
+	}
+}
+
+func TestPingContextAndClose(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	r := p.Ping(ctx, netip.MustParseAddr("10.9.0.77"), Options{Timeout: 5 * time.Second})
+	if r.Outcome != Timeout || r.Elapsed > time.Second {
+		t.Errorf("canceled ping = %+v", r)
+	}
+
+	done := make(chan Result)
+	go func() {
+		done <- p.Ping(context.Background(), netip.MustParseAddr("fd00::77"), Options{Timeout: 5 * time.Second})
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.Outcome == Reply {
+			t.Errorf("ping after close = %+v", r)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Close did not end a waiting ping")
+	}
+	if r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), Options{}); r.Outcome != NoRoute {
+		t.Errorf("ping on closed pinger = %+v", r)
+	}
+}
+
+// TestPingThousand checks that silent probes wait their timeout together, not
+// in turn, and do not disturb the answered ones.
+func TestPingThousand(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	dsts := []string{"10.9.0.2", "10.9.0.77", "fd00::2", "fd00::77"}
+	var wg sync.WaitGroup
+	results := make([]Result, 1000)
+	start := time.Now()
+	for i := range results {
+		wg.Go(func() {
+			results[i] = p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]),
+				Options{Timeout: 500 * time.Millisecond})
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	t.Logf("1000 pings in %v", took)
+	for i, r := range results {
+		want := Reply
+		if i%2 == 1 {
+			want = Timeout
+		}
+		if r.Outcome != want {
+			t.Errorf("ping %d to %s = %+v, want %v", i, dsts[i%len(dsts)], r, want)
+		}
+	}
+	if took > 2*time.Second {
+		t.Errorf("1000 pings took %v, want about one timeout", took)
+	}
+}

@@ -1,0 +1,228 @@
+package probe
+
+import (
+	"strconv"
+
+	"context"
+	"errors"
+	"fmt"
+	"github.com/nsscript/nsscript/internal/nsutil"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// Options tunes one Ping. The zero value asks for "until the first reply,
+// within one second".
+type Options struct {
+	// Count is the number of echo requests to send, Interval apart (ping
+	// semantics). 0 means "until the first reply": a request is resent
+	// every Interval until a reply, an error or Timeout, so that one lost
+	// packet does not fail a reachability check.
+	Count int
+	// Interval separates two requests; 200ms when 0.
+	Interval time.Duration
+	// Timeout bounds the whole probe; 1s when 0.
+	Timeout time.Duration
+	// Size is the number of payload bytes in each request; 56 when 0.
+	Size int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Interval <= 0 {
+		o.Interval = 200 * time.Millisecond
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.Size <= 0 {
+		o.Size = 56
+	}
+	if o.Count < 0 {
+		o.Count = 0
+	}
+	return o
+}
+
+// Result is the outcome of one Ping.
+type Result struct {
+	// Outcome is Reply if at least one reply arrived; otherwise it says
+	// why none did.
+	Outcome Outcome
+	// Sent and Received count echo requests and distinct replies.
+	Sent, Received int
+	// RTT is the round-trip time of the first reply, 0 if none came.
+	RTT time.Duration
+	// MinRTT, AvgRTT and MaxRTT summarise all replies.
+	MinRTT, AvgRTT, MaxRTT time.Duration
+	// From is the sender of the ICMP error when Outcome is Unreachable.
+	From netip.Addr
+	// Detail is a short lowercase text for humans: "reply in 0.31ms",
+	// "destination host unreachable (from 10.0.0.1)", "network is
+	// unreachable", "no reply in 1s".
+	Detail string
+	// Elapsed is the time from the call to the outcome.
+	Elapsed time.Duration
+}
+
+// Ping sends ICMP echo requests to dst and reports how the probe ended. An
+// echo reply ends a Count==0 probe as soon as it arrives; an ICMP error about
+// one of the requests, or a send that the local stack refuses, ends any probe
+// at once. Only silence waits for Timeout. ctx cancellation ends the probe
+// early with Outcome Timeout (unless replies came). Ping is safe for
+// concurrent use.
+func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
+	start := time.Now()
+	o = o.withDefaults()
+	dst = dst.Unmap()
+	var res Result
+	finish := func(out Outcome, detail string) Result {
+		res.Elapsed = time.Since(start)
+		res.Outcome, res.Detail = out, detail
+		return res
+	}
+	if !dst.IsValid() {
+		return finish(NoRoute, "invalid address")
+	}
+	conn, err := p.conn(dst.Is6())
+	if err != nil {
+		return finish(NoRoute, err.Error())
+	}
+	if z := dst.Zone(); z != "" {
+		// Go maps zone names to indexes in the process's own namespace:
+		// resolve the name inside ours and pass the index.
+		var id uint32
+		if err := nsutil.Do(p.nsFD, func() (err error) { id, err = zoneIndex(z); return err }); err != nil {
+			return finish(NoRoute, "zone "+z+": "+errnoText(err))
+		}
+		dst = dst.WithZone(strconv.FormatUint(uint64(id), 10))
+	}
+	key := dst.WithZone("")
+	to := &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
+	st := &probeState{notify: make(chan struct{}, 1)}
+	sentAt := make(map[uint16]time.Time)
+	var seqs []uint16
+	defer func() { p.unregister(key, seqs) }()
+	payload := make([]byte, o.Size)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+
+	deadline := time.NewTimer(o.Timeout)
+	defer deadline.Stop()
+	next := time.NewTimer(o.Interval)
+	defer next.Stop()
+	var sum time.Duration
+
+	send := func() error {
+		seq, err := p.register(key, st)
+		if err != nil {
+			return err
+		}
+		seqs = append(seqs, seq)
+		var typ icmp.Type = ipv4.ICMPTypeEcho
+		if dst.Is6() {
+			typ = ipv6.ICMPTypeEchoRequest
+		}
+		m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: int(p.id), Seq: int(seq), Data: payload}}
+		b, err := m.Marshal(nil) // the kernel fills in the ICMPv6 checksum
+		if err != nil {
+			return err
+		}
+		sentAt[seq] = time.Now()
+		res.Sent++
+		_, err = conn.WriteToIP(b, to)
+		return err
+	}
+	sendErr := func(err error) Result {
+		if res.Received > 0 {
+			return finish(Reply, fmt.Sprintf("%s, then %s", replyText(res, o), errnoText(err)))
+		}
+		return finish(NoRoute, errnoText(err))
+	}
+
+	if err := send(); err != nil {
+		return sendErr(err)
+	}
+	for {
+		select {
+		case <-st.notify:
+			for _, ev := range st.take() {
+				if !ev.reply {
+					res.From = ev.from
+					if res.Received > 0 {
+						return finish(Reply, replyText(res, o)+", then "+describeError(ev))
+					}
+					return finish(Unreachable, describeError(ev))
+				}
+				t0, ok := sentAt[ev.seq]
+				if !ok {
+					continue
+				}
+				delete(sentAt, ev.seq) // a duplicate reply counts once
+				rtt := ev.at.Sub(t0)
+				res.Received++
+				if res.Received == 1 {
+					res.RTT, res.MinRTT, res.MaxRTT = rtt, rtt, rtt
+				}
+				res.MinRTT, res.MaxRTT = min(res.MinRTT, rtt), max(res.MaxRTT, rtt)
+				sum += rtt
+				res.AvgRTT = sum / time.Duration(res.Received)
+				if o.Count == 0 || res.Received >= o.Count {
+					return finish(Reply, replyText(res, o))
+				}
+			}
+		case <-next.C:
+			if o.Count == 0 || res.Sent < o.Count {
+				if err := send(); err != nil {
+					return sendErr(err)
+				}
+				next.Reset(o.Interval)
+			}
+		case <-deadline.C:
+			if res.Received > 0 {
+				return finish(Reply, replyText(res, o))
+			}
+			return finish(Timeout, "no reply in "+fmtDur(o.Timeout))
+		case <-ctx.Done():
+			if res.Received > 0 {
+				return finish(Reply, replyText(res, o))
+			}
+			return finish(Timeout, "no reply before "+ctxText(ctx))
+		case <-p.done:
+			return finish(NoRoute, errPingerClosed.Error())
+		}
+	}
+}
+
+// replyText summarises the replies so far.
+func replyText(r Result, o Options) string {
+	if o.Count == 0 {
+		return "reply in " + fmtDur(r.RTT)
+	}
+	return fmt.Sprintf("%d/%d replies, rtt min/avg/max %s/%s/%s",
+		r.Received, r.Sent, fmtDur(r.MinRTT), fmtDur(r.AvgRTT), fmtDur(r.MaxRTT))
+}
+
+// errnoText reduces a socket error to the kernel's words ("network is
+// unreachable"), dropping Go's "write ip4 0.0.0.0->192.0.2.1: sendto:" prefix.
+func errnoText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
+}
+
+// ctxText names why ctx ended: "deadline" or "cancel".
+func ctxText(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "deadline"
+	}
+	return "cancel"
+}

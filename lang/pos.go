@@ -1,0 +1,62 @@
+package lang
+
+import (
+	"os"
+	"sync"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
+)
+
+// The interpreter reports a call at its opening parenthesis
+// ("lab.star:7:16"); people expect the start of the line's call
+// ("lab.star:7:1"). positions maps the one to the other for the files of a
+// run, parsing each file once, when a position is first asked for.
+type positions struct {
+	mu    sync.Mutex
+	files map[string]map[[2]int32][2]int32
+	src   map[string][]byte
+}
+
+const posKey = "nsscript.lang.positions"
+
+func (p *positions) callStart(pos syntax.Position) syntax.Position {
+	if !pos.IsValid() {
+		return pos
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	name := pos.Filename()
+	m, ok := p.files[name]
+	if !ok {
+		m = map[[2]int32][2]int32{}
+		src := p.src[name]
+		if src == nil {
+			src, _ = os.ReadFile(name)
+		}
+		if f, err := fileOptions.Parse(name, src, 0); err == nil {
+			syntax.Walk(f, func(n syntax.Node) bool {
+				if c, ok := n.(*syntax.CallExpr); ok {
+					start, _ := c.Span()
+					m[[2]int32{c.Lparen.Line, c.Lparen.Col}] = [2]int32{start.Line, start.Col}
+				}
+				return true
+			})
+		}
+		p.files[name] = m
+	}
+	if s, ok := m[[2]int32{pos.Line, pos.Col}]; ok {
+		return syntax.MakePosition(&name, s[0], s[1])
+	}
+	return pos
+}
+
+// CallerPos returns the position of the script line that called the builtin
+// running on thread t, as "file:line:col" at the start of the call.
+func CallerPos(t *starlark.Thread) string {
+	pos := t.CallFrame(1).Pos
+	if p, ok := t.Local(posKey).(*positions); ok {
+		pos = p.callStart(pos)
+	}
+	return pos.String()
+}
