@@ -45,6 +45,9 @@ type Options struct {
 	MaxObjects int
 	// NetnsDir is where named namespaces are bound (default /run/netns).
 	NetnsDir string
+	// FreshHost makes the lab's host namespace a new namespace instead of
+	// the one the process runs in (tests use it to stay off the real host).
+	FreshHost bool
 	// StaticNeigh makes the lab install permanent neighbour entries for its
 	// own addresses instead of relying on ARP (see neigh.go).
 	StaticNeigh bool
@@ -84,8 +87,10 @@ type undoEntry struct {
 	fn   func() error
 }
 
-// New returns a lab whose host namespace is the one the process runs in (in
-// a sandbox, the sandbox's private namespace).
+// New returns a lab. Its host namespace is, with HostMode, the real host's
+// (changes are journaled and undone); with FreshHost, a new namespace; and
+// otherwise the namespace the process runs in, which must then be a private
+// sandbox (see internal/sandbox), since the lab configures it freely.
 func New(opts Options) (*Lab, error) {
 	if opts.MaxObjects == 0 {
 		opts.MaxObjects = DefaultMaxObjects
@@ -96,7 +101,11 @@ func New(opts Options) (*Lab, error) {
 	l := &Lab{opts: opts, byName: map[string]*Netns{}, pending: map[*Link]bool{}}
 	host := &Netns{Name: HostName, lab: l, fd: -1, links: map[string]*Link{}}
 	if !opts.Plan {
-		fd, err := nsutil.Current()
+		open := nsutil.Current
+		if opts.FreshHost {
+			open = nsutil.New
+		}
+		fd, err := open()
 		if err != nil {
 			return nil, err
 		}
@@ -104,6 +113,14 @@ func New(opts Options) (*Lab, error) {
 		if err := host.openHandle(); err != nil {
 			unix.Close(fd)
 			return nil, err
+		}
+		if !opts.HostMode {
+			// The host namespace is a sandbox's or a fresh one: give it the
+			// same defaults as every lab namespace.
+			if err := host.setupFresh(); err != nil {
+				host.close()
+				return nil, err
+			}
 		}
 	}
 	l.Host = host
