@@ -125,7 +125,11 @@ func wrap(b *Builtin) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, 
 		if r == nil {
 			return nil, fmt.Errorf("%s: no lab in this thread", b.Name)
 		}
-		return call(r, b.Name, b.Mutates, t, func() (starlark.Value, error) { return b.Fn(r, t, sb, args, kwargs) })
+		v, err := call(r, b.Name, b.Mutates, t, func() (starlark.Value, error) { return b.Fn(r, t, sb, args, kwargs) })
+		if err != nil {
+			err = withHint(err, b.Sig)
+		}
+		return v, err
 	}
 }
 
