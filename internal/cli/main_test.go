@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// mainEnv makes the test binary act as nsscript (see TestMain); the sandbox
+// re-executes /proc/self/exe with the same environment, so the child does too.
+const mainEnv = "NSSCRIPT_CLI_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(mainEnv) == "1" {
+		os.Exit(Main())
+	}
+	os.Exit(m.Run())
+}
+
+// nsscript returns a command that runs this test binary as nsscript.
+func nsscript(t testing.TB, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Args[0] = "nsscript"
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	return cmd
+}
+
+// runNsscript runs nsscript and returns stdout, stderr and the exit code.
+func runNsscript(t testing.TB, dir string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := nsscript(t, dir, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code = cmd.ProcessState.ExitCode()
+	if err != nil && code < 0 {
+		t.Fatalf("nsscript %s: %v", strings.Join(args, " "), err)
+	}
+	return o.String(), e.String(), code
+}
+
+// writeScript writes a script into a fresh directory and returns its path.
+func writeScript(t testing.TB, name, src string) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	if err := os.WriteFile(dir+"/"+name, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
