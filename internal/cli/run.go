@@ -123,6 +123,9 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 
 	opts := lab.Options{HostMode: f.host, Keep: f.keep}
 	if f.verbose {
+		if sandbox.Inside() {
+			fmt.Fprintln(env.Stderr, sandbox.Where())
+		}
 		opts.Log = func(s lab.Step) {
 			for _, c := range s.Cmds {
 				fmt.Fprintf(env.Stderr, "[%s] %s\n", s.Pos, c)
