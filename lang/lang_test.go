@@ -1,0 +1,120 @@
+package lang
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.starlark.net/starlark"
+)
+
+func write(t *testing.T, dir, name, src string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func exec(t *testing.T, file string, o Options) (starlark.StringDict, error) {
+	t.Helper()
+	o.Filename = file
+	return Exec(context.Background(), o)
+}
+
+func TestLoadSibling(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "lib/common.star", `def double(x):
+    return 2 * x
+`)
+	main := write(t, dir, "main.star", `load("lib/common.star", "double")
+y = double(21)
+`)
+	g, err := exec(t, main, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g["y"].String() != "42" {
+		t.Errorf("y = %v", g["y"])
+	}
+}
+
+func TestLoadConfined(t *testing.T) {
+	root := t.TempDir()
+	write(t, root, "outside.star", "x = 1\n")
+	dir := filepath.Join(root, "lab")
+	for _, tc := range []struct{ mod, want string }{
+		{"../outside.star", `is outside the script's directory`},
+		{"/etc/passwd", `only paths relative to the script are allowed`},
+		{"missing.star", `missing.star: no such file or directory`},
+	} {
+		main := write(t, dir, "main.star", "load(\""+tc.mod+"\", \"x\")\n")
+		_, err := exec(t, main, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), main+":1:1: ") {
+			t.Errorf("load(%q): %v", tc.mod, err)
+		}
+	}
+	// A symlink that points out of the tree is refused too.
+	if err := os.Symlink(filepath.Join(root, "outside.star"), filepath.Join(dir, "link.star")); err != nil {
+		t.Fatal(err)
+	}
+	main := write(t, dir, "main.star", "load(\"link.star\", \"x\")\n")
+	if _, err := exec(t, main, Options{}); err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Errorf("symlink escape: %v", err)
+	}
+}
+
+func TestLoadCycle(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.star", "load(\"b.star\", \"y\")\nx = 1\n")
+	write(t, dir, "b.star", "load(\"a.star\", \"x\")\ny = 1\n")
+	_, err := exec(t, filepath.Join(dir, "a.star"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("cycle: %v", err)
+	}
+}
+
+func TestErrorsAreOneLineWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ src, want string }{
+		{"x = (\n", "lab.star:2:1: syntax error: "},
+		{"print(y)\n", "lab.star:1:7: undefined: y"},
+		{"def f(n):\n    return f(n)\nf(1)\n", "lab.star:2:12: function f called recursively"},
+		{"x = 1 + \"a\"\n", `lab.star:1:7: unknown binary op: int + string`},
+		{"x = [1][5]\n", "lab.star:1:8: index 5 out of range: index 5 out of range"},
+	} {
+		p := write(t, dir, "lab.star", tc.src)
+		_, err := exec(t, p, Options{})
+		if err == nil {
+			t.Errorf("%q: no error", tc.src)
+			continue
+		}
+		msg := strings.TrimPrefix(err.Error(), dir+"/")
+		if !strings.HasPrefix(msg, tc.want[:strings.Index(tc.want, " ")]) || strings.Contains(msg, "\n") {
+			t.Errorf("%q:\n got %q\nwant prefix %q", tc.src, msg, tc.want)
+		}
+	}
+}
+
+func TestStepLimitAndCancel(t *testing.T) {
+	dir := t.TempDir()
+	p := write(t, dir, "loop.star", "while True:\n    pass\n")
+	_, err := exec(t, p, Options{MaxSteps: 1000})
+	if err == nil || !strings.Contains(err.Error(), "too many steps") {
+		t.Errorf("step limit: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Exec(ctx, Options{Filename: p})
+	if err == nil || !strings.Contains(err.Error(), "cancelled") || time.Since(start) > time.Second {
+		t.Errorf("cancel: %v after %v", err, time.Since(start))
+	}
+}
