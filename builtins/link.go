@@ -114,7 +114,7 @@ var methodDocs = map[string]string{
 	"link": `link values: attributes name, ns, kind, index, mac, mtu, addrs, peer, master; methods:
     link.addr(addr, ...)           add addresses ("10.0.0.1/24", "fd00::1/64"; IPv6 without DAD wait); returns the link
     link.up() / link.down()        set the link administratively up or down
-    link.set(master=, mtu=, mac=, name=, ns=, up=)   change several things at once; master=None detaches
+    link.set(master=, mtu=, mac=, name=, ns=, up=, hairpin=)   change several things at once; master=None detaches; hairpin=True lets a bridge port send frames back where they came from (a VEPA switch)
     link.move(ns)                  move the link into another namespace (the kernel drops its addresses and sets it down)
     link.rename(name)              rename the link (set it down first)
     link.delete()                  delete the link (a veth takes its peer with it)`,
@@ -133,7 +133,7 @@ func method(t *starlark.Thread, b *starlark.Builtin, fn func(r *Run, lk *lab.Lin
 func linkAddr(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
 		if len(kwargs) > 0 {
-			return nil, fmt.Errorf("unexpected keyword argument %q", kwargs[0][0])
+			return nil, fmt.Errorf("unexpected keyword argument %s", kwargs[0][0])
 		}
 		if len(args) == 0 {
 			return nil, fmt.Errorf("want at least one address")
@@ -169,12 +169,12 @@ func linkUpDown(up bool) func(*starlark.Thread, *starlark.Builtin, starlark.Tupl
 func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
 		var (
-			master, up starlark.Value
-			mtu        int
-			mac, name  string
-			ns         = nsArg{run: r}
+			master, up, hairpin starlark.Value
+			mtu                 int
+			mac, name           string
+			ns                  = nsArg{run: r}
 		)
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "master?", &master, "mtu?", &mtu, "mac?", &mac, "name?", &name, "ns?", &ns, "up?", &up); err != nil {
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "master?", &master, "mtu?", &mtu, "mac?", &mac, "name?", &name, "ns?", &ns, "up?", &up, "hairpin?", &hairpin); err != nil {
 			return nil, err
 		}
 		if ns.ns != nil {
@@ -214,6 +214,15 @@ func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 				}
 			}
 			if err := lk.SetMaster(br); err != nil {
+				return nil, err
+			}
+		}
+		if hairpin != nil {
+			on, ok := hairpin.(starlark.Bool)
+			if !ok {
+				return nil, fmt.Errorf("for parameter hairpin: got %s, want bool", hairpin.Type())
+			}
+			if err := lk.SetHairpin(bool(on)); err != nil {
 				return nil, err
 			}
 		}

@@ -1,6 +1,8 @@
 package builtins
 
 import (
+	"fmt"
+
 	"go.starlark.net/starlark"
 )
 
@@ -10,9 +12,20 @@ func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		name     string
 		existing bool
 		path     string
+		pid      int
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path?", &path); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path?", &path, "pid?", &pid); err != nil {
 		return nil, err
+	}
+	if pid != 0 {
+		if path != "" {
+			return nil, fmt.Errorf("give path or pid, not both")
+		}
+		ns, err := r.Lab.OpenNetnsPID(name, pid)
+		if err != nil {
+			return nil, err
+		}
+		return &Netns{ns}, nil
 	}
 	if path != "" && !existing {
 		existing = true

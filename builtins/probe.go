@@ -80,6 +80,8 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if count < 1 || count > 10000 {
 		return nil, fmt.Errorf("invalid count %d (want 1 to 10000)", count)
 	}
+	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
+		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count, ceilSeconds(timeout.d)) + " || true"}})
 	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count, Timeout: timeout.d, Interval: interval.d})
 	return resultValue(res), nil
 }
@@ -110,8 +112,9 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		src     = nsArg{run: r}
 		dst     dstArg
 		timeout = durationArg{time.Second}
+		within  = durationArg{}
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within?", &within); err != nil {
 		return nil, err
 	}
 	e := &Expectation{
@@ -122,16 +125,18 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		Dst:     dst.addr,
 		done:    make(chan struct{}),
 	}
+	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "expect", Desc: b.Name() + " " + e.What,
+		Cmds: []string{expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable)}})
+	if r.Lab.Planning() {
+		return starlark.None, nil // a plan (explain, graph) probes nothing
+	}
 	r.Lab.Settle(r.Ctx)
 	go func() {
 		defer close(e.done)
-		res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Timeout: timeout.d})
-		e.Result = res
-		got := res.Outcome == probe.Reply
-		e.OK = got == reachable
-		e.Detail = res.Detail
-		if got && !reachable {
-			e.Detail = "got a " + res.Detail
+		if within.d > 0 {
+			expectWithin(r, e, reachable, timeout.d, within.d)
+		} else {
+			expectOnce(r, e, reachable, timeout.d)
 		}
 		if r.Ctx.Err() != nil && !e.OK {
 			e.Detail += " (run cancelled)"
@@ -139,4 +144,96 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}()
 	r.emit(&outItem{exp: e})
 	return starlark.None, nil
+}
+
+// expectOnce settles e with a single probe: echo requests re-sent every
+// 200ms until a reply, an error or the timeout.
+func expectOnce(r *Run, e *Expectation, reachable bool, timeout time.Duration) {
+	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: timeout})
+	e.Result = res
+	got := res.Outcome == probe.Reply
+	e.OK = got == reachable
+	e.Detail = res.Detail
+	if got && !reachable {
+		e.Detail = "got a " + res.Detail
+	}
+}
+
+// withinPause separates two probes of a within= expectation when the last
+// one ended early (an ICMP error, no route, or a reply that was not wanted).
+const withinPause = 100 * time.Millisecond
+
+// expectWithin settles e by probing until the outcome is the wanted one or
+// the deadline passes: the network may converge (a route appears, a link
+// goes down) while the script waits. Each probe lasts at most timeout.
+func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.Duration) {
+	start := time.Now()
+	deadline := start.Add(within)
+	for n := 1; ; n++ {
+		left := time.Until(deadline)
+		res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: min(timeout, max(left, time.Millisecond))})
+		e.Result = res
+		got := res.Outcome == probe.Reply
+		took := fmtSeconds(time.Since(start))
+		if got == reachable {
+			e.OK = true
+			if reachable {
+				e.Detail = fmt.Sprintf("reply after %s (within %s)", took, within)
+			} else {
+				e.Detail = fmt.Sprintf("unreachable after %s (within %s): %s", took, within, res.Detail)
+			}
+			return
+		}
+		if time.Until(deadline) <= 0 || r.Ctx.Err() != nil {
+			if reachable {
+				e.Detail = fmt.Sprintf("no reply within %s (%d probes; last: %s)", within, n, res.Detail)
+			} else {
+				e.Detail = fmt.Sprintf("still reachable after %s (%d probes; last: %s)", within, n, res.Detail)
+			}
+			return
+		}
+		if res.Elapsed < timeout {
+			select {
+			case <-time.After(min(withinPause, time.Until(deadline))):
+			case <-r.Ctx.Done():
+			}
+		}
+	}
+}
+
+// fmtSeconds formats how long convergence took: "0s" when at once, "0.23s",
+// "1.2s", "12s".
+func fmtSeconds(d time.Duration) string {
+	switch {
+	case d < 5*time.Millisecond:
+		return "0s"
+	case d < time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+// expectCmd is the shell equivalent of an expectation: one ping that must be
+// answered or, negated, must not be, so that under `set -e` either kind of
+// surprise stops the script and an expected silence does not. With within,
+// ping re-sends until its deadline (reachable), or a loop probes until the
+// silence comes (unreachable).
+func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, reachable bool) string {
+	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout))
+	switch {
+	case within > 0 && reachable:
+		return strings.Replace(cmd, fmt.Sprintf(" -W%d ", ceilSeconds(timeout)), fmt.Sprintf(" -w%d ", ceilSeconds(within)), 1)
+	case within > 0:
+		return fmt.Sprintf("timeout %d sh -c 'while %s; do sleep 0.1; done'", ceilSeconds(within), strings.ReplaceAll(cmd, "'", `'\''`))
+	case reachable:
+		return cmd
+	}
+	return "! " + cmd + " || exit 1"
+}
+
+// ceilSeconds rounds a timeout up to whole seconds, as ping -W takes them.
+func ceilSeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
 }

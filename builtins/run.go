@@ -36,6 +36,7 @@ type Run struct {
 	passed  int
 	failed  int
 	results []*Expectation
+	closers []func() // see Defer
 }
 
 // outItem is one line of output held until the expectations before it are
@@ -136,6 +137,26 @@ func (r *Run) Finish() (passed, failed int) {
 	r.Flush()
 	fmt.Fprintf(r.Out, "%d passed, %d failed\n", r.passed, r.failed)
 	return r.passed, r.failed
+}
+
+// Defer registers fn to run when the run is closed, to stop what a builtin
+// left running (a built-in server, a background program).
+func (r *Run) Defer(fn func()) {
+	r.mu.Lock()
+	r.closers = append(r.closers, fn)
+	r.mu.Unlock()
+}
+
+// Close runs the functions given to Defer, newest first. The CLI calls it
+// when the script has ended, before the lab is closed.
+func (r *Run) Close() {
+	r.mu.Lock()
+	fns := r.closers
+	r.closers = nil
+	r.mu.Unlock()
+	for i := len(fns) - 1; i >= 0; i-- {
+		fns[i]()
+	}
 }
 
 // Counts returns the expectations reported so far.

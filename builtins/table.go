@@ -26,8 +26,8 @@ type Builtin struct {
 var Table = []*Builtin{
 	// netns.go
 	{Name: "netns", Domain: "netns", Mutates: true, Fn: fnNetns,
-		Sig: `netns(name, existing=False, path=None)`,
-		Doc: `Creates a network namespace with loopback up and returns it. With existing=True it opens a namespace that something else made (a shell script run with run(), say) at /run/netns/NAME, or at path (a bind mount or /proc/PID/ns/net), and adopts its links and addresses.`},
+		Sig: `netns(name, existing=False, path=None, pid=None)`,
+		Doc: `Creates a network namespace with loopback up and returns it. With existing=True it opens a namespace that something else made (a shell script run with run(), say) at /run/netns/NAME, or at path (a bind mount or /proc/PID/ns/net), or that of process pid (a running container), and adopts its links and addresses.`},
 	{Name: "host", Domain: "netns",
 		Sig: `host`,
 		Doc: `The lab's root namespace: in the sandbox, its private network namespace; with --host, the real host's. Not a function.`},
@@ -56,22 +56,88 @@ var Table = []*Builtin{
 		Sig: `ping(src, dst, count=1, timeout="1s", interval="200ms")`,
 		Doc: `Sends ICMP echo requests from namespace src to dst (an address, a namespace, which stands for its first address, or a link) and returns a result with ok, sent, received, rtt (milliseconds of the first reply), outcome and detail. Never fails the run.`},
 	{Name: "expect_reachable", Domain: "probe", Fn: fnExpectReachable,
-		Sig: `expect_reachable(src, dst, timeout="1s")`,
-		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script and are re-sent while no reply came, so one lost first packet does not fail them.`},
+		Sig: `expect_reachable(src, dst, timeout="1s", within=None)`,
+		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script and are re-sent while no reply came, so one lost first packet does not fail them. With within (e.g. "5s"), a network that is still converging gets until then: probes (each at most timeout) are repeated until one gets a reply, and the line says how long it took ("reply after 1.2s (within 5s)").`},
 	{Name: "expect_unreachable", Domain: "probe", Fn: fnExpectUnreachable,
-		Sig: `expect_unreachable(src, dst, timeout="1s")`,
-		Doc: `Expects no echo reply from dst to src. An ICMP error or a missing route settles it at once; only silence waits the timeout (all silent probes wait it together).`},
+		Sig: `expect_unreachable(src, dst, timeout="1s", within=None)`,
+		Doc: `Expects no echo reply from dst to src. An ICMP error or a missing route settles it at once; only silence waits the timeout (all silent probes wait it together). With within, probes are repeated until one gets no reply or the deadline passes ("unreachable after 0.4s (within 5s): no reply in 300ms").`},
 	// matrix.go (reachability matrix)
+	{Name: "reachability", Domain: "matrix", Fn: fnReachability,
+		Sig: `reachability(nss, expect=None, timeout="1s")`,
+		Doc: `Probes every ordered pair of the namespaces in the list nss (values or names; each is probed at its first address) at once and prints the matrix: one row per source, one column per destination, 1 for a reply, 0 for none, - on the diagonal (not probed). Returns it as a list of rows of True, False and None. With expect, the same shape written as strings ("- 1 0", spaces ignored) or lists ([None, True, False]), the matrix counts as one expectation: ok, or FAIL naming the pairs that differ, which the table marks with ! and explains one per line (what the probe saw). Silent pairs wait timeout together.`},
 
 	// iface.go (macvlan, ipvlan, vlan, vxlan, tap, dummy)
+	{Name: "macvlan", Domain: "iface", Mutates: true, Fn: fnMacvlan,
+		Sig: `macvlan(parent, name=None, ns=None, mode="bridge", mtu=None, mac=None, addr=None, up=True)`,
+		Doc: `Creates a macvlan on parent (any link) in ns (the parent's namespace unless given) and returns it; addr is one address or a list. Modes: "bridge" (siblings on one parent reach each other directly), "private" (they never do), "vepa" (only through an outside switch that sends frames back: a bridge port with hairpin on), "passthru" (one macvlan takes the parent alone; a second one fails). No macvlan reaches its parent's own addresses directly. The name defaults to ethN inside a namespace, macvlanN in host.`},
+	{Name: "ipvlan", Domain: "iface", Mutates: true, Fn: fnIPVlan,
+		Sig: `ipvlan(parent, name=None, ns=None, mode="l2", flag="bridge", mtu=None, addr=None, up=True)`,
+		Doc: `Creates an ipvlan on parent: like a macvlan, but sharing the parent's MAC address. mode is "l2", "l3" or "l3s"; flag is "bridge", "private" or "vepa". Fails with one line on kernels without ipvlan.`},
+	{Name: "vlan", Domain: "iface", Mutates: true, Fn: fnVlan,
+		Sig: `vlan(parent, id, name=None, ns=None, protocol="802.1q", mtu=None, mac=None, addr=None, up=True)`,
+		Doc: `Creates an 802.1Q (or "802.1ad") VLAN interface with tag id (1 to 4094) on parent, named PARENT.ID unless given. Fails with one line on kernels without VLAN support.`},
+	{Name: "dummy", Domain: "iface", Mutates: true, Fn: fnDummy,
+		Sig: `dummy(name=None, ns=host, mtu=None, mac=None, addr=None, up=True)`,
+		Doc: `Creates a dummy interface (a NIC that only holds addresses) in ns. Fails with one line on kernels without the dummy module.`},
+	{Name: "tap", Domain: "iface", Mutates: true, Fn: fnTap,
+		Sig: `tap(name=None, ns=host, mode="tap", owner=0, mtu=None, mac=None, addr=None, up=True)`,
+		Doc: `Creates a persistent tap (or, with mode="tun", tun) device in ns, as ip tuntap add does, for a virtual machine or program to attach to; owner is the uid allowed to. Until a program opens it, it has no carrier and drops what it is sent.`},
+	{Name: "vxlan", Domain: "iface", Mutates: true, Fn: fnVxlan,
+		Sig: `vxlan(name, vni, ns=host, remote=None, local=None, group=None, dev=None, port=4789, learning=True, mtu=None, mac=None, addr=None, up=True)`,
+		Doc: `Creates a VXLAN endpoint in ns carrying segment vni (1 to 16777215) in UDP to remote (the other endpoint's underlay address, or a list of them) or to a multicast group (needs dev). local is the underlay source address, dev the underlay link. Attach it to a bridge to join the nodes behind two hosts into one segment.`},
 
 	// nat.go (nftables NAT and filter rules)
+	{Name: "masquerade", Domain: "nat", Mutates: true, Fn: fnMasquerade,
+		Sig: `masquerade(ns, src=None, dst=None, out=None, not_out=None)`,
+		Doc: `Adds a source-NAT rule in ns (nftables, table inet nsscript, chain postrouting): packets from src to dst that leave through out, or through any link but not_out, get the address of their outgoing link as source, as "iptables -t nat -A POSTROUTING -s 10.100.0.0/16 ! -o br00 -j MASQUERADE" does. src and dst are networks ("10.100.0.0/16"; host bits are dropped as iptables does) or a netns or link (its first address); out and not_out are links of ns or their names. Forwarding is not turned on: call forwarding(ns). Connections ns already tracks are forgotten (conntrack -F), so a probe made before the rule does not keep its untranslated path.`},
+	{Name: "port_forward", Domain: "nat", Mutates: true, Fn: fnPortForward,
+		Sig: `port_forward(ns, port, to, proto="tcp", src=None, dst=None, in_=None, not_in=None)`,
+		Doc: `Adds a destination-NAT rule in ns (chain prerouting): proto connections to port that arrive at ns are forwarded to to ("10.0.0.2:80", "10.0.0.2" for the same port, or a netns), as "iptables -t nat -A PREROUTING -p tcp --dport 8080 -j DNAT --to-destination 10.0.0.2:80" does. Without dst, only connections addressed to one of ns's own addresses are forwarded (fib daddr type local); in_ / not_in limit the rule to connections arriving on (or not on) a link. Connections ns opens itself are not forwarded. Needs forwarding(ns); tracked connections are forgotten as with masquerade.`},
+	{Name: "firewall", Domain: "nat", Mutates: true, Fn: fnFirewall,
+		Sig: `firewall(ns, action, src=None, dst=None, proto=None, port=None, in_=None, out=None, not_in=None, not_out=None, state=None, hook="forward")`,
+		Doc: `Adds a filter rule in ns: action ("accept", "drop" or "reject", which answers with ICMP administratively prohibited) for the packets that match every given field. hook is "forward" (packets ns routes), "input" (packets for ns) or "output" (packets from ns). proto is "tcp", "udp", "icmp" or "icmpv6"; port, the destination port, needs tcp or udp; state is a conntrack state list such as "established,related". Rules apply in script order, the first match decides, and what no rule matches is accepted: end with firewall(ns, "drop") for a default-deny lab.`},
 
 	// service.go (built-in services and connection probes)
+	{Name: "serve", Domain: "service", Mutates: true, Fn: fnServe,
+		Sig: `serve(ns, proto, addr)`,
+		Doc: `Starts a built-in server in ns and returns it as a service value (attributes ns, proto, addr, port, peers; method close). proto is "tcp" (greets with "peer IP:PORT" and echoes), "udp" (answers each datagram with "peer IP:PORT" and the datagram) or "http" (GET / answers 200 "peer IP:PORT"; GET /bytes/N sends N bytes). addr is ":8080", "10.0.0.2:8080" or a port number. service.peers lists the client addresses the server saw, which proves whether NAT rewrote them. Servers stop when the run ends.`},
+	{Name: "connect", Domain: "service", Fn: fnConnect,
+		Sig: `connect(src, addr, proto="tcp", timeout="1s")`,
+		Doc: `Opens a tcp connection (or sends udp datagrams until an answer) from namespace src to addr ("10.0.0.2:8080" or a service value) and returns a result with ok, outcome, detail, peer (the address a built-in server saw), elapsed (milliseconds) and bytes. Never fails the run.`},
+	{Name: "http_get", Domain: "service", Fn: fnHTTPGet,
+		Sig: `http_get(src, url, timeout="1s")`,
+		Doc: `Fetches url ("http://10.0.0.2:8080/"; the host must be an IP address) from namespace src and returns a result with ok, status, body, peer, outcome, detail and elapsed. Never fails the run.`},
+	{Name: "expect_connect", Domain: "service", Fn: fnExpectConnect,
+		Sig: `expect_connect(src, addr, proto="tcp", seen_as=None, timeout="1s")`,
+		Doc: `Expects a tcp connection (or a udp answer) from src to addr ("IP:PORT" or a service value, whose proto is then the default). With seen_as (an address, netns or link), also expects the built-in server to report that address as the client's: the proof that masquerading rewrote the source (or did not). Records ok or FAIL with the script position, like expect_reachable.`},
+	{Name: "expect_no_connect", Domain: "service", Fn: fnExpectNoConnect,
+		Sig: `expect_no_connect(src, addr, proto="tcp", timeout="1s")`,
+		Doc: `Expects no connection (or no udp answer) from src to addr: refused, unreachable, filtered or silent until timeout.`},
+	{Name: "expect_http", Domain: "service", Fn: fnExpectHTTP,
+		Sig: `expect_http(src, url, status=200, body_contains=None, seen_as=None, timeout="1s")`,
+		Doc: `Expects an HTTP GET of url from src to answer with status (0: any), a body containing body_contains when given, and, with seen_as, a built-in server that saw that client address.`},
+	{Name: "expect_no_http", Domain: "service", Fn: fnExpectNoHTTP,
+		Sig: `expect_no_http(src, url, timeout="1s")`,
+		Doc: `Expects no HTTP answer from url to src (refused, unreachable, filtered or silent until timeout).`},
 
 	// exec.go (run real programs in a namespace)
+	{Name: "run", Domain: "exec", Mutates: true, Fn: fnRun,
+		Sig: `run(ns, argv, timeout="30s", check=True, stdin="", env=None, background=False, ready=None)`,
+		Doc: `Runs a real program inside namespace ns and returns a result with ok, status, signal, stdout and stderr. argv is a list (["bash", "setup.sh", "up"]) or a string run by sh -c. The working directory is the script's; the lab's namespaces are first bound under /run/netns, so "ip netns exec NAME" and scripts that use it see them (in the sandbox, privately). A status other than 0 stops the run with an error unless check=False; so does running longer than timeout. With background=True the program keeps running and a process value is returned (attributes pid, running, status, stdout, stderr; method stop); ready ("IP:PORT" or a port number on 127.0.0.1) waits, up to timeout, until it accepts tcp connections there. Every program, and whatever it left in its process group, is stopped when the run ends.`},
 
 	// impair.go (delay, loss, rate)
+	{Name: "impair", Domain: "impair", Mutates: true, Fn: fnImpair,
+		Sig: `impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, clear=False)`,
+		Doc: `Impairs what link sends through its queueing discipline: delay and jitter ("20ms", "5ms"), loss ("1%") with netem, rate ("1mbit", "500kbit"; "kbps" is kilobytes per second, as in tc) with tbf. burst (bytes) and latency size tbf's bucket and queue; limit is netem's queue in packets. Only the sending side is impaired: impair both ends of a veth for both directions. Calling it again replaces the impairment; clear=True removes it. Fails with one line where the kernel lacks netem or tbf.`},
+	{Name: "transfer", Domain: "impair", Mutates: true, Fn: fnTransfer,
+		Sig: `transfer(src, dst, size="1MB", timeout="30s")`,
+		Doc: `Sends size bytes ("64KB", "1MiB" or an int) over TCP from namespace src to dst and reads them back, timing it. dst is a netns or link (a built-in tcp server runs on its first address for the time of the transfer), an address of a lab namespace, or "ip:port" of a built-in tcp server already running. Returns a result with ok, bytes, seconds, rate (bits per second), peer and detail. Never fails the run.`},
+	{Name: "expect_rate", Domain: "impair", Mutates: true, Fn: fnExpectRate,
+		Sig: `expect_rate(src, dst, rate=None, min=None, max=None, tolerance="20%", size=None, timeout=None)`,
+		Doc: `Expects a timed transfer from src to dst (as transfer) to run at rate within tolerance, or between min and max. size defaults to what the expected rate carries in two seconds. Records ok or FAIL with the measured rate and goes on.`},
+	{Name: "expect_rtt", Domain: "impair", Fn: fnExpectRTT,
+		Sig: `expect_rtt(src, dst, min=None, max=None, count=5, timeout="2s")`,
+		Doc: `Expects the average round-trip time of count ICMP echoes from src to dst to lie between min and max ("20ms"): shows a delay added with impair. Records ok or FAIL with min/avg/max and goes on.`},
 }
 
 // byName indexes Table.
@@ -179,6 +245,16 @@ func Doc(name string) (string, error) {
 		fmt.Fprintf(&b, "%s\n", methodDocs[k])
 	}
 	return strings.TrimLeft(b.String(), "\n"), nil
+}
+
+// ValueDocs returns the reference of the value types (link, netns, ...) by
+// type name: the part of Doc("") after its values heading.
+func ValueDocs() map[string]string {
+	m := make(map[string]string, len(methodDocs))
+	for k, v := range methodDocs {
+		m[k] = v
+	}
+	return m
 }
 
 // wrapText folds s into lines of at most width, each with indent.

@@ -21,6 +21,10 @@ var (
 	_ starlark.HasAttrs = (*Link)(nil)
 )
 
+// NetnsValue returns the Starlark value for lab namespace ns (for Starlark
+// run outside a script's own thread, such as an exercise's checks).
+func NetnsValue(ns *lab.Netns) *Netns { return &Netns{ns} }
+
 // NS returns the lab namespace behind the value.
 func (n *Netns) NS() *lab.Netns       { return n.ns }
 func (n *Netns) String() string       { return fmt.Sprintf("<netns %q>", n.ns.Name) }

@@ -119,7 +119,7 @@ func (ld *loader) newThread(name string) *starlark.Thread {
 func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringDict, error) {
 	from := thread.CallFrame(0).Pos.Filename()
 	if module == "" || filepath.IsAbs(module) {
-		return nil, fmt.Errorf("load: %q: only paths relative to the script are allowed", module)
+		return nil, errors.New("only paths relative to the script are allowed")
 	}
 	path := filepath.Join(filepath.Dir(from), module)
 	abs, err := filepath.Abs(path)
@@ -130,12 +130,12 @@ func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringD
 		abs = real
 	}
 	if rel, err := filepath.Rel(ld.root, abs); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil, fmt.Errorf("load: %q is outside the script's directory %s", module, ld.root)
+		return nil, fmt.Errorf("path is outside the script's directory %s", ld.root)
 	}
 	e := ld.cache[abs]
 	if e != nil {
 		if e.loading {
-			return nil, fmt.Errorf("load: cycle in load graph at %q", module)
+			return nil, errors.New("cycle in load graph")
 		}
 		return e.globals, e.err
 	}
@@ -143,7 +143,7 @@ func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringD
 	ld.cache[abs] = e
 	src, err := os.ReadFile(abs)
 	if err != nil {
-		e.err = fmt.Errorf("load: %q: %v", module, unwrapPath(err))
+		e.err = unwrapPath(err)
 	} else {
 		t := ld.newThread(path)
 		stop := context.AfterFunc(ld.ctx, func() { t.Cancel(cancelReason(ld.ctx)) })
@@ -166,7 +166,15 @@ func (ld *loader) wrap(err error) *Error {
 			ee.CallStack[i].Pos = ld.pos.callStart(ee.CallStack[i].Pos)
 		}
 	}
-	return Wrap(err)
+	le := Wrap(err)
+	if le.Msg == "Starlark computation cancelled: too many steps" {
+		max := ld.opts.MaxSteps
+		if max == 0 {
+			max = DefaultMaxSteps
+		}
+		le.Msg = fmt.Sprintf("too many steps: the limit of %d Starlark steps was reached (raise it with --max-steps)", max)
+	}
+	return le
 }
 
 // Error is a script error in one line: "file:line:col: message".

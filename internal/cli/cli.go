@@ -40,7 +40,6 @@ func register(c *command) {
 
 func init() {
 	register(&command{"run", "[flags] FILE.star", "build a lab from a script, check its expectations, tear it down", 10, cmdRun})
-	register(&command{"doc", "[BUILTIN]", "print the reference of every builtin, or of one", 50, cmdDoc})
 	register(&command{"version", "", "print the version", 90, cmdVersion})
 	register(&command{"help", "[COMMAND]", "print help", 99, cmdHelp})
 }
@@ -92,6 +91,9 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
+		if c.summary == "" {
+			continue // internal (shell.go's __enter)
+		}
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
@@ -152,11 +154,18 @@ func parseFlags(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
 			fs.SetOutput(env.Stdout)
 		}
 	}
+	// The flag package prints a bad flag's error and then the whole usage;
+	// a usage error is one line instead, and help shows the usage.
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
+	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
 		return ExitOK, true
 	}
 	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript %s: %v (see nsscript help %s)\n", fs.Name(), err, fs.Name())
 		return ExitError, true
 	}
 	return 0, false
@@ -167,26 +176,3 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
-func cmdDoc(env *Env, args []string) int {
-	fs := newFlags(env, "doc", "[BUILTIN]", "Prints the reference of every builtin, or of one.")
-	if code, done := parseFlags(env, fs, args); done {
-		return code
-	}
-	name := ""
-	if fs.NArg() > 1 {
-		fmt.Fprintln(env.Stderr, "nsscript doc: want at most one builtin name")
-		return ExitError
-	}
-	if fs.NArg() == 1 {
-		name = fs.Arg(0)
-	}
-	text, err := docText(name)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript doc: %v\n", err)
-		return ExitError
-	}
-	fmt.Fprint(env.Stdout, text)
-	return ExitOK
-}
-

@@ -42,6 +42,14 @@ type runFlags struct {
 	host    bool
 	keep    bool
 	verbose bool
+	explain bool
+	// limits (see docs/reliability.md)
+	maxObjects int
+	maxSteps   uint64
+	// pause.go, bundle.go
+	pause, pauseOnFail bool
+	bundle             string
+	neigh              lab.NeighMode // profile.go
 }
 
 func cmdRun(env *Env, args []string) int {
@@ -52,8 +60,17 @@ func cmdRun(env *Env, args []string) int {
 	fs.BoolVar(&f.host, "host", false, "build on the real host namespace instead of a sandbox (root only); every change is undone on exit")
 	fs.BoolVar(&f.keep, "keep", false, "with --host: leave the lab in place on exit")
 	fs.BoolVar(&f.verbose, "v", false, "log every kernel change with its script position and shell equivalent")
+	fs.BoolVar(&f.explain, "explain", false, "print the steps as a bash script, as nsscript explain does; the results become comments")
+	addPauseFlags(fs, &f)
+	addNeighFlag(fs, &f)
+	fs.IntVar(&f.maxObjects, "max-objects", lab.DefaultMaxObjects, "fail the script when its lab would hold more than `N` namespaces plus links")
+	fs.Uint64Var(&f.maxSteps, "max-steps", lang.DefaultMaxSteps, "stop the script after `N` Starlark computation steps")
 	if code, done := parseFlags(env, fs, args); done {
 		return code
+	}
+	if f.maxObjects < 1 || f.maxSteps < 1 {
+		fmt.Fprintln(env.Stderr, "nsscript run: --max-objects and --max-steps must be at least 1")
+		return ExitError
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(env.Stderr, "nsscript run: want exactly one script (nsscript run FILE.star)")
@@ -89,7 +106,13 @@ func cmdRun(env *Env, args []string) int {
 			fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
 			return ExitError
 		}
-		code, err := sandbox.Run(sandbox.Options{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr})
+		sopts, done, err := sandboxOptions(env, args, file, f)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+			return ExitError
+		}
+		code, err := sandbox.Run(sopts)
+		done()
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "nsscript run: start sandbox: %v\n", err)
 			return ExitError
@@ -105,6 +128,7 @@ func cmdRun(env *Env, args []string) int {
 
 // runLab runs the script in this process's network namespace.
 func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) int {
+	defer startProfile(env, env.Stderr)()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	if f.timeout > 0 {
@@ -121,7 +145,12 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 		}
 	}()
 
-	opts := lab.Options{HostMode: f.host, Keep: f.keep}
+	if f.host {
+		if code, ok := planHost(ctx, env, file, vars, f); !ok {
+			return code
+		}
+	}
+	opts := lab.Options{HostMode: f.host, Keep: f.keep, MaxObjects: f.maxObjects, Neigh: f.neigh}
 	if f.verbose {
 		if sandbox.Inside() {
 			fmt.Fprintln(env.Stderr, sandbox.Where())
@@ -135,12 +164,22 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 			}
 		}
 	}
+	env, opts.Log = withProgress(env, detectTerm(env), opts.Log)
+	var explained func(*lab.Lab)
+	if f.explain {
+		env, opts.Log, explained = explainRun(env, file, opts.Log)
+	}
 	l, err := lab.New(opts)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
 		return ExitError
 	}
+	stopWatchdog := watchdog(ctx, env, l, f.host)
 	code := execScript(ctx, env, l, file, vars, f)
+	stopWatchdog()
+	if explained != nil {
+		explained(l)
+	}
 	if err := l.Close(); err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript run: clean up: %v\n", err)
 		return ExitError
@@ -149,14 +188,18 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 }
 
 // execScript runs the script against lab l and reports.
-func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map[string]starlark.Value, f runFlags) int {
+func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map[string]starlark.Value, f runFlags) (code int) {
 	r := builtins.NewRun(ctx, l, env.Stdout)
+	defer r.Close() // stop servers and background programs before the lab goes
+	defer func() { pauseLab(ctx, env, l, file, f, code) }()
+	setupRun(r, env, l, f.bundle)
 	r.Vars = vars
 	_, err := lang.Exec(ctx, lang.Options{
 		Filename:    file,
 		Predeclared: builtins.Predeclared(r),
 		Print:       r.Print,
 		SetupThread: r.SetupThread,
+		MaxSteps:    f.maxSteps,
 	})
 	r.Flush()
 	if err != nil {

@@ -48,9 +48,15 @@ type Options struct {
 	// FreshHost makes the lab's host namespace a new namespace instead of
 	// the one the process runs in (tests use it to stay off the real host).
 	FreshHost bool
-	// StaticNeigh makes the lab install permanent neighbour entries for its
-	// own addresses instead of relying on ARP (see neigh.go).
-	StaticNeigh bool
+	// JournalDir is where a HostMode lab writes its journal, so that
+	// `nsscript clean` can undo a run that was killed (DefaultJournalDir
+	// when empty; see journal.go).
+	JournalDir string
+	// Neigh says how probes find their next hops' link-layer addresses:
+	// NeighAuto (the zero value) uses ARP unless the lab could need more
+	// neighbour entries than the kernel's table has room for, and then
+	// installs permanent entries along each probe's path (see neigh.go).
+	Neigh NeighMode
 }
 
 // Step is one change the lab made (or, in plan mode, would make).
@@ -72,9 +78,11 @@ type Lab struct {
 	order   []*Netns
 	steps   []Step
 	undo    []undoEntry
+	jr      *journal // host mode: the persisted form of undo
 	pos     string
 	objects int
 	nextIndex int
+	neigh     neighState // static neighbours and deterministic MACs (neigh.go)
 
 	mu      sync.Mutex // guards pending and probers
 	pending map[*Link]bool
@@ -97,6 +105,9 @@ func New(opts Options) (*Lab, error) {
 	}
 	if opts.NetnsDir == "" {
 		opts.NetnsDir = "/run/netns"
+	}
+	if opts.JournalDir == "" {
+		opts.JournalDir = DefaultJournalDir
 	}
 	l := &Lab{opts: opts, byName: map[string]*Netns{}, pending: map[*Link]bool{}}
 	host := &Netns{Name: HostName, lab: l, fd: -1, links: map[string]*Link{}}
@@ -122,6 +133,15 @@ func New(opts Options) (*Lab, error) {
 				return nil, err
 			}
 		}
+	}
+	if opts.HostMode && !opts.Plan {
+		// Before the first change: every change is journaled ahead.
+		jr, err := openJournal(opts.JournalDir, opts.Keep)
+		if err != nil {
+			host.close()
+			return nil, err
+		}
+		l.jr = jr
 	}
 	l.Host = host
 	l.byName[HostName] = host
@@ -156,6 +176,7 @@ func (l *Lab) apply(s Step, fn func() error) error {
 		if err := fn(); err != nil {
 			return err
 		}
+		l.neigh.gen++ // the topology changed: neigh.go recomputes its view
 	}
 	l.steps = append(l.steps, s)
 	if l.opts.Log != nil {
@@ -183,7 +204,7 @@ func (l *Lab) Journal() []string {
 // countObject enforces the object cap.
 func (l *Lab) countObject(n int) error {
 	if l.objects+n > l.opts.MaxObjects {
-		return fmt.Errorf("lab object limit of %d reached (namespaces plus links)", l.opts.MaxObjects)
+		return fmt.Errorf("lab object limit of %d reached (namespaces plus links; raise it with --max-objects)", l.opts.MaxObjects)
 	}
 	l.objects += n
 	return nil
@@ -210,6 +231,11 @@ func (l *Lab) Close() error {
 		}
 	}
 	l.undo = nil
+	if l.jr != nil {
+		if err := l.jr.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, n := range l.order {
 		n.close()
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -26,6 +27,7 @@ type Link struct {
 	up      bool
 	adopted bool // existed before the lab saw it
 	addrs   []netip.Prefix
+	mac     net.HardwareAddr // the address the lab gave it; nil: ask the kernel
 }
 
 func (lk *Link) String() string { return lk.ns.Name + "/" + lk.name }
@@ -98,10 +100,16 @@ func CheckLinkName(name string) error {
 		return fmt.Errorf("invalid link name %q: longer than 15 bytes", name)
 	case name == "." || name == "..":
 		return fmt.Errorf("invalid link name %q", name)
-	case strings.ContainsAny(name, "/: \t\n\x00"):
+	case strings.IndexFunc(name, badIfnameRune) >= 0 || strings.IndexByte(name, 0xa0) >= 0:
 		return fmt.Errorf("invalid link name %q: contains '/', ':' or white space", name)
 	}
 	return nil
+}
+
+// badIfnameRune reports the characters the kernel refuses in a name
+// (dev_valid_name: '/', ':', NUL and isspace, which also counts byte 0xa0).
+func badIfnameRune(r rune) bool {
+	return r == '/' || r == ':' || r == 0 || r == ' ' || (r >= '\t' && r <= '\r')
 }
 
 // genName picks a free name in ns: eth0, eth1, ... inside a lab namespace
@@ -111,16 +119,24 @@ func (l *Lab) genName(ns *Netns, taken string) string {
 	if ns == l.Host {
 		base = "veth"
 	}
-	for i := 0; ; i++ {
-		name := fmt.Sprintf("%s%d", base, i)
+	// Start where the last search ended: a thousand veths in host would
+	// otherwise cost a million lookups. Removing a link resets the hint.
+	for i := ns.nameHint; ; i++ {
+		name := base + strconv.Itoa(i)
 		if ns.links[name] == nil && name != taken {
+			if taken == "" {
+				ns.nameHint = i
+			}
 			return name
 		}
 	}
 }
 
-// firstIndex is where the lab's own interface indexes start.
-const firstIndex = 1000
+// firstIndex is where the lab's own interface indexes start. The kernel
+// numbers the devices it is not told a number for (a veth's peer, say) upward
+// from 2, one after the other; the lab's numbers must stay out of their way,
+// or the thousandth veth in a namespace collides with a peer.
+const firstIndex = 100000
 
 // pickIndex returns the interface index for a link the lab creates in ns, or
 // 0 to let the kernel choose. In namespaces the lab owns, every link gets a
@@ -151,6 +167,11 @@ type LinkSpec struct {
 	MTU  int
 	MAC  net.HardwareAddr
 	Up   bool
+
+	// via, when set, is the namespace whose netlink handle creates the
+	// link (where a macvlan's parent or a vxlan's underlay lives); the
+	// kernel places the new link in its own namespace at once.
+	via *Netns
 }
 
 // addLink creates nl (whose LinkAttrs name the link) in ns and records it.
@@ -166,27 +187,36 @@ func (l *Lab) addLink(ns *Netns, kind string, nl netlink.Link, s LinkSpec, desc 
 	}
 	a := nl.Attrs()
 	a.Name, a.MTU, a.HardwareAddr = s.Name, s.MTU, s.MAC
+	if a.HardwareAddr == nil && (kind == "veth" || kind == "bridge") {
+		// A bridge otherwise takes the lowest MAC of its ports and changes
+		// it as ports come and go, leaving stale neighbour entries behind.
+		a.HardwareAddr = l.newMAC()
+	}
 	a.Index = l.pickIndex(ns)
 	if s.Up {
 		a.Flags |= net.FlagUp
 		cmds = append(cmds, ipn(ns)+" link set "+shellQuote(s.Name)+" up")
 	}
-	lk := &Link{Pos: l.pos, name: s.Name, kind: kind, up: s.Up, index: a.Index}
+	lk := &Link{Pos: l.pos, name: s.Name, kind: kind, up: s.Up, index: a.Index, mac: a.HardwareAddr}
 	err := l.apply(Step{NS: ns.Name, Op: "link add", Desc: desc, Cmds: cmds}, func() error {
-		err := ns.h.LinkAdd(nl)
-		if errors.Is(err, unix.EBUSY) && a.Index != 0 {
-			// The index is taken (by a link the kernel numbered): let the
-			// kernel choose.
-			a.Index, lk.index = 0, 0
-			err = ns.h.LinkAdd(nl)
-		}
-		if err != nil {
-			return kernelError(kind, err)
-		}
-		if ns == l.Host {
-			l.onUndo("delete link "+s.Name, func() error { return delLinkByName(ns, s.Name) })
-		}
-		return nil
+		peerNS, peer := l.vethPeer(nl)
+		return l.hostLinks(func() error {
+			h := ns.h
+			if s.via != nil && s.via != ns {
+				h, a.Namespace = s.via.h, netlink.NsFd(ns.fd)
+			}
+			err := h.LinkAdd(nl)
+			if errors.Is(err, unix.EBUSY) && a.Index != 0 {
+				// The index is taken (by a link the kernel numbered): let
+				// the kernel choose.
+				a.Index, lk.index = 0, 0
+				err = h.LinkAdd(nl)
+			}
+			if err != nil {
+				return kernelError(kind, err)
+			}
+			return nil
+		}, ns, s.Name, peerNS, peer)
 	})
 	if err != nil {
 		l.objects--
@@ -265,9 +295,16 @@ func (l *Lab) Veth(s VethSpec) (*Link, *Link, error) {
 	if prev := s.PeerNS.links[s.PeerName]; prev != nil {
 		return nil, nil, fmt.Errorf("link %s already exists in netns %q (made at %s)", s.PeerName, s.PeerNS.Name, prev.Pos)
 	}
-	v := &netlink.Veth{PeerName: s.PeerName, PeerHardwareAddr: s.PeerMAC}
+	// One queue per end, said at creation: otherwise the kernel gives each
+	// end a queue per possible CPU and then cuts them to one, which waits
+	// for an RCU grace period twice per pair (most of a veth's cost).
+	v := &netlink.Veth{PeerName: s.PeerName, PeerHardwareAddr: s.PeerMAC,
+		LinkAttrs: netlink.LinkAttrs{NumTxQueues: 1, NumRxQueues: 1}, PeerNumTxQueues: 1, PeerNumRxQueues: 1}
 	if !l.opts.Plan {
 		v.PeerNamespace = netlink.NsFd(s.PeerNS.fd)
+	}
+	if v.PeerHardwareAddr == nil {
+		v.PeerHardwareAddr = l.newMAC()
 	}
 	cmd := ipn(s.NS) + " link add " + shellQuote(s.Name) + linkOpts(s.LinkSpec) + " type veth peer name " + shellQuote(s.PeerName)
 	if s.PeerMAC != nil {
@@ -287,7 +324,7 @@ func (l *Lab) Veth(s VethSpec) (*Link, *Link, error) {
 	if err := l.countObject(1); err != nil {
 		return nil, nil, err
 	}
-	b := &Link{Pos: l.pos, name: s.PeerName, kind: "veth", peer: a}
+	b := &Link{Pos: l.pos, name: s.PeerName, kind: "veth", peer: a, mac: v.PeerHardwareAddr}
 	a.peer = b
 	s.PeerNS.addLink(b)
 	if s.Up {

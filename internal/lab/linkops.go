@@ -121,7 +121,11 @@ func (lk *Link) SetMaster(br *Link) error {
 		if err != nil {
 			return err
 		}
-		return n.h.LinkSetMasterByIndex(ref, bi)
+		err = n.h.LinkSetMasterByIndex(ref, bi)
+		if errors.Is(err, unix.EXFULL) && br.kind == "bridge" {
+			return fmt.Errorf("bridge %s is full: a bridge takes at most 1023 ports (join several bridges with veth pairs, as scripts/scale.star does): %w", br.name, err)
+		}
+		return err
 	})
 	if err != nil {
 		if br != nil {
@@ -170,6 +174,7 @@ func (lk *Link) SetMAC(mac net.HardwareAddr) error {
 	if err != nil {
 		return fmt.Errorf("set address of %s in netns %q: %w", lk.name, n.Name, err)
 	}
+	lk.mac = mac
 	return nil
 }
 
@@ -189,7 +194,8 @@ func (lk *Link) Move(to *Netns) error {
 		if err != nil {
 			return err
 		}
-		return from.h.LinkSetNsFd(ref, to.fd)
+		// Into the real host (--host), the link is journaled like a new one.
+		return from.lab.hostLinks(func() error { return from.h.LinkSetNsFd(ref, to.fd) }, to, lk.name, nil, "")
 	})
 	if err != nil {
 		return fmt.Errorf("move %s from netns %q to %q: %w", lk.name, from.Name, to.Name, err)
@@ -228,6 +234,7 @@ func (lk *Link) Rename(name string) error {
 		return fmt.Errorf("rename %s to %s in netns %q: %w", old, name, n.Name, err)
 	}
 	delete(n.links, old)
+	n.nameHint = 0
 	lk.name = name
 	n.links[name] = lk
 	return nil

@@ -27,7 +27,11 @@ type Netns struct {
 	h     *netlink.Handle
 	links map[string]*Link
 	order []*Link
-	bound string // bind-mount path under NetnsDir, if any
+	bound string    // bind-mount path under NetnsDir, if any
+	nft   *nftState // the lab's nftables table here, once a rule needs it (nat.go)
+	path  string    // where an existing namespace was opened (journal.go)
+
+	nameHint int // genName's next candidate number
 
 	pingOnce sync.Once
 	pinger   *probe.Pinger
@@ -150,10 +154,7 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 			return err
 		}
 		if l.opts.HostMode {
-			if err := n.Bind(); err != nil {
-				return err
-			}
-			l.onUndo("delete namespace "+name, n.unbind)
+			return l.hostBind(n)
 		}
 		return nil
 	})
@@ -170,10 +171,8 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 // IPv6 address is added (router solicitations and MLD reports from hundreds
 // of links flood a bridge and can drop probes).
 func (n *Netns) setupFresh() error {
-	lo, err := n.h.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("find lo: %w", err)
-	}
+	// Loopback is the first device of every new namespace: index 1.
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
 	if err := n.h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
@@ -192,7 +191,7 @@ func (l *Lab) OpenNetns(name, path string) (*Netns, error) {
 	if path == "" {
 		path = filepath.Join(l.opts.NetnsDir, name)
 	}
-	n := &Netns{Name: name, Pos: l.pos, Existing: true, lab: l, fd: -1, links: map[string]*Link{}}
+	n := &Netns{Name: name, Pos: l.pos, Existing: true, lab: l, fd: -1, links: map[string]*Link{}, path: path}
 	err := l.apply(Step{NS: name, Op: "netns open", Desc: "open existing namespace " + name + " at " + path}, func() error {
 		fd, err := nsutil.Open(path)
 		if err != nil {
@@ -309,6 +308,7 @@ func (n *Netns) addLink(lk *Link) {
 
 func (n *Netns) removeLink(lk *Link) {
 	delete(n.links, lk.name)
+	n.nameHint = 0
 	for i, x := range n.order {
 		if x == lk {
 			n.order = append(n.order[:i], n.order[i+1:]...)

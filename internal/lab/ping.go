@@ -16,12 +16,24 @@ func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Opti
 	}
 	l.Settle(ctx)
 	l.probed.Store(true)
+	l.neigh.watch.start()
+	l.prepareNeigh(src, dst)
 	p, err := src.Pinger()
 	if err != nil {
 		return probe.Result{Outcome: probe.NoRoute, Detail: fmt.Sprintf("open icmp socket in netns %q: %v", src.Name, err)}
 	}
-	return p.Ping(ctx, dst, o)
+	res := p.Ping(ctx, dst, o)
+	if res.Outcome != probe.Reply {
+		if note := l.neigh.watch.note(); note != "" {
+			res.Detail += " (" + note + ")"
+		}
+	}
+	return res
 }
+
+// Note records a step that changes nothing in the kernel, such as a probe,
+// so that explain and -v show its shell equivalent in script order.
+func (l *Lab) Note(s Step) { l.apply(s, nil) }
 
 // PingCmd is the shell equivalent of a probe, for explain.
 func PingCmd(src *Netns, dst netip.Addr, count int, timeoutSec int) string {

@@ -44,6 +44,8 @@ func (l *Lab) canComeUp(lk *Link, depth int) bool {
 	switch {
 	case lk.peer != nil:
 		return lk.peer.up
+	case lk.kind == "tap" || lk.kind == "tun" || lk.kind == "tuntap":
+		return false // no carrier until a program opens the device
 	case lk.parent != nil:
 		return l.canComeUp(lk.parent, depth+1)
 	case lk.kind == "bridge":

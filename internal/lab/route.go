@@ -67,7 +67,7 @@ func (n *Netns) Route(r RouteSpec) error {
 	if r.Metric > 0 {
 		cmd += fmt.Sprintf(" metric %d", r.Metric)
 	}
-	err := n.lab.apply(Step{NS: n.Name, Op: "route add", Desc: fmt.Sprintf("route %s in %s", cmd[len(ipn(n))+1:], n.Name), Cmds: []string{cmd}}, func() error {
+	err := n.lab.apply(Step{NS: n.Name, Op: "route add", Desc: fmt.Sprintf("%s in %s", cmd[len(ipn(n))+1:], n.Name), Cmds: []string{cmd}}, func() error {
 		rt := &netlink.Route{Family: fam, Priority: r.Metric}
 		if r.Dst.IsValid() {
 			rt.Dst = prefixNet(r.Dst.Masked())
@@ -86,10 +86,10 @@ func (n *Netns) Route(r RouteSpec) error {
 			}
 			rt.LinkIndex = idx
 		}
-		if err := n.h.RouteAdd(rt); err != nil {
+		if err := n.lab.hostRoute(n, rt, func() error { return n.h.RouteAdd(rt) }); err != nil {
 			switch {
 			case errors.Is(err, unix.ENETUNREACH):
-				return fmt.Errorf("gateway %s is not on any directly connected network of netns %q", r.Via, n.Name)
+				return fmt.Errorf("gateway %s is not on any directly connected network", r.Via)
 			case errors.Is(err, unix.EEXIST):
 				return fmt.Errorf("a route to %s already exists", dst)
 			}

@@ -77,18 +77,15 @@ func (n *Netns) Sysctl(key, value string) error {
 		if err != nil {
 			return err
 		}
-		if err := n.writeSysctls(map[string]string{key: value}); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no sysctl %s in netns %q", key, n.Name)
+		return l.hostSysctl(n, key, old, value, func() error {
+			if err := n.writeSysctls(map[string]string{key: value}); err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					return fmt.Errorf("no sysctl %s in netns %q", key, n.Name)
+				}
+				return err
 			}
-			return err
-		}
-		if n == l.Host {
-			l.onUndo(fmt.Sprintf("restore %s=%s", key, old), func() error {
-				return n.writeSysctls(map[string]string{key: old})
-			})
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

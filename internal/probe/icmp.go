@@ -24,6 +24,10 @@ import (
 // packets), and a dropped reply costs a probe a resend interval.
 const rcvBuf = 4 << 20
 
+// readBuf is the size of a reader's buffer: an IPv6 minimum MTU, which holds
+// any ICMP error's quote of our request.
+const readBuf = 1280
+
 // A Pinger sends ICMP echo requests from one network namespace. It owns one
 // raw ICMPv4 socket (and one raw ICMPv6 socket, opened on the first IPv6
 // probe), each drained by one reader goroutine that hands replies and ICMP
@@ -251,7 +255,10 @@ func (p *Pinger) unregister(dst netip.Addr, seqs []uint16) {
 // families.
 func (p *Pinger) read(c *net.IPConn, v6 bool) {
 	defer p.wg.Done()
-	buf := make([]byte, 1<<16)
+	// Only headers are parsed (the echo's id and sequence, or the quoted
+	// header of an ICMP error), so a longer datagram may be cut: a 64 KiB
+	// buffer per namespace made 64 MB at a thousand namespaces.
+	buf := make([]byte, readBuf)
 	for {
 		n, ipa, err := c.ReadFromIP(buf)
 		now := time.Now()

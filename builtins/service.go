@@ -1,0 +1,418 @@
+package builtins
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/nsscript/nsscript/internal/lab"
+	"github.com/nsscript/nsscript/internal/probe"
+	"github.com/nsscript/nsscript/lang"
+)
+
+func init() {
+	methodDocs["service"] = `service values (from serve): attributes ns, proto, addr, port, peers (the client addresses "ip:port" the server saw, in order); method:
+    service.close()                stop the server (every server stops when the run ends)`
+	methodDocs["connect_result"] = `connect and http_get results: attributes ok, outcome ("reply", "unreachable", "no route", "timeout"), detail, peer (the client address a built-in server reported, or ""), elapsed (milliseconds), bytes; http_get adds status and body`
+}
+
+// Service is the Starlark value of a built-in server started by serve().
+type Service struct {
+	run *Run
+	s   *lab.Service
+}
+
+var _ starlark.HasAttrs = (*Service)(nil)
+
+func (s *Service) String() string {
+	return fmt.Sprintf("<service %s %s in %s>", s.s.Proto, s.s.Addr(), s.s.NS.Name)
+}
+func (s *Service) Type() string         { return "service" }
+func (s *Service) Freeze()              {}
+func (s *Service) Truth() starlark.Bool { return true }
+func (s *Service) Hash() (uint32, error) {
+	return starlark.String(s.s.NS.Name + " " + s.s.Proto + " " + s.s.Addr()).Hash()
+}
+
+var serviceAttrs = []string{"addr", "close", "ns", "peers", "port", "proto"}
+
+// AttrNames implements starlark.HasAttrs.
+func (s *Service) AttrNames() []string { return serviceAttrs }
+
+// Attr implements starlark.HasAttrs.
+func (s *Service) Attr(name string) (starlark.Value, error) {
+	switch name {
+	case "ns":
+		return &Netns{s.s.NS}, nil
+	case "proto":
+		return starlark.String(s.s.Proto), nil
+	case "addr":
+		return starlark.String(s.s.Addr()), nil
+	case "port":
+		return starlark.MakeInt(s.s.Port()), nil
+	case "peers":
+		s.run.Flush() // the probes queued before this line have connected
+		var vs []starlark.Value
+		for _, p := range s.s.Peers() {
+			vs = append(vs, starlark.String(p))
+		}
+		return starlark.NewList(vs), nil
+	case "close":
+		return starlark.NewBuiltin("close", s.close), nil
+	}
+	return nil, nil
+}
+
+func (s *Service) close(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	return call(s.run, b.Name(), true, t, func() (starlark.Value, error) {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+			return nil, err
+		}
+		return starlark.None, s.s.Close()
+	})
+}
+
+// listenArg unpacks where a server listens: ":8080", "10.0.0.2:8080" or a
+// port number.
+type listenArg struct{ addr string }
+
+// Unpack implements starlark.Unpacker.
+func (a *listenArg) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
+	case starlark.String:
+		a.addr = string(v)
+		return nil
+	case starlark.Int:
+		n, ok := v.Int64()
+		if !ok || n < 0 || n > 65535 {
+			return fmt.Errorf("invalid port %v (want 0 to 65535)", v)
+		}
+		a.addr = ":" + strconv.FormatInt(n, 10)
+		return nil
+	}
+	return fmt.Errorf("got %s, want address string such as \":8080\" or a port number", v.Type())
+}
+
+// fnServe implements serve(ns, proto, addr).
+func fnServe(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ns    = nsArg{run: r}
+		proto string
+		addr  listenArg
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "proto", &proto, "addr", &addr); err != nil {
+		return nil, err
+	}
+	s, err := r.Lab.Serve(ns.ns, proto, addr.addr)
+	if err != nil {
+		return nil, err
+	}
+	r.Defer(func() { s.Close() })
+	return &Service{run: r, s: s}, nil
+}
+
+// connTarget unpacks what a connection probe aims at: "10.0.0.2:8080" or a
+// service value (its own address, or its namespace's first address when it
+// listens on all of them).
+type connTarget struct {
+	addr  netip.AddrPort
+	proto string // the service's transport, when given a service
+	label string
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *connTarget) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
+	case starlark.String:
+		ap, err := netip.ParseAddrPort(string(v))
+		if err != nil || ap.Port() == 0 {
+			return fmt.Errorf("invalid address %q (want \"IP:PORT\", e.g. \"10.0.0.2:8080\")", string(v))
+		}
+		a.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		a.label = a.addr.String()
+		return nil
+	case *Service:
+		ap, err := netip.ParseAddrPort(v.s.Addr())
+		ip := ap.Addr().Unmap()
+		if err != nil || ip.IsUnspecified() {
+			first, ok := v.s.NS.FirstAddr()
+			if !ok {
+				return fmt.Errorf("netns %q of %s has no address to connect to", v.s.NS.Name, v.String())
+			}
+			ip = first
+		}
+		a.addr = netip.AddrPortFrom(ip, uint16(v.s.Port()))
+		a.proto = v.s.Proto
+		if a.proto == "http" {
+			a.proto = "tcp"
+		}
+		a.label = fmt.Sprintf("%s (%s)", v.s.NS.Name, a.addr)
+		return nil
+	}
+	return fmt.Errorf("got %s, want \"IP:PORT\" string or service", v.Type())
+}
+
+// connArgs unpacks the arguments of connect and expect_(no_)connect.
+func connArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, seen *starlark.Value) (src *lab.Netns, dst connTarget, proto string, timeout time.Duration, err error) {
+	ns := nsArg{run: r}
+	to := durationArg{time.Second}
+	params := []any{"src", &ns, "addr", &dst, "proto?", &proto, "timeout?", &to}
+	if seen != nil {
+		params = append(params, "seen_as?", seen)
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
+		return nil, dst, "", 0, err
+	}
+	if proto == "" {
+		proto = dst.proto
+	}
+	switch proto {
+	case "":
+		proto = "tcp"
+	case "tcp", "udp":
+	default:
+		return nil, dst, "", 0, fmt.Errorf("invalid proto %q (want tcp or udp)", proto)
+	}
+	return ns.ns, dst, proto, to.d, nil
+}
+
+// fnConnect implements connect(src, addr, proto="tcp", timeout="1s").
+func fnConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Lab.Note(lab.Step{NS: src.Name, Op: "connect", Desc: fmt.Sprintf("connect %s -> %s (%s)", src.Name, dst.label, proto),
+		Cmds: []string{lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}) + " || true"}})
+	res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
+	return connValue("connect_result", res, nil), nil
+}
+
+func connValue(name string, res probe.ConnResult, extra starlark.StringDict) starlark.Value {
+	d := starlark.StringDict{
+		"ok":      starlark.Bool(res.OK),
+		"outcome": starlark.String(res.Outcome.String()),
+		"detail":  starlark.String(res.Detail),
+		"peer":    starlark.String(res.Peer),
+		"elapsed": starlark.Float(float64(res.Elapsed) / float64(time.Millisecond)),
+		"bytes":   starlark.MakeInt64(res.Bytes),
+	}
+	for k, v := range extra {
+		d[k] = v
+	}
+	return starlarkstruct.FromStringDict(starlark.String(name), d)
+}
+
+func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var seenV starlark.Value
+	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, &seenV)
+	if err != nil {
+		return nil, err
+	}
+	seen, err := seenArg(seenV)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%s -> %s (%s)", src.Name, dst.label, proto)
+	cmd := lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen)
+	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
+		res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
+		e.OK, e.Detail = res.OK, res.Detail
+		if res.OK && seen.IsValid() {
+			e.OK, e.Detail = checkSeen(res, seen)
+		}
+	})
+	return starlark.None, nil
+}
+
+func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
+	if err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%s -> %s (%s)", src.Name, dst.label, proto)
+	cmd := "! " + lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}) + " || exit 1"
+	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
+		res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
+		e.OK, e.Detail = !res.OK, res.Detail
+		if res.OK {
+			e.Detail = "got " + res.Detail
+		}
+	})
+	return starlark.None, nil
+}
+
+// queueExpect starts check for an expectation on its own goroutine and
+// queues its result line, as expect_reachable does; the script goes on
+// meanwhile. cmds, the shell equivalent, are recorded for explain; a plan probes
+// nothing.
+func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string, cmds []string, check func(e *Expectation)) {
+	e := &Expectation{
+		Pos:     lang.CallerPos(t),
+		Builtin: b.Name(),
+		What:    what,
+		Src:     src,
+		Dst:     dst,
+		done:    make(chan struct{}),
+	}
+	r.Lab.Note(lab.Step{NS: src.Name, Op: "expect", Desc: b.Name() + " " + what, Cmds: cmds})
+	if r.Lab.Planning() {
+		return
+	}
+	r.Lab.Settle(r.Ctx)
+	go func() {
+		defer close(e.done)
+		check(e)
+		if r.Ctx.Err() != nil && !e.OK {
+			e.Detail += " (run cancelled)"
+		}
+	}()
+	r.emit(&outItem{exp: e})
+}
+
+// seenArg unpacks seen_as: an address, a netns or a link (None: not given).
+func seenArg(v starlark.Value) (netip.Addr, error) {
+	if v == nil || v == starlark.None {
+		return netip.Addr{}, nil
+	}
+	var d dstArg
+	if err := d.Unpack(v); err != nil {
+		return netip.Addr{}, fmt.Errorf("for parameter \"seen_as\": %v", err)
+	}
+	return d.addr, nil
+}
+
+// checkSeen compares the client address a built-in server reported with
+// want: the proof that NAT rewrote (or kept) the source.
+func checkSeen(res probe.ConnResult, want netip.Addr) (bool, string) {
+	if res.Peer == "" {
+		return false, res.Detail + ", but the server did not report the address it saw (is it a built-in server, from serve()?)"
+	}
+	ap, err := netip.ParseAddrPort(res.Peer)
+	if err != nil {
+		return false, res.Detail + ", but the server reported " + res.Peer
+	}
+	if got := ap.Addr().Unmap(); got != want {
+		return false, fmt.Sprintf("%s, but the server saw %s, not %s", strings.TrimSuffix(res.Detail, " (seen as "+res.Peer+")"), got, want)
+	}
+	return true, res.Detail
+}
+
+// urlArg unpacks an http URL whose host is an IP literal.
+type urlArg struct {
+	url  string
+	host netip.Addr
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *urlArg) Unpack(v starlark.Value) error {
+	s, ok := starlark.AsString(v)
+	if !ok {
+		return fmt.Errorf("got %s, want URL string such as \"http://10.0.0.2:8080/\"", v.Type())
+	}
+	u, err := url.Parse(s)
+	bad := fmt.Errorf("invalid url %q (want http://IP:PORT/PATH; a lab has no DNS)", s)
+	if err != nil || u.Scheme != "http" {
+		return bad
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil {
+		return bad
+	}
+	a.url, a.host = s, ip.Unmap()
+	return nil
+}
+
+// httpArgs unpacks the arguments shared by http_get and expect_(no_)http.
+func httpArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, more ...any) (*lab.Netns, urlArg, time.Duration, error) {
+	var (
+		ns = nsArg{run: r}
+		u  urlArg
+		to = durationArg{time.Second}
+	)
+	params := append([]any{"src", &ns, "url", &u}, more...)
+	params = append(params, "timeout?", &to)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
+		return nil, u, 0, err
+	}
+	return ns.ns, u, to.d, nil
+}
+
+// fnHTTPGet implements http_get(src, url, timeout="1s").
+func fnHTTPGet(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	src, u, timeout, err := httpArgs(r, b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	r.Lab.Note(lab.Step{NS: src.Name, Op: "http", Desc: "http_get " + src.Name + " -> " + u.url,
+		Cmds: []string{lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{})[0] + " || true"}})
+	status, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
+	return connValue("http_result", res, starlark.StringDict{
+		"status": starlark.MakeInt(status),
+		"body":   starlark.String(body),
+	}), nil
+}
+
+func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		status   = 200
+		contains string
+		seenV    starlark.Value
+	)
+	src, u, timeout, err := httpArgs(r, b, args, kwargs, "status?", &status, "body_contains??", &contains, "seen_as?", &seenV)
+	if err != nil {
+		return nil, err
+	}
+	if status != 0 && (status < 100 || status > 599) {
+		return nil, fmt.Errorf("invalid status %d (want 100 to 599, or 0 for any)", status)
+	}
+	seen, err := seenArg(seenV)
+	if err != nil {
+		return nil, err
+	}
+	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status, contains, seen)
+	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
+		got, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
+		e.Detail = res.Detail
+		switch {
+		case !res.OK:
+		case status != 0 && got != status:
+			e.Detail = fmt.Sprintf("got status %d, want %d", got, status)
+		case contains != "" && !strings.Contains(string(body), contains):
+			e.Detail = fmt.Sprintf("body does not contain %q (it starts %q)", contains, bodyHead(body, 60))
+		case seen.IsValid():
+			e.OK, e.Detail = checkSeen(res, seen)
+		default:
+			e.OK = true
+		}
+	})
+	return starlark.None, nil
+}
+
+func fnExpectNoHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	src, u, timeout, err := httpArgs(r, b, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{})
+	cmds[0] = "! " + strings.TrimSuffix(cmds[0], " >/dev/null") + " >/dev/null 2>&1 || exit 1"
+	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
+		_, _, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
+		e.OK, e.Detail = !res.OK, res.Detail
+		if res.OK {
+			e.Detail = "got " + res.Detail
+		}
+	})
+	return starlark.None, nil
+}
+
+// bodyHead returns the first n bytes of b as a string.
+func bodyHead(b []byte, n int) string {
+	return string(b[:min(len(b), n)])
+}

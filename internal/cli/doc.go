@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/nsscript/nsscript/builtins"
+)
+
+//go:generate go run ../../cmd/nsscript doc --readme ../../README.md
+
+const docAbout = `Prints the reference of every builtin, or of one (a builtin or a value
+type such as link). The text comes from the builtins table, as does the
+README's reference section: --markdown prints that section, and
+--readme FILE rewrites it in place (go generate ./internal/cli does so for
+the repository's README).`
+
+// The README's generated region lies between these lines.
+const (
+	refBegin = "<!-- BEGIN REFERENCE (generated; do not edit) -->"
+	refEnd   = "<!-- END REFERENCE -->"
+)
+
+func init() {
+	register(&command{"doc", "[BUILTIN]", "print the reference of every builtin, or of one", 50, cmdDoc})
+}
+
+func cmdDoc(env *Env, args []string) int {
+	var markdown bool
+	var readme string
+	fs := newFlags(env, "doc", "[flags] [BUILTIN]", docAbout)
+	fs.BoolVar(&markdown, "markdown", false, "print the whole reference as Markdown")
+	fs.StringVar(&readme, "readme", "", "rewrite the generated reference region of the Markdown `FILE`")
+	if code, done := parseFlags(env, fs, args); done {
+		return code
+	}
+	switch {
+	case fs.NArg() > 1:
+		fmt.Fprintln(env.Stderr, "nsscript doc: want at most one builtin name")
+		return ExitError
+	case fs.NArg() == 1 && (markdown || readme != ""):
+		fmt.Fprintln(env.Stderr, "nsscript doc: --markdown and --readme take no builtin name")
+		return ExitError
+	case readme != "":
+		if err := rewriteReadme(readme); err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript doc: %v\n", err)
+			return ExitError
+		}
+		return ExitOK
+	case markdown:
+		fmt.Fprint(env.Stdout, referenceMarkdown())
+		return ExitOK
+	}
+	text, err := docText(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript doc: %v\n", err)
+		return ExitError
+	}
+	fmt.Fprint(env.Stdout, text)
+	return ExitOK
+}
+
+// referenceMarkdown renders the builtins table (and the value types) as the
+// README's reference: a heading per domain, one per builtin with its
+// signature, and its doc as a paragraph.
+func referenceMarkdown() string {
+	var b strings.Builder
+	domain := ""
+	for _, x := range builtins.Table {
+		if x.Domain != domain {
+			domain = x.Domain
+			fmt.Fprintf(&b, "\n### %s\n", domain)
+		}
+		fmt.Fprintf(&b, "\n#### `%s`\n\n%s\n", x.Sig, mdEscape(x.Doc))
+	}
+	vals := builtins.ValueDocs()
+	names := make([]string, 0, len(vals))
+	for k := range vals {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	b.WriteString("\n### values\n\nWhat builtins return, with their attributes and methods.\n\n```\n")
+	for _, k := range names {
+		b.WriteString(strings.TrimRight(vals[k], "\n") + "\n")
+	}
+	b.WriteString("```\n")
+	return strings.TrimPrefix(b.String(), "\n")
+}
+
+// mdEscape keeps Markdown from reading doc text as markup.
+func mdEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "<", "&lt;", "`", "\\`").Replace(s)
+}
+
+// readmeRegion returns the generated region of a README: everything
+// between the lines refBegin and refEnd, and where it starts and ends.
+func readmeRegion(data []byte) (start, end int, err error) {
+	b := bytes.Index(data, []byte(refBegin+"\n"))
+	e := bytes.Index(data, []byte(refEnd))
+	if b < 0 || e < b {
+		return 0, 0, fmt.Errorf("no %q ... %q region", refBegin, refEnd)
+	}
+	return b + len(refBegin) + 1, e, nil
+}
+
+// rewriteReadme replaces the generated region of the file with the
+// reference (and leaves every other byte alone).
+func rewriteReadme(file string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return unwrapPathErr(err, file)
+	}
+	start, end, err := readmeRegion(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	out := append(append(append([]byte(nil), data[:start]...), referenceMarkdown()...), data[end:]...)
+	if bytes.Equal(out, data) {
+		return nil
+	}
+	return os.WriteFile(file, out, 0o644)
+}

@@ -1,0 +1,289 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/lab"
+	"github.com/nsscript/nsscript/internal/nsutil"
+	"github.com/nsscript/nsscript/internal/probe"
+	"github.com/nsscript/nsscript/internal/sandbox"
+)
+
+// The explain round trip (explain_test.go) needs two more parts of the test
+// binary, chosen in init so that they work whatever TestMain does:
+//   - a sandboxed child (roundTripEnv set) that builds a lab, either by
+//     running a shell script with bash or by running a .star script with
+//     the lab, and then prints the normalised topology (topoDump);
+//   - a stand-in for ping (started as "ping" with stubPingEnv set), because
+//     the machines this runs on need not have iputils: it sends real ICMP
+//     echo requests with the probe package, with ping's -c, -W and -w.
+const (
+	roundTripEnv     = "NSSCRIPT_CLI_TEST_ROUNDTRIP" // "shell" or "script"
+	roundTripFileEnv = "NSSCRIPT_CLI_TEST_ROUNDTRIP_FILE"
+	stubPingEnv      = "NSSCRIPT_CLI_TEST_STUB_PING"
+)
+
+func init() {
+	if filepath.Base(os.Args[0]) == "ping" && os.Getenv(stubPingEnv) == "1" {
+		os.Exit(stubPing(os.Args[1:]))
+	}
+	mode := os.Getenv(roundTripEnv)
+	if mode == "" || !sandbox.Inside() {
+		return
+	}
+	if err := sandbox.Setup(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(97)
+	}
+	os.Exit(roundTripChild(mode, os.Getenv(roundTripFileEnv)))
+}
+
+// roundTripChild builds the lab of file inside the sandbox and prints its
+// topology on stdout; everything else goes to stderr.
+func roundTripChild(mode, file string) int {
+	const netnsDir = "/run/netns"
+	switch mode {
+	case "shell":
+		cmd := exec.Command("bash", file)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "bash %s: %v\n", file, err)
+			return 3
+		}
+	case "script":
+		l, err := lab.New(lab.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		defer l.Close()
+		env := &Env{Stdout: os.Stderr, Stderr: os.Stderr, Getenv: os.Getenv}
+		if code := execScript(context.Background(), env, l, file, nil, runFlags{}); code != ExitOK {
+			return 3
+		}
+		if err := l.BindAll(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "unknown round trip mode %q\n", mode)
+		return 2
+	}
+	out, err := topoDump(netnsDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dump:", err)
+		return 4
+	}
+	fmt.Print(out)
+	return 0
+}
+
+// stubPing does what `ping -cN -WS -wS DST` does, enough for explain's output:
+// exit 0 when a reply came, 1 when none did.
+func stubPing(args []string) int {
+	o := probe.Options{Count: 1, Timeout: time.Second, Interval: time.Second}
+	var dst netip.Addr
+	for _, a := range args {
+		num := func() float64 { f, _ := strconv.ParseFloat(a[2:], 64); return f }
+		switch {
+		case strings.HasPrefix(a, "-c"):
+			o.Count = int(num())
+		case strings.HasPrefix(a, "-W"):
+			o.Timeout = time.Duration(num() * float64(time.Second))
+		case strings.HasPrefix(a, "-w"):
+			o.Count, o.Timeout = 0, time.Duration(num()*float64(time.Second))
+		case strings.HasPrefix(a, "-i"):
+			o.Interval = time.Duration(num() * float64(time.Second))
+		default:
+			d, err := netip.ParseAddr(a)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "ping: unknown argument %q\n", a)
+				return 2
+			}
+			dst = d
+		}
+	}
+	fd, err := nsutil.Current()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ping:", err)
+		return 2
+	}
+	p, err := probe.NewPinger(fd)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ping:", err)
+		return 2
+	}
+	defer p.Close()
+	res := p.Ping(context.Background(), dst, o)
+	fmt.Fprintf(os.Stderr, "ping %s: %s\n", dst, res.Detail)
+	if res.Outcome == probe.Reply {
+		return 0
+	}
+	return 1
+}
+
+// topoDump describes, in a normalised text form, this process's network
+// namespace (as "host") and every namespace bound under dir: the links with
+// their kind, state, MTU, master and veth peer (by namespace and name, not
+// index), their addresses, the main routing table, and forwarding. What the
+// kernel numbers or randomises (indexes, MAC addresses) and the IPv6
+// link-local addresses and routes the kernel adds by itself are left out.
+func topoDump(dir string) (string, error) {
+	names := []string{lab.HostName}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	fds := map[string]int{}
+	handles := map[string]*netlink.Handle{}
+	defer func() {
+		for _, h := range handles {
+			h.Close()
+		}
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for _, n := range names {
+		var fd int
+		if n == lab.HostName {
+			fd, err = nsutil.Current()
+		} else {
+			fd, err = nsutil.Open(filepath.Join(dir, n))
+		}
+		if err != nil {
+			return "", fmt.Errorf("open netns %s: %w", n, err)
+		}
+		fds[n] = fd
+		h, err := netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
+		if err != nil {
+			return "", fmt.Errorf("netlink in %s: %w", n, err)
+		}
+		handles[n] = h
+	}
+	// nsids[a][id] names the namespace that a sees as netns id id.
+	nsids := map[string]map[int]string{}
+	links := map[string][]netlink.Link{}
+	for _, a := range names {
+		nsids[a] = map[int]string{}
+		for _, b := range names {
+			if id, err := handles[a].GetNetNsIdByFd(fds[b]); err == nil && id >= 0 && a != b {
+				nsids[a][id] = b
+			}
+		}
+		ls, err := handles[a].LinkList()
+		if err != nil {
+			return "", fmt.Errorf("list links in %s: %w", a, err)
+		}
+		sort.Slice(ls, func(i, j int) bool { return ls[i].Attrs().Name < ls[j].Attrs().Name })
+		links[a] = ls
+	}
+	nameOf := func(ns string, index int) string {
+		for _, l := range links[ns] {
+			if l.Attrs().Index == index {
+				return l.Attrs().Name
+			}
+		}
+		return "#" + strconv.Itoa(index)
+	}
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "netns %s forwarding=%s/%s\n", n,
+			readSysctl(fds[n], "net/ipv4/ip_forward"), readSysctl(fds[n], "net/ipv6/conf/all/forwarding"))
+		for _, l := range links[n] {
+			a := l.Attrs()
+			state := "down"
+			if a.Flags&net.FlagUp != 0 {
+				state = "up"
+			}
+			fmt.Fprintf(&b, "  link %s %s %s mtu=%d", a.Name, l.Type(), state, a.MTU)
+			if a.MasterIndex != 0 {
+				fmt.Fprintf(&b, " master=%s", nameOf(n, a.MasterIndex))
+			}
+			if l.Type() == "veth" && a.ParentIndex != 0 {
+				peerNS := n
+				if a.NetNsID >= 0 {
+					peerNS = nsids[n][a.NetNsID]
+				}
+				fmt.Fprintf(&b, " peer=%s/%s", peerNS, nameOf(peerNS, a.ParentIndex))
+			}
+			b.WriteString("\n")
+			addrs, err := handles[n].AddrList(l, netlink.FAMILY_ALL)
+			if err != nil {
+				return "", err
+			}
+			var as []string
+			for _, ad := range addrs {
+				if ad.IP.IsLinkLocalUnicast() {
+					continue
+				}
+				as = append(as, ad.IPNet.String())
+			}
+			sort.Strings(as)
+			for _, s := range as {
+				fmt.Fprintf(&b, "    addr %s\n", s)
+			}
+		}
+		routes, err := handles[n].RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			return "", err
+		}
+		var rs []string
+		for _, r := range routes {
+			dst := "default"
+			if r.Dst != nil {
+				if ones, _ := r.Dst.Mask.Size(); ones > 0 || !r.Dst.IP.IsUnspecified() {
+					dst = r.Dst.String()
+				}
+				if r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast() {
+					continue
+				}
+			}
+			s := "  route " + dst
+			if r.Gw != nil {
+				s += " via " + r.Gw.String()
+			}
+			if r.LinkIndex != 0 {
+				s += " dev " + nameOf(n, r.LinkIndex)
+			}
+			s += fmt.Sprintf(" proto %d scope %d metric %d", r.Protocol, r.Scope, r.Priority)
+			rs = append(rs, s)
+		}
+		sort.Strings(rs)
+		for _, s := range rs {
+			b.WriteString(s + "\n")
+		}
+	}
+	return b.String(), nil
+}
+
+// readSysctl reads a /proc/sys file inside the namespace behind fd.
+func readSysctl(fd int, key string) string {
+	var v string
+	err := nsutil.Do(fd, func() error {
+		b, err := os.ReadFile("/proc/sys/" + key)
+		v = strings.TrimSpace(string(b))
+		return err
+	})
+	if err != nil {
+		return "?"
+	}
+	return v
+}

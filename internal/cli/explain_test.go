@@ -1,0 +1,266 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nsscript/nsscript/internal/sandbox"
+	"github.com/nsscript/nsscript/internal/testenv"
+)
+
+// mainArgs runs nsscript in this process and returns stdout, stderr and the
+// exit code (for commands that need no sandbox).
+func mainArgs(args ...string) (string, string, int) {
+	var o, e bytes.Buffer
+	code := MainArgs(&Env{Stdout: &o, Stderr: &e, Getenv: os.Getenv}, args)
+	return o.String(), e.String(), code
+}
+
+func TestExplainBridge(t *testing.T) {
+	out, errOut, code := mainArgs("explain", repoScript(t, "bridge.star"))
+	if code != ExitOK || errOut != "" {
+		t.Fatalf("explain: exit %d, stderr %q", code, errOut)
+	}
+	if !strings.HasPrefix(out, "#!/bin/bash\n") || !strings.Contains(out, "\nset -e\n") {
+		t.Errorf("explain output is not a bash script with set -e:\n%s", out)
+	}
+	// The commands of a real run, in order, each block under its line; the
+	// generated names are those a run creates (veth0 in host, eth0 inside).
+	wantInOrder(t, out,
+		"bridge.star:10:8: create namespace net1 with loopback up\nip netns add net1\nip -n net1 link set lo up\n",
+		"ip link add br00 type bridge\nip link set br00 up\n",
+		"ip addr add 10.100.0.1/16 dev br00\n",
+		"bridge.star:15:20: create veth pair veth0 (host) <-> eth0 (net1)\nip link add veth0 type veth peer name eth0 netns net1\n",
+		"ip -n net1 link set eth0 up\n",
+		"bridge.star:16:5: attach veth0 to br00 in host\nip link set veth0 master br00\n",
+		"ip -n net1 addr add 10.100.0.10/16 dev eth0\n",
+		"bridge.star:18:5: route add default via 10.100.0.1 in net1\nip -n net1 route add default via 10.100.0.1\n",
+		"ip link add veth1 type veth peer name eth0 netns net2\n",
+		"bridge.star:20:1: expect_reachable net1 -> 10.100.0.20\nip netns exec net1 ping -c1 -W1 10.100.0.20\n",
+		"ip netns exec net2 ping -c1 -W1 10.100.0.10\n",
+		"#   ip netns del net1; ip netns del net2; ip link del br00\n",
+	)
+}
+
+func TestExplainExpectations(t *testing.T) {
+	dir := writeScript(t, "x.star", `
+a = netns("a")
+x, y = veth(ns = host, peer_ns = a)
+x.addr("10.0.0.1/24")
+y.addr("10.0.0.2/24", "fd00::2/64")
+expect_unreachable(host, "10.9.9.9", timeout = "300ms")
+expect_reachable(a, "10.0.0.1", timeout = "2s")
+expect_reachable(a, x, within = "5s")
+expect_unreachable(a, "10.0.0.7", within = "3s")
+r = ping(a, "10.0.0.1", count = 3)
+print("planned:", r.ok)
+`)
+	out, errOut, code := mainArgs("explain", filepath.Join(dir, "x.star"))
+	if code != ExitOK {
+		t.Fatalf("explain: exit %d, stderr %q", code, errOut)
+	}
+	wantInOrder(t, out,
+		"ip link add veth0 type veth peer name eth0 netns a\n",
+		"ip netns exec a sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0\nip -n a addr add fd00::2/64 dev eth0 nodad\n",
+		"! ping -c1 -W1 10.9.9.9 || exit 1\n",
+		"ip netns exec a ping -c1 -W2 10.0.0.1\n",
+		"ip netns exec a ping -c1 -w5 10.0.0.1\n",
+		"timeout 3 sh -c 'while ip netns exec a ping -c1 -W1 10.0.0.7; do sleep 0.1; done'\n",
+		"ip netns exec a ping -c3 -W1 10.0.0.1 || true\n",
+		"# planned: True\n",
+	)
+}
+
+func TestExplainErrors(t *testing.T) {
+	dir := writeScript(t, "bad.star", "a = netns(\"a\")\nveth(ns = a, mtu = 7)\n")
+	out, errOut, code := mainArgs("explain", filepath.Join(dir, "bad.star"))
+	if code != ExitError || out != "" {
+		t.Errorf("exit %d, stdout %q; want exit 2 and no script", code, out)
+	}
+	if !regexp.MustCompile(`^\S*bad\.star:2:1: veth: invalid mtu 7 .*\n$`).MatchString(errOut) {
+		t.Errorf("stderr %q; want one positioned line", errOut)
+	}
+	for _, args := range [][]string{{"explain"}, {"explain", "a.star", "b.star"}, {"explain", filepath.Join(dir, "missing.star")}} {
+		if _, errOut, code := mainArgs(args...); code != ExitError || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and one line", args, code, errOut)
+		}
+	}
+}
+
+// TestExplainUnprivileged runs explain as user nobody, who can create no
+// namespace without a user namespace, and checks that nothing was made.
+func TestExplainUnprivileged(t *testing.T) {
+	testenv.NeedRoot(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "nsscript-explain-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755) // nobody must reach the binary and the script
+	bin := filepath.Join(dir, "nsscript")
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := os.ReadFile(repoScript(t, "bridge.star"))
+	script := filepath.Join(dir, "bridge.star")
+	if err := os.WriteFile(script, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "explain", script)
+	cmd.Env = append(os.Environ(), mainEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("explain as nobody: %v: %s", err, e.String())
+	}
+	want, _, _ := mainArgs("explain", script)
+	if o.String() != want {
+		t.Errorf("explain as nobody differs from explain as root:\n%s", o.String())
+	}
+}
+
+// TestExplainRoundTrip is the spec behind explain: its output, run by bash
+// in a fresh sandbox, builds the same lab as nsscript run of the script
+// (links, addresses, routes and forwarding compared in normalised form), and
+// its ping lines pass where the script's expectations do.
+func TestExplainRoundTrip(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip (iproute2) on this machine")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stubs := t.TempDir()
+	if err := os.Symlink(exe, filepath.Join(stubs, "ping")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"bridge.star", "veth.star", "root-to-ns.star"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			script := repoScript(t, name)
+			out, errOut, code := mainArgs("explain", script)
+			if code != ExitOK {
+				t.Fatalf("explain: exit %d: %s", code, errOut)
+			}
+			sh := filepath.Join(t.TempDir(), strings.TrimSuffix(name, ".star")+".sh")
+			if err := os.WriteFile(sh, []byte(out), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			env := append(os.Environ(), stubPingEnv+"=1", "PATH="+stubs+":"+os.Getenv("PATH"))
+			fromShell := sandboxDump(t, "shell", sh, env)
+			fromScript := sandboxDump(t, "script", script, env)
+			if fromShell != fromScript {
+				t.Errorf("bash %s built another lab than nsscript run %s:\n%s", filepath.Base(sh), name, lineDiff(fromScript, fromShell))
+			}
+			if !strings.Contains(fromShell, "  link ") || !strings.Contains(fromShell, "    addr 10.") {
+				t.Errorf("dump has no links or addresses:\n%s", fromShell)
+			}
+		})
+	}
+}
+
+// sandboxDump builds the lab of file in a fresh sandbox (mode "shell": with
+// bash; "script": with the lab) and returns its topology dump.
+func sandboxDump(t *testing.T, mode, file string, env []string) string {
+	t.Helper()
+	var o, e bytes.Buffer
+	code, err := sandbox.Run(sandbox.Options{
+		Args:   []string{"nsscript-roundtrip"},
+		Env:    append(env, roundTripEnv+"="+mode, roundTripFileEnv+"="+file),
+		Stdout: &o, Stderr: &e, Stdin: strings.NewReader(""),
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("%s %s in a sandbox: exit %d, %v:\n%s", mode, filepath.Base(file), code, err, e.String())
+	}
+	return o.String()
+}
+
+// TestRunExplain checks that nsscript run --explain prints what explain
+// prints, with the results of the run as comments.
+func TestRunExplain(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	t.Parallel()
+	script := repoScript(t, "root-to-ns.star")
+	out, errOut, code := runNsscript(t, filepath.Dir(script), "run", "--explain", "root-to-ns.star")
+	if code != ExitOK {
+		t.Fatalf("run --explain: exit %d: %s", code, errOut)
+	}
+	wantInOrder(t, out,
+		"ip netns exec blue_ns ping -c1 -W1 127.0.0.1\n",
+		"# ok   root-to-ns.star:14:1: expect_reachable: blue_ns -> 127.0.0.1: reply in ",
+		"! ip netns exec blue_ns ping -c1 -W1 192.168.0.194 || exit 1\n",
+		"# ok   root-to-ns.star:27:1: expect_unreachable: blue_ns -> 192.168.0.194: ",
+		"# 5 passed, 0 failed\n",
+	)
+	plan, _, _ := mainArgs("explain", filepath.Join(filepath.Dir(script), "root-to-ns.star"))
+	plan = strings.ReplaceAll(plan, filepath.Join(filepath.Dir(script), "root-to-ns.star"), "root-to-ns.star")
+	var kept []string
+	results := regexp.MustCompile(`^# (ok  |FAIL|\d+ passed, \d+ failed\n)`)
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if !results.MatchString(line) {
+			kept = append(kept, line)
+		}
+	}
+	got := strings.Replace(strings.Join(kept, ""), "nsscript run --explain", "nsscript explain", 1)
+	if got != plan {
+		t.Errorf("run --explain (results taken out) differs from explain:\n%s", lineDiff(plan, got))
+	}
+}
+
+// wantInOrder checks that every piece occurs in s, each after the one before.
+func wantInOrder(t *testing.T, s string, pieces ...string) {
+	t.Helper()
+	rest := s
+	for _, p := range pieces {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			t.Errorf("missing (or out of order): %q\nin:\n%s", p, s)
+			return
+		}
+		rest = rest[i+len(p):]
+	}
+}
+
+// lineDiff lists the lines only in want (-) and only in got (+).
+func lineDiff(want, got string) string {
+	count := func(s string) map[string]int {
+		m := map[string]int{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l]++
+		}
+		return m
+	}
+	w, g := count(want), count(got)
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if g[l] < w[l] {
+			b.WriteString("- " + l + "\n")
+			w[l]--
+		}
+	}
+	w = count(want)
+	for _, l := range strings.Split(got, "\n") {
+		if w[l] < g[l] {
+			b.WriteString("+ " + l + "\n")
+			g[l]--
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nsscript/nsscript/internal/graph"
+)
+
+const graphAbout = `Draws the topology a script builds: namespaces as boxes, their interfaces
+(names, kinds, addresses), veth pairs as lines between them, bridges with
+their ports, and the routes the script adds. Like explain it only plans the
+script: no root, no namespaces, nothing touches the kernel.
+
+Formats: dot (Graphviz), mermaid (for Markdown that renders Mermaid), svg (a
+picture drawn by nsscript itself, no other program needed), json (the
+topology as data). Without --format, the extension of -o decides, else dot.`
+
+func init() {
+	register(&command{"graph", "[flags] FILE.star", "draw the topology of a script as dot, mermaid, svg or json (plans only; no root)", 25, cmdGraph})
+}
+
+func cmdGraph(env *Env, args []string) int {
+	var (
+		sets         multiFlag
+		format, out  string
+		formatsKnown = strings.Join(graph.Formats, "|")
+	)
+	fs := newFlags(env, "graph", "[flags] FILE.star", graphAbout)
+	fs.Var(&sets, "set", "set a script variable: `NAME=VALUE` (as for nsscript run)")
+	fs.StringVar(&format, "format", "", "output `format`: "+formatsKnown)
+	fs.StringVar(&out, "o", "", "write to `FILE` instead of standard output")
+	files, code, done := parseInterleaved(env, fs, args)
+	if done {
+		return code
+	}
+	if len(files) != 1 {
+		fmt.Fprintln(env.Stderr, "nsscript graph: want exactly one script (nsscript graph FILE.star --format svg)")
+		return ExitError
+	}
+	if format == "" {
+		format = "dot"
+		if f, ok := formatByExt[filepath.Ext(out)]; ok {
+			format = f
+		}
+	}
+	if !slices.Contains(graph.Formats, format) {
+		fmt.Fprintf(env.Stderr, "nsscript graph: unknown format %q (want %s)\n", format, formatsKnown)
+		return ExitError
+	}
+	vars, err := parseSets(sets)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript graph: %v\n", err)
+		return ExitError
+	}
+	var discard bytes.Buffer // print() output has no place in a picture
+	l, err := planScript(files[0], vars, nil, &discard)
+	if err != nil {
+		fmt.Fprintln(env.Stderr, err)
+		return ExitError
+	}
+	var buf bytes.Buffer
+	if err := graph.FromLab(l).Write(&buf, format); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript graph: %v\n", err)
+		return ExitError
+	}
+	if out == "" || out == "-" {
+		env.Stdout.Write(buf.Bytes())
+		return ExitOK
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript graph: %v\n", unwrapPathErr(err, out))
+		return ExitError
+	}
+	return ExitOK
+}
+
+// formatByExt guesses the format from the name given to -o.
+var formatByExt = map[string]string{".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".svg": "svg", ".json": "json"}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments (nsscript graph FILE --format svg) and returns the
+// positional ones; done is set when the command should stop with code.
+func parseInterleaved(env *Env, fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
+	for {
+		if code, done := parseFlags(env, fs, args); done {
+			return nil, code, true
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, false
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), 0, false
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,0 +1,472 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultJournalDir is where host-mode runs keep their journals, one file per
+// run, journal-PID.json. The directory is on tmpfs: a journal outlives the
+// run (a SIGKILL) but not a reboot, which also undoes everything it lists.
+const DefaultJournalDir = "/run/nsscript"
+
+// A host-mode lab writes every change it is about to make to the real
+// machine into its journal file before making it (write-ahead), marks the
+// entry done once made, and drops it once undone. A run that exits normally,
+// fails or is interrupted undoes its changes itself and removes the file;
+// after a SIGKILL, `nsscript clean` (Clean) reads the file and undoes what it
+// lists. Every link the lab creates on the host carries an alias naming its
+// entry (JournalEntry.Tag), so that clean deletes only the run's own links.
+
+// Journal entry kinds.
+const (
+	JLink  = "link"      // a link in the host (or an existing namespace)
+	JNetns = "netns"     // a namespace bound at Path
+	JDir   = "dir"       // a directory the run created (/run/netns)
+	JSys   = "sysctl"    // a sysctl changed from Old to New
+	JRoute = "route"     // a route added
+	JNft   = "nft-table" // an nftables table created
+)
+
+// JournalEntry is one change to the real machine.
+type JournalEntry struct {
+	ID   int    `json:"id"`
+	Kind string `json:"kind"`
+	// Done is false while the change is about to be made: after a SIGKILL
+	// it may or may not have happened.
+	Done bool `json:"done"`
+	// NS is the namespace the change is in: "" for the host's own, or the
+	// path of an existing namespace the script opened.
+	NS     string `json:"ns,omitempty"`
+	Name   string `json:"name,omitempty"`   // link, namespace or nft table name, sysctl key
+	Tag    string `json:"tag,omitempty"`    // link: the alias it carries
+	Index  int    `json:"index,omitempty"`  // link: interface index once made
+	Path   string `json:"path,omitempty"`   // netns: bind mount; dir: the directory
+	Inode  uint64 `json:"inode,omitempty"`  // netns: namespace inode once bound
+	Old    string `json:"old,omitempty"`    // sysctl: value before
+	New    string `json:"new,omitempty"`    // sysctl: value set
+	Family int    `json:"family,omitempty"` // route, nft table: address family
+	Dst    string `json:"dst,omitempty"`    // route: destination prefix
+	Via    string `json:"via,omitempty"`    // route: gateway
+	Dev    int    `json:"dev,omitempty"`    // route: interface index
+	Metric int    `json:"metric,omitempty"` // route: priority
+}
+
+// JournalFile is the on-disk form of one run's journal.
+type JournalFile struct {
+	PID     int            `json:"pid"`
+	Start   uint64         `json:"start"` // the run's start time (clock ticks since boot), to tell a live run from a reused PID
+	Args    []string       `json:"args"`
+	Keep    bool           `json:"keep,omitempty"` // made with --keep: left in place on purpose
+	Entries []JournalEntry `json:"entries"`
+}
+
+// journal is the write side of a run's journal file.
+type journal struct {
+	mu   sync.Mutex
+	path string
+	f    JournalFile
+	next int
+	run  string // "PID.START", the prefix of link tags
+}
+
+// openJournal creates the journal file of this process in dir.
+func openJournal(dir string, keep bool) (*journal, error) {
+	pid := os.Getpid()
+	start, err := procStart(pid)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := &journal{path: filepath.Join(dir, fmt.Sprintf("journal-%d.json", pid)),
+		f:   JournalFile{PID: pid, Start: start, Args: os.Args, Keep: keep, Entries: []JournalEntry{}},
+		run: fmt.Sprintf("%d.%d", pid, start)}
+	if err := j.save(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// save writes the journal atomically (a rename), so a kill leaves either
+// the old or the new version.
+func (j *journal) save() error {
+	b, err := json.MarshalIndent(&j.f, "", "\t")
+	if err != nil {
+		return err
+	}
+	tmp := j.path + ".tmp"
+	for try := 0; ; try++ {
+		err = os.WriteFile(tmp, append(b, '\n'), 0o600)
+		if errors.Is(err, os.ErrNotExist) && try < 3 {
+			// The directory is new, or a finishing run just removed it.
+			if err = os.MkdirAll(filepath.Dir(j.path), 0o700); err == nil {
+				continue
+			}
+		}
+		break
+	}
+	if err == nil {
+		err = os.Rename(tmp, j.path)
+	}
+	if err != nil {
+		return fmt.Errorf("journal: write %s: %w", j.path, unwrapPath(err))
+	}
+	return nil
+}
+
+// intend writes an entry before its change is made and returns it.
+func (j *journal) intend(e JournalEntry) (*JournalEntry, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.next++
+	e.ID = j.next
+	if e.Kind == JLink {
+		e.Tag = fmt.Sprintf("nsscript:%s:%d", j.run, e.ID)
+	}
+	j.f.Entries = append(j.f.Entries, e)
+	if err := j.save(); err != nil {
+		j.f.Entries = j.f.Entries[:len(j.f.Entries)-1]
+		return nil, err
+	}
+	return &e, nil
+}
+
+// done marks an entry as made, with what was learnt while making it.
+func (j *journal) done(e *JournalEntry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	e.Done = true
+	for i := range j.f.Entries {
+		if j.f.Entries[i].ID == e.ID {
+			j.f.Entries[i] = *e
+		}
+	}
+	return j.save()
+}
+
+// drop removes an entry: its change was undone or never happened.
+func (j *journal) drop(e *JournalEntry) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for i := range j.f.Entries {
+		if j.f.Entries[i].ID == e.ID {
+			j.f.Entries = append(j.f.Entries[:i], j.f.Entries[i+1:]...)
+			break
+		}
+	}
+	return j.save()
+}
+
+// close removes the journal file when nothing is left to undo; a lab kept
+// with --keep, or one whose undo failed, keeps it for nsscript clean.
+func (j *journal) close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if len(j.f.Entries) > 0 {
+		return nil
+	}
+	if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
+	}
+	os.Remove(filepath.Dir(j.path)) // only when empty: other runs may use it
+	return nil
+}
+
+// procStart returns the start time of process pid (field 22 of its stat).
+func procStart(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// journaled reports whether changes in ns reach the real machine and so go
+// through the journal: the host namespace, and namespaces the script opened
+// with existing=True, in host mode.
+func (l *Lab) journaled(ns *Netns) bool {
+	return l.jr != nil && (ns == l.Host || ns.Existing)
+}
+
+// nsPath names ns in a journal entry.
+func nsPath(ns *Netns) string {
+	if ns.Existing {
+		return ns.path
+	}
+	return ""
+}
+
+// hostEnd is one link a create call makes, with its journal entry.
+type hostEnd struct {
+	ns   *Netns
+	name string
+	e    *JournalEntry
+}
+
+// hostLinks runs create, which makes the link called name in ns (and, for a
+// veth, its peer in peerNS in the same call). Links that land on the real
+// machine are journaled before and tagged with an alias after, and deleted
+// on undo.
+func (l *Lab) hostLinks(create func() error, ns *Netns, name string, peerNS *Netns, peer string) error {
+	var ends []*hostEnd
+	if l.journaled(ns) {
+		ends = append(ends, &hostEnd{ns: ns, name: name})
+	}
+	if peerNS != nil && peer != "" && l.journaled(peerNS) {
+		ends = append(ends, &hostEnd{ns: peerNS, name: peer})
+	}
+	if len(ends) == 0 {
+		return create()
+	}
+	for _, x := range ends {
+		// The name must be free now: then, after a kill between this entry
+		// and the change, a link of that name can only be the run's own.
+		if _, err := x.ns.h.LinkByName(x.name); err == nil {
+			l.dropEnds(ends)
+			return unix.EEXIST // as the kernel would say
+		}
+		e, err := l.jr.intend(JournalEntry{Kind: JLink, NS: nsPath(x.ns), Name: x.name})
+		if err != nil {
+			l.dropEnds(ends)
+			return err
+		}
+		x.e = e
+	}
+	if err := create(); err != nil {
+		l.dropEnds(ends)
+		return err
+	}
+	for _, x := range ends {
+		nl, err := x.ns.h.LinkByName(x.name)
+		if err == nil {
+			err = x.ns.h.LinkSetAlias(nl, x.e.Tag)
+		}
+		if err == nil {
+			x.e.Index = nl.Attrs().Index
+			err = l.jr.done(x.e)
+		}
+		// Undo even when tagging failed: an entry not done matches the
+		// link by its name.
+		l.undoJournaled(x.e, "delete link "+x.name, func() error {
+			_, err := deleteTagged(x.ns.h, x.e)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("tag new link %s: %w", x.name, err)
+		}
+	}
+	return nil
+}
+
+// hostBind binds a new namespace under NetnsDir on the real machine,
+// journaling the bind (and the directory, when the run creates it).
+func (l *Lab) hostBind(n *Netns) error {
+	if l.jr == nil {
+		return n.Bind()
+	}
+	dir := l.opts.NetnsDir
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		e, err := l.jr.intend(JournalEntry{Kind: JDir, Path: dir})
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			l.jr.drop(e)
+			return fmt.Errorf("create %s: %w", dir, unwrapPath(err))
+		}
+		if err := l.jr.done(e); err != nil {
+			return err
+		}
+		l.undoJournaled(e, "remove "+dir, func() error { return removeEmptyDir(dir) })
+	}
+	p := filepath.Join(dir, n.Name)
+	e, err := l.jr.intend(JournalEntry{Kind: JNetns, Name: n.Name, Path: p})
+	if err != nil {
+		return err
+	}
+	if err := n.Bind(); err != nil {
+		l.jr.drop(e)
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(n.fd, &st); err == nil {
+		e.Inode = st.Ino
+	}
+	err = l.jr.done(e)
+	l.undoJournaled(e, "delete namespace "+n.Name, n.unbind)
+	return err
+}
+
+// removeEmptyDir removes dir unless something else put files in it.
+func removeEmptyDir(dir string) error {
+	err := os.Remove(dir)
+	if err == nil || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return unwrapPath(err)
+}
+
+// hostSysctl runs write, which sets key from old to value in n, journaled
+// when n is on the real machine.
+func (l *Lab) hostSysctl(n *Netns, key, old, value string, write func() error) error {
+	if !l.journaled(n) {
+		return write()
+	}
+	e, err := l.jr.intend(JournalEntry{Kind: JSys, NS: nsPath(n), Name: key, Old: old, New: value})
+	if err != nil {
+		return err
+	}
+	if err := write(); err != nil {
+		l.jr.drop(e)
+		return err
+	}
+	// The kernel may normalise the value ("01" reads back as "1"): clean
+	// compares against what it reads back.
+	if now, err := n.ReadSysctl(key); err == nil {
+		e.New = now
+	}
+	err = l.jr.done(e)
+	l.undoJournaled(e, fmt.Sprintf("restore %s=%s", key, old), func() error {
+		err := n.writeSysctls(map[string]string{key: old})
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // a link's setting, gone with its link
+		}
+		return err
+	})
+	return err
+}
+
+// hostRoute runs add, which adds rt in n, journaled when n is on the real
+// machine.
+func (l *Lab) hostRoute(n *Netns, rt *netlink.Route, add func() error) error {
+	if !l.journaled(n) {
+		return add()
+	}
+	e := JournalEntry{Kind: JRoute, NS: nsPath(n), Family: rt.Family, Dev: rt.LinkIndex, Metric: rt.Priority}
+	if rt.Dst != nil {
+		e.Dst = rt.Dst.String()
+	}
+	if rt.Gw != nil {
+		e.Via = rt.Gw.String()
+	}
+	// Like links, the route must not exist yet, so that clean never takes
+	// away one that was there before the run.
+	if have, err := findRoute(n.h, &e); err != nil {
+		return err
+	} else if have != nil {
+		return fmt.Errorf("a route to %s already exists: %w", e.Dst, unix.EEXIST)
+	}
+	pe, err := l.jr.intend(e)
+	if err != nil {
+		return err
+	}
+	if err := add(); err != nil {
+		l.jr.drop(pe)
+		return err
+	}
+	err = l.jr.done(pe)
+	l.undoJournaled(pe, "delete route to "+e.Dst, func() error { return delRoute(n.h, pe) })
+	return err
+}
+
+// hostNftTable runs create, which creates nftables table name (of family)
+// in n, journaled when n is on the real machine; undo deletes the table.
+func (l *Lab) hostNftTable(n *Netns, family nftables.TableFamily, name string, create func() error) error {
+	if !l.journaled(n) {
+		return create()
+	}
+	if have, err := nftTableExists(n.fd, family, name); err != nil {
+		return err
+	} else if have {
+		return fmt.Errorf("nftables table %s already exists in netns %q: %w", name, n.Name, unix.EEXIST)
+	}
+	e, err := l.jr.intend(JournalEntry{Kind: JNft, NS: nsPath(n), Name: name, Family: int(family)})
+	if err != nil {
+		return err
+	}
+	if err := create(); err != nil {
+		l.jr.drop(e)
+		return err
+	}
+	err = l.jr.done(e)
+	l.undoJournaled(e, "delete nftables table "+name, func() error { return delNftTable(n.fd, family, name) })
+	return err
+}
+
+// vethPeer returns where a veth about to be made puts its peer.
+func (l *Lab) vethPeer(nl netlink.Link) (*Netns, string) {
+	v, ok := nl.(*netlink.Veth)
+	if !ok {
+		return nil, ""
+	}
+	fd, ok := v.PeerNamespace.(netlink.NsFd)
+	if !ok {
+		return nil, ""
+	}
+	for _, n := range l.order {
+		if n.fd == int(fd) {
+			return n, v.PeerName
+		}
+	}
+	return nil, ""
+}
+
+// dropEnds forgets the entries of links that were not made.
+func (l *Lab) dropEnds(ends []*hostEnd) {
+	for _, x := range ends {
+		if x.e != nil {
+			l.jr.drop(x.e)
+		}
+	}
+}
+
+// undoJournaled registers the undo of a journaled change; once it worked,
+// the entry leaves the journal.
+func (l *Lab) undoJournaled(e *JournalEntry, desc string, fn func() error) {
+	l.onUndo(desc, func() error {
+		if err := fn(); err != nil {
+			return err
+		}
+		return l.jr.drop(e)
+	})
+}
+
+// deleteTagged deletes the link that carries e's tag; for an entry that was
+// never marked done, a link of e's name without any alias. It reports
+// whether it deleted one.
+func deleteTagged(h *netlink.Handle, e *JournalEntry) (bool, error) {
+	if e.Index != 0 {
+		if nl, err := h.LinkByIndex(e.Index); err == nil && nl.Attrs().Alias == e.Tag {
+			return true, h.LinkDel(nl)
+		}
+	}
+	links, err := listLinks(h)
+	if err != nil {
+		return false, err
+	}
+	for _, nl := range links {
+		a := nl.Attrs()
+		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && a.Alias == "") {
+			return true, h.LinkDel(nl)
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,440 @@
+package lab
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// The IPv4 neighbour (ARP) table is one table for every namespace of the
+// machine, and its limit, net.ipv4.neigh.default.gc_thresh3 (1024 by
+// default), can be changed only in the real host's namespace. Entries made in
+// the last five seconds cannot be reclaimed, so a lab whose probes need more
+// entries than that sees probes fail for no reason a user could see
+// ("neighbour table overflow" in the kernel log). Permanent entries do not
+// count against the limit: when a lab could need more entries than the table
+// has room for, the lab installs permanent entries along each probe's path
+// instead of letting ARP create them. The lab gives veths and bridges
+// deterministic MAC addresses, so it knows every entry's address without
+// asking, and a bridge keeps its MAC when ports come and go.
+
+// NeighMode says how probes find the link-layer addresses of their next hops.
+type NeighMode int
+
+const (
+	// NeighAuto uses ARP unless the lab could need more neighbour entries
+	// than the kernel's table has room for; then it works as NeighStatic.
+	NeighAuto NeighMode = iota
+	// NeighStatic installs permanent neighbour entries along every probe's
+	// path (in the namespaces the lab created) before the probe starts.
+	NeighStatic
+	// NeighARP always leaves neighbour resolution to the kernel.
+	NeighARP
+)
+
+// ParseNeighMode parses "auto", "static" or "arp".
+func ParseNeighMode(s string) (NeighMode, error) {
+	switch s {
+	case "auto", "":
+		return NeighAuto, nil
+	case "static":
+		return NeighStatic, nil
+	case "arp":
+		return NeighARP, nil
+	}
+	return 0, fmt.Errorf("invalid neighbour mode %q (want auto, static or arp)", s)
+}
+
+func (m NeighMode) String() string {
+	switch m {
+	case NeighStatic:
+		return "static"
+	case NeighARP:
+		return "arp"
+	}
+	return "auto"
+}
+
+// maxHops bounds the walk along a probe's path.
+const maxHops = 16
+
+// neighState is the lab's neighbour bookkeeping.
+type neighState struct {
+	gen  int    // counts the lab's kernel changes (Lab.apply)
+	macs uint32 // MAC addresses handed out
+	salt byte   // second byte of every MAC; random in host mode
+
+	mu        sync.Mutex
+	viewGen   int                    // gen of the cached view below (-1: none)
+	static    bool                   // decided for viewGen; sticky once true
+	segment   map[*Link]int          // link-layer segment of each link
+	owners    map[netip.Addr][]*Link // IPv4 address -> links that have it
+	byIndex   map[*Netns]map[int]*Link
+	installed map[neighKey]string // entries made, with their MAC
+	walked    map[walkKey]walkEnd // paths already prepared
+	trunks    map[*Link][]*Link   // bridge -> its ports that lead to another bridge
+	fdbDone   map[*Link]bool      // links whose MAC the bridges know
+	table     *NeighTable         // read at the first probe
+	tableErr  error
+
+	watch overflowWatch // for failed probes' details
+}
+
+type neighKey struct {
+	ns    *Netns
+	index int
+	addr  netip.Addr
+}
+
+type walkKey struct {
+	ns  *Netns
+	dst netip.Addr
+}
+
+// walkEnd is where a path ended: the namespace that has the destination and
+// the source address the first hop chose.
+type walkEnd struct {
+	ns  *Netns
+	src netip.Addr
+}
+
+// newMAC returns the next of the lab's deterministic MAC addresses,
+// 02:6e:SS:NN:NN:NN (locally administered, unicast; SS is 0 except on the
+// real host, where a random byte keeps two runs apart).
+func (l *Lab) newMAC() net.HardwareAddr {
+	if l.neigh.macs == 0 && l.opts.HostMode {
+		var b [1]byte
+		rand.Read(b[:])
+		l.neigh.salt = b[0] | 1
+	}
+	l.neigh.macs++
+	n := l.neigh.macs
+	return net.HardwareAddr{0x02, 0x6e, l.neigh.salt, byte(n >> 16), byte(n >> 8), byte(n)}
+}
+
+// StaticNeigh reports whether probes currently get permanent neighbour
+// entries, and why.
+func (l *Lab) StaticNeigh() (bool, string) {
+	l.neigh.mu.Lock()
+	defer l.neigh.mu.Unlock()
+	l.refreshView()
+	return l.neigh.static, l.neighReason()
+}
+
+func (l *Lab) neighReason() string {
+	switch {
+	case l.opts.Neigh == NeighStatic:
+		return "static neighbours asked for"
+	case l.opts.Neigh == NeighARP:
+		return "ARP asked for"
+	case l.neigh.tableErr != nil:
+		return "neighbour table unreadable: " + l.neigh.tableErr.Error()
+	}
+	need, t := l.neighDemand(), l.neigh.table
+	return fmt.Sprintf("the lab could need %d neighbour entries; the kernel's table holds %d, %d in use", need, t.Thresh3, t.Entries)
+}
+
+// refreshView rebuilds the lab's link-layer view after kernel changes and
+// decides whether probes need permanent entries. neigh.mu is held.
+func (l *Lab) refreshView() {
+	s := &l.neigh
+	if s.segment != nil && s.viewGen == s.gen {
+		return
+	}
+	s.viewGen = s.gen
+	s.segment = segments(l)
+	s.owners = map[netip.Addr][]*Link{}
+	s.byIndex = map[*Netns]map[int]*Link{}
+	s.walked = map[walkKey]walkEnd{}
+	s.trunks = map[*Link][]*Link{}
+	s.fdbDone = map[*Link]bool{}
+	if s.installed == nil {
+		s.installed = map[neighKey]string{}
+	}
+	for _, n := range l.order {
+		for _, lk := range n.order {
+			if lk.master != nil && lk.peer != nil && lk.peer.master != nil {
+				s.trunks[lk.master] = append(s.trunks[lk.master], lk)
+			}
+			for _, p := range lk.addrs {
+				if p.Addr().Is4() {
+					s.owners[p.Addr()] = append(s.owners[p.Addr()], lk)
+				}
+			}
+		}
+	}
+	if s.table == nil && s.tableErr == nil {
+		s.table, s.tableErr = ReadNeighTable()
+	}
+	switch l.opts.Neigh {
+	case NeighStatic:
+		s.static = true
+	case NeighARP:
+		s.static = false
+	default:
+		if !s.static && s.tableErr == nil {
+			s.static = l.neighDemand() > s.table.Thresh3-s.table.Entries
+		}
+	}
+}
+
+// neighDemand counts the IPv4 neighbour entries the lab could need: every
+// ordered pair of addresses that share a link-layer segment.
+func (l *Lab) neighDemand() int {
+	per := map[int]int{}
+	for _, links := range l.neigh.owners {
+		for _, lk := range links {
+			per[l.neigh.segment[lk]]++
+		}
+	}
+	total := 0
+	for _, k := range per {
+		total += k * (k - 1)
+	}
+	return total
+}
+
+// segments numbers the lab's link-layer segments: a veth joins its two
+// ends, a bridge its ports, a macvlan or vlan its parent.
+func segments(l *Lab) map[*Link]int {
+	parent := map[*Link]*Link{}
+	var find func(*Link) *Link
+	find = func(x *Link) *Link {
+		for parent[x] != nil && parent[x] != x {
+			if gp := parent[parent[x]]; gp != nil {
+				parent[x] = gp
+			}
+			x = parent[x]
+		}
+		return x
+	}
+	union := func(a, b *Link) {
+		if a == nil || b == nil {
+			return
+		}
+		ra, rb := find(a), find(b)
+		if ra != rb {
+			parent[ra] = rb
+		}
+	}
+	var all []*Link
+	for _, n := range l.order {
+		for _, lk := range n.order {
+			all = append(all, lk)
+			if parent[lk] == nil {
+				parent[lk] = lk
+			}
+		}
+	}
+	for _, lk := range all {
+		union(lk, lk.peer)
+		union(lk, lk.master)
+		union(lk, lk.parent)
+	}
+	seg := make(map[*Link]int, len(all))
+	ids := map[*Link]int{}
+	for _, lk := range all {
+		r := find(lk)
+		id, ok := ids[r]
+		if !ok {
+			id = len(ids) + 1
+			ids[r] = id
+		}
+		seg[lk] = id
+	}
+	return seg
+}
+
+// prepareNeigh makes sure, in static mode, that the path of a probe from src
+// to dst and the path of its reply have permanent neighbour entries. Hops it
+// cannot work out (a device the lab did not make, NAT, a tunnel) are left to
+// ARP.
+func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
+	if !dst.Is4() || l.opts.Neigh == NeighARP {
+		return
+	}
+	l.neigh.mu.Lock()
+	defer l.neigh.mu.Unlock()
+	l.refreshView()
+	if !l.neigh.static {
+		return
+	}
+	end := l.walkPath(src, dst)
+	if end.ns != nil && end.src.IsValid() {
+		l.walkPath(end.ns, end.src)
+	}
+}
+
+// walkPath follows the kernel's routes from ns towards dst, one namespace at
+// a time, installing a permanent entry for each next hop.
+func (l *Lab) walkPath(ns *Netns, dst netip.Addr) walkEnd {
+	key := walkKey{ns, dst}
+	if end, ok := l.neigh.walked[key]; ok {
+		return end
+	}
+	var end walkEnd
+	for hop := 0; hop < maxHops && ns != nil && ns.h != nil; hop++ {
+		routes, err := ns.h.RouteGet(net.IP(dst.AsSlice()))
+		if err != nil || len(routes) == 0 {
+			break
+		}
+		r := routes[0]
+		if hop == 0 {
+			if a, ok := netip.AddrFromSlice(r.Src); ok {
+				end.src = a.Unmap()
+			}
+		}
+		if r.Type == unix.RTN_LOCAL {
+			end.ns = ns
+			break
+		}
+		nh := dst
+		if a, ok := netip.AddrFromSlice(r.Gw); ok && r.Gw != nil {
+			nh = a.Unmap()
+		}
+		oif := l.linkAt(ns, r.LinkIndex)
+		if oif == nil {
+			break
+		}
+		target := l.ownerOn(nh, l.neigh.segment[oif], oif)
+		if target == nil {
+			break
+		}
+		l.installNeigh(ns, oif, nh, target)
+		ns = target.ns
+	}
+	l.neigh.walked[key] = end
+	return end
+}
+
+// linkAt returns the lab's link with interface index idx in ns, or nil.
+func (l *Lab) linkAt(ns *Netns, idx int) *Link {
+	m := l.neigh.byIndex[ns]
+	if m == nil {
+		m = map[int]*Link{}
+		for _, lk := range ns.order {
+			if lk.index != 0 {
+				m[lk.index] = lk
+			}
+		}
+		l.neigh.byIndex[ns] = m
+	}
+	if lk := m[idx]; lk != nil {
+		return lk
+	}
+	nl, err := ns.h.LinkByIndex(idx)
+	if err != nil {
+		return nil
+	}
+	lk := ns.links[nl.Attrs().Name]
+	if lk != nil && lk.index == 0 {
+		lk.index = idx
+		m[idx] = lk
+	}
+	if lk != nil && lk.index == idx {
+		return lk
+	}
+	return nil
+}
+
+// ownerOn returns the link that has address a on the segment seg (not from,
+// the link the packet leaves by), or nil if none or more than one has it.
+func (l *Lab) ownerOn(a netip.Addr, seg int, from *Link) *Link {
+	var found *Link
+	for _, lk := range l.neigh.owners[a] {
+		if lk == from || l.neigh.segment[lk] != seg {
+			continue
+		}
+		if found != nil {
+			return nil // the same address twice on one segment: let ARP decide
+		}
+		found = lk
+	}
+	return found
+}
+
+// installNeigh adds a permanent entry in ns: addr is at target's MAC, out of
+// oif. Only namespaces the lab created get entries (a --host run must leave
+// the real host's table alone).
+func (l *Lab) installNeigh(ns *Netns, oif *Link, addr netip.Addr, target *Link) {
+	if ns.Existing || (l.opts.HostMode && ns == l.Host) {
+		return
+	}
+	mac := target.mac
+	if mac == nil {
+		nl, err := target.ns.h.LinkByName(target.name)
+		if err != nil {
+			return
+		}
+		mac = nl.Attrs().HardwareAddr
+		target.mac = mac
+	}
+	key := neighKey{ns, oif.index, addr}
+	if l.neigh.installed[key] == mac.String() {
+		return
+	}
+	err := ns.h.NeighSet(&netlink.Neigh{
+		LinkIndex:    oif.index,
+		Family:       unix.AF_INET,
+		State:        netlink.NUD_PERMANENT,
+		IP:           net.IP(addr.AsSlice()),
+		HardwareAddr: mac,
+	})
+	if err == nil {
+		l.neigh.installed[key] = mac.String()
+	}
+	l.teachBridges(target, mac)
+}
+
+// teachBridges gives every bridge on target's segment a static forwarding
+// entry for target's MAC. Without ARP, no frame from target has taught a
+// bridge where it is, and the bridge floods each unknown unicast frame to all
+// its ports: with a thousand ports, that is most of a probe's cost.
+func (l *Lab) teachBridges(target *Link, mac net.HardwareAddr) {
+	s := &l.neigh
+	if s.fdbDone[target] {
+		return
+	}
+	s.fdbDone[target] = true
+	// Walk from bridge to bridge (across veths between them); the port by
+	// which the walk enters a bridge is the one that leads back to target.
+	type hop struct{ br, port *Link }
+	var queue []hop
+	seen := map[*Link]bool{}
+	enter := func(br, port *Link) {
+		if br != nil && !seen[br] {
+			seen[br] = true
+			queue = append(queue, hop{br, port})
+		}
+	}
+	if target.kind == "bridge" {
+		enter(target, nil)
+	}
+	enter(target.master, target)
+	if target.peer != nil {
+		enter(target.peer.master, target.peer)
+	}
+	for len(queue) > 0 {
+		h := queue[0]
+		queue = queue[1:]
+		if h.port != nil && h.port.index != 0 && !h.br.ns.Existing && !(l.opts.HostMode && h.br.ns == l.Host) {
+			_ = h.br.ns.h.NeighSet(&netlink.Neigh{
+				LinkIndex:    h.port.index,
+				Family:       unix.AF_BRIDGE,
+				Flags:        netlink.NTF_MASTER,
+				State:        netlink.NUD_NOARP,
+				HardwareAddr: mac,
+			})
+		}
+		for _, p := range s.trunks[h.br] {
+			if p != h.port {
+				enter(p.peer.master, p.peer)
+			}
+		}
+	}
+}

@@ -1,0 +1,207 @@
+package reliability
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+)
+
+// hostState is what a lab could leave behind on the real host, as sorted
+// lines, one per object, so two snapshots compare as sets.
+type hostState map[string][]string
+
+// sysctlDirs are the sysctls a lab can touch on the host: every setting
+// under these directories (per-interface ones are added for the host's
+// links), plus a few single keys.
+var (
+	sysctlDirs = []string{
+		"net/ipv4/conf/all", "net/ipv4/conf/default", "net/ipv6/conf/all", "net/ipv6/conf/default",
+		"net/ipv4/neigh/default", "net/ipv6/neigh/default",
+	}
+	sysctlKeys = []string{
+		"net/ipv4/ip_forward", "net/ipv4/ping_group_range", "net/ipv4/ip_local_port_range",
+		"net/core/somaxconn", "net/ipv4/tcp_syncookies",
+	}
+)
+
+// snapshot reads the host state of the test process's namespaces.
+func snapshot(t testing.TB) hostState {
+	t.Helper()
+	s := hostState{}
+	links, err := netlink.LinkList()
+	for tries := 0; errors.Is(err, netlink.ErrDumpInterrupted) && tries < 5; tries++ {
+		links, err = netlink.LinkList()
+	}
+	if err != nil {
+		t.Fatalf("list links: %v", err)
+	}
+	var names []string
+	for _, l := range links {
+		a := l.Attrs()
+		names = append(names, a.Name)
+		s.add("link", fmt.Sprintf("%d %s %s master=%d alias=%q", a.Index, a.Name, l.Type(), a.MasterIndex, a.Alias))
+		addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
+		for _, ad := range addrs {
+			if !ad.IP.IsLinkLocalUnicast() {
+				s.add("addr", a.Name+" "+ad.IPNet.String())
+			}
+		}
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := netlink.RouteListFiltered(fam, &netlink.Route{Table: 254}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			t.Fatalf("list routes: %v", err)
+		}
+		for _, r := range routes {
+			s.add("route", fmt.Sprintf("dst=%v gw=%v dev=%d metric=%d", r.Dst, r.Gw, r.LinkIndex, r.Priority))
+		}
+	}
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		s.add("netns", "/run/netns exists")
+		for _, e := range ents {
+			s.add("netns", "/run/netns/"+e.Name())
+		}
+	}
+	if ents, err := os.ReadDir("/run/nsscript"); err == nil {
+		for _, e := range ents {
+			s.add("journal", "/run/nsscript/"+e.Name())
+		}
+	}
+	s.nft(t)
+	var keys []string
+	for _, d := range sysctlDirs {
+		ents, _ := os.ReadDir("/proc/sys/" + d)
+		for _, e := range ents {
+			keys = append(keys, d+"/"+e.Name())
+		}
+	}
+	for _, n := range names {
+		for _, d := range []string{"net/ipv4/conf/", "net/ipv6/conf/"} {
+			ents, _ := os.ReadDir("/proc/sys/" + d + n)
+			for _, e := range ents {
+				keys = append(keys, d+n+"/"+e.Name())
+			}
+		}
+	}
+	for _, k := range append(keys, sysctlKeys...) {
+		b, err := os.ReadFile("/proc/sys/" + k)
+		if err != nil {
+			continue // write-only or unreadable (stable_secret)
+		}
+		s.add("sysctl", strings.ReplaceAll(k, "/", ".")+"="+strings.Join(strings.Fields(string(b)), " "))
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatalf("read mountinfo: %v", err)
+	}
+	// Other packages' tests, running at the same time under go test ./...,
+	// bind namespaces under their own temporary directories (a lab with
+	// FreshHost and NetnsDir set to t.TempDir()): those are not ours.
+	tmpTests := filepath.Join(os.TempDir(), "Test")
+	for _, line := range strings.Split(strings.TrimSpace(string(mi)), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], tmpTests) {
+			continue
+		}
+		s.add("mount", line)
+	}
+	for k := range s {
+		sort.Strings(s[k])
+	}
+	return s
+}
+
+func (s hostState) add(kind, line string) { s[kind] = append(s[kind], line) }
+
+// nft records tables, chains and rule counts of every family.
+func (s hostState) nft(t testing.TB) {
+	c, err := nftables.New()
+	if err != nil {
+		t.Fatalf("nftables: %v", err)
+	}
+	tables, err := c.ListTables()
+	if err != nil {
+		t.Fatalf("nftables: list tables: %v", err)
+	}
+	for _, tb := range tables {
+		s.add("nft", fmt.Sprintf("table %d %s", tb.Family, tb.Name))
+	}
+	chains, err := c.ListChains()
+	if err != nil {
+		t.Fatalf("nftables: list chains: %v", err)
+	}
+	for _, ch := range chains {
+		rules, _ := c.GetRules(ch.Table, ch)
+		s.add("nft", fmt.Sprintf("chain %d %s %s rules=%d", ch.Table.Family, ch.Table.Name, ch.Name, len(rules)))
+	}
+}
+
+// diff lists what appeared (+) and disappeared (-) between two snapshots.
+func diff(before, after hostState) []string {
+	kinds := map[string]bool{}
+	for k := range before {
+		kinds[k] = true
+	}
+	for k := range after {
+		kinds[k] = true
+	}
+	var out []string
+	for k := range kinds {
+		had := map[string]int{}
+		for _, l := range before[k] {
+			had[l]++
+		}
+		for _, l := range after[k] {
+			if had[l] > 0 {
+				had[l]--
+				continue
+			}
+			out = append(out, "+ "+k+": "+l)
+		}
+		for l, n := range had {
+			for range n {
+				out = append(out, "- "+k+": "+l)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// count returns how many objects a diff names, as links, namespaces, ...
+func countObjects(d []string) string {
+	by := map[string]int{}
+	for _, l := range d {
+		kind, _, _ := strings.Cut(strings.TrimLeft(l, "+- "), ":")
+		by[kind]++
+	}
+	var parts []string
+	for k, n := range by {
+		parts = append(parts, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// mustEqual fails the test when the host changed.
+func mustEqual(t testing.TB, what string, before, after hostState) {
+	t.Helper()
+	if d := diff(before, after); len(d) > 0 {
+		t.Fatalf("%s: the host changed (%s):\n%s", what, countObjects(d), strings.Join(d, "\n"))
+	}
+}
+
+// journalsOf returns the journal files a run with pid left.
+func journalOf(pid int) string {
+	p := filepath.Join("/run/nsscript", fmt.Sprintf("journal-%d.json", pid))
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
+}

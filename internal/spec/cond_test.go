@@ -1,0 +1,121 @@
+package spec_test
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nsscript/nsscript/internal/spec"
+	"github.com/nsscript/nsscript/internal/testenv"
+
+	// The rootless test runs this binary as nsscript (see nstest's init).
+	_ "github.com/nsscript/nsscript/nstest"
+)
+
+func TestConditions(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{"root", os.Geteuid() == 0},
+		{"linktype:veth", true},
+		{"linktype:bridge", true},
+		{"linktype:no-such-kind", false},
+		{"qdisc:no-such-qdisc", false},
+	} {
+		for range 2 { // the second answer comes from the cache
+			got, err := spec.Condition(tc.cond)
+			if err != nil || got != tc.want {
+				t.Errorf("Condition(%q) = %v, %v; want %v", tc.cond, got, err, tc.want)
+			}
+		}
+	}
+}
+
+func TestConditionErrors(t *testing.T) {
+	for cond, want := range map[string]string{
+		"bogus":             `unknown condition "bogus"`,
+		"linktype":          `unknown condition "linktype"`,
+		"linktype:":         `"" is not a valid linktype name`,
+		"qdisc:Net Em":      `"Net Em" is not a valid qdisc name`,
+		"linktype:../../x":  `is not a valid linktype name`,
+		"userns:yes please": `unknown condition`,
+	} {
+		if _, err := spec.Condition(cond); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Condition(%q) error = %v, want %q", cond, err, want)
+		}
+	}
+}
+
+func TestWriteReadConditions(t *testing.T) {
+	r, w := io.Pipe()
+	go func() { w.CloseWithError(spec.WriteConditions(w, []string{"root"})) }()
+	got, err := spec.ReadConditions(r)
+	if err != nil || len(got) != 1 || got["root"] != (os.Geteuid() == 0) {
+		t.Errorf("ReadConditions = %v, %v", got, err)
+	}
+	if _, err := spec.ReadConditions(strings.NewReader("root maybe\n")); err == nil {
+		t.Error("ReadConditions accepted a bad line")
+	}
+}
+
+// TestConditionsRootless checks the path of an unprivileged caller, who may
+// not create network namespaces: the link check then runs in a sandboxed
+// child. Run as root, it starts a copy of this binary as nobody.
+func TestConditionsRootless(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedNamespaces(t)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "nsscript-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "nsscript")
+	if err := copyFile(exe, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "test", "-conditions", "root", "userns", "linktype:veth", "linktype:no-such-kind")
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=/usr/bin:/bin", spec.MarkerEnv + "=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		if strings.Contains(string(out), "user namespace") {
+			t.Skipf("nobody cannot create user namespaces here: %s", out)
+		}
+		t.Fatalf("nsscript test -conditions as nobody: %v\n%s", err, out)
+	}
+	want := "root false\nuserns true\nlinktype:veth true\nlinktype:no-such-kind false\n"
+	if string(out) != want {
+		t.Errorf("as nobody:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
