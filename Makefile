@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build test vet fmt check ci
+.PHONY: all build test vet fmt check ci reliability fuzz bench
 
 all: build
 
@@ -26,3 +26,33 @@ check:
 
 ci:
 	bash .ci/run
+
+# reliability: the long version of the leak, --host, concurrency and rootless
+# tests (docs/reliability.md): 100 sandboxed runs killed at random (50
+# SIGKILL, 50 SIGINT), 50 --host runs SIGKILLed and cleaned, the spec suite
+# and every script as nobody. Needs root for the --host and nobody parts.
+reliability:
+	NSSCRIPT_RELIABILITY_RUNS=100 NSSCRIPT_REQUIRE_NAMESPACES=1 $(GO) test -count=1 -v -timeout 60m ./internal/reliability
+
+# fuzz: every fuzz target for FUZZTIME each, one after another.
+FUZZTIME ?= 10m
+FUZZ_TARGETS = lang:FuzzPlan builtins:FuzzParsePrefix builtins:FuzzParseMAC \
+	builtins:FuzzCheckLinkName builtins:FuzzCheckNetnsName builtins:FuzzCheckSysctlKey
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== $$t"; \
+		$(GO) test -run='^$$' -fuzz="^$${t#*:}\$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} || exit 1; \
+	done
+
+# bench: the tables of BENCHMARKS.md. Go benchmarks of the lab operations and
+# the prober, then scale.star timed against the iproute2 shell recipe, its
+# ip -batch variant and Mininet (where installed) in the same run,
+# alternating, and the end-to-end figures (bridge.star, scale.star N=1000,
+# mesh.star N=50). Needs root, ip and ping (apt-get install iputils-ping;
+# mininet bridge-utils net-tools for the Mininet column).
+BENCHTIME ?= 500x
+BENCH_N ?= 10,50,200
+BENCH_ROUNDS ?= 5
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./internal/lab ./internal/probe
+	$(GO) run ./bench/compare -nsscript ./nsscript -n $(BENCH_N) -rounds $(BENCH_ROUNDS)

@@ -106,6 +106,8 @@ func TestInterfaceErrors(t *testing.T) {
 		{"vxlan('vx0', 0, remote = '10.0.0.3')", "vxlan: invalid vni 0 (want 1 to 16777215)"},
 		{"netns('c', pid = 1 << 30)", `lab.star:1:1: netns: open netns "c": no process 1073741824`},
 		{"netns('c', pid = 1, path = '/x')", "netns: give path or pid, not both"},
+		{"netns('c', pid = 0)", `netns: open netns "c": invalid pid 0`},
+		{"netns('c', pid = '1')", "netns: for parameter pid: got string, want int"},
 		{"macvlan(host)", "macvlan: for parameter parent: got netns, want link"},
 	} {
 		_, err := runScript(t, tc.src)

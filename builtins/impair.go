@@ -203,22 +203,32 @@ func fnExpectRate(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 			timeout.d = time.Duration(float64(size.n*8)/float64(lo.bps)*float64(time.Second))*3 + 2*time.Second
 		}
 	}
-	res := transfer(r, src.ns, dst.target, size.n, timeout.d)
 	e := &Expectation{
 		Pos:     lang.CallerPos(t),
 		Builtin: b.Name(),
 		What:    fmt.Sprintf("%s -> %s: %s", src.ns.Name, dst.label, what),
 		Src:     src.ns,
 		Dst:     dst.addr,
-		Detail:  res.Detail,
 		done:    make(chan struct{}),
 	}
-	if res.OK && !r.Lab.Planning() {
+	inBounds := func(bps float64) bool { return bps >= float64(lo.bps) && (hi.bps == 0 || bps <= float64(hi.bps)) }
+	// One transfer can be slowed by a TCP timeout after a window lost in
+	// slow start, or by a busy machine: a rate out of bounds is measured
+	// once more, and the second measurement decides.
+	var first string
+	for try := 1; try <= 2; try++ {
+		res := transfer(r, src.ns, dst.target, size.n, timeout.d)
+		if !res.OK || r.Lab.Planning() {
+			e.OK, e.Detail = res.OK, res.Detail
+			break
+		}
 		got := float64(res.Bytes) * 8 / res.Elapsed.Seconds()
-		e.OK = got >= float64(lo.bps) && (hi.bps == 0 || got <= float64(hi.bps))
-		e.Detail = fmt.Sprintf("%d bytes in %s: %s", res.Bytes, fmtSeconds(res.Elapsed), lab.FormatRate(uint64(got)))
-	} else {
-		e.OK = res.OK
+		e.OK = inBounds(got)
+		e.Detail = fmt.Sprintf("%d bytes in %s: %s%s", res.Bytes, fmtSeconds(res.Elapsed), lab.FormatRate(uint64(got)), first)
+		if e.OK {
+			break
+		}
+		first = fmt.Sprintf(" (second try; first %s)", lab.FormatRate(uint64(got)))
 	}
 	close(e.done)
 	r.emit(&outItem{exp: e})

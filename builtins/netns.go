@@ -12,16 +12,20 @@ func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		name     string
 		existing bool
 		path     string
-		pid      int
+		pid      starlark.Value
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path?", &path, "pid?", &pid); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path?", &path, "pid??", &pid); err != nil {
 		return nil, err
 	}
-	if pid != 0 {
+	if pid != nil {
+		n, err := starlark.AsInt32(pid)
+		if err != nil {
+			return nil, fmt.Errorf("for parameter pid: %v", err)
+		}
 		if path != "" {
 			return nil, fmt.Errorf("give path or pid, not both")
 		}
-		ns, err := r.Lab.OpenNetnsPID(name, pid)
+		ns, err := r.Lab.OpenNetnsPID(name, n)
 		if err != nil {
 			return nil, err
 		}

@@ -134,7 +134,7 @@ var Table = []*Builtin{
 		Doc: `Sends size bytes ("64KB", "1MiB" or an int) over TCP from namespace src to dst and reads them back, timing it. dst is a netns or link (a built-in tcp server runs on its first address for the time of the transfer), an address of a lab namespace, or "ip:port" of a built-in tcp server already running. Returns a result with ok, bytes, seconds, rate (bits per second), peer and detail. Never fails the run.`},
 	{Name: "expect_rate", Domain: "impair", Mutates: true, Fn: fnExpectRate,
 		Sig: `expect_rate(src, dst, rate=None, min=None, max=None, tolerance="20%", size=None, timeout=None)`,
-		Doc: `Expects a timed transfer from src to dst (as transfer) to run at rate within tolerance, or between min and max. size defaults to what the expected rate carries in two seconds. Records ok or FAIL with the measured rate and goes on.`},
+		Doc: `Expects a timed transfer from src to dst (as transfer) to run at rate within tolerance, or between min and max. size defaults to what the expected rate carries in two seconds. A rate out of bounds is measured once more before it counts (one transfer can lose a window to a TCP timeout). Records ok or FAIL with the measured rate and goes on.`},
 	{Name: "expect_rtt", Domain: "impair", Fn: fnExpectRTT,
 		Sig: `expect_rtt(src, dst, min=None, max=None, count=5, timeout="2s")`,
 		Doc: `Expects the average round-trip time of count ICMP echoes from src to dst to lie between min and max ("20ms"): shows a delay added with impair. Records ok or FAIL with min/avg/max and goes on.`},

@@ -108,6 +108,21 @@ var badInputs = []badInput{
 	{name: "port_forward/bad-port", builtin: "port_forward", src: `port_forward(host, 99999, "10.0.0.1:80")`, pos: "lab.star:1:1", want: "port_forward:"},
 	{name: "serve/bad-proto", builtin: "serve", src: `serve(host, "sctp", ":80")`, pos: "lab.star:1:1", want: "serve:"},
 	{name: "impair/bad-delay", builtin: "impair", src: "p, _ = veth()\nimpair(p, delay = \"soon\")", pos: "lab.star:2:1", want: "impair:"},
+	{name: "reachability/type", builtin: "reachability", src: `reachability(42)`, pos: "lab.star:1:1", want: "for parameter nss: got int"},
+	{name: "ipvlan/mode", builtin: "ipvlan", src: "p, _ = veth()\nipvlan(p, mode = \"l9\")", pos: "lab.star:2:1", want: `unknown ipvlan mode "l9"`},
+	{name: "tap/mode", builtin: "tap", src: `tap("t0", mode = "x")`, pos: "lab.star:1:1", want: `unknown mode "x"`},
+	{name: "vxlan/no-remote", builtin: "vxlan", src: `vxlan("vx0", vni = 42)`, pos: "lab.star:1:1", want: "vxlan: want remote"},
+	{name: "firewall/action", builtin: "firewall", src: `firewall(host, "explode")`, pos: "lab.star:1:1", want: `unknown action "explode"`},
+	{name: "connect/no-port", builtin: "connect", src: `connect(host, "10.0.0.1")`, pos: "lab.star:1:1", want: `invalid address "10.0.0.1"`},
+	{name: "http_get/scheme", builtin: "http_get", src: `http_get(host, "ftp://x")`, pos: "lab.star:1:1", want: `invalid url "ftp://x"`},
+	{name: "expect_connect/port", builtin: "expect_connect", src: `expect_connect(host, "10.0.0.1:99999")`, pos: "lab.star:1:1", want: `invalid address "10.0.0.1:99999"`},
+	{name: "expect_no_connect/proto", builtin: "expect_no_connect", src: `expect_no_connect(host, "10.0.0.1:80", proto = "icmp")`, pos: "lab.star:1:1", want: `invalid proto "icmp"`},
+	{name: "expect_http/status-type", builtin: "expect_http", src: `expect_http(host, "http://10.0.0.1/", status = "ok")`, pos: "lab.star:1:1", want: "got string, want int"},
+	{name: "expect_no_http/url-type", builtin: "expect_no_http", src: `expect_no_http(host, 42)`, pos: "lab.star:1:1", want: "for parameter url: got int"},
+	{name: "run/empty", builtin: "run", src: `run(host, [])`, pos: "lab.star:1:1", want: "empty command"},
+	{name: "transfer/size", builtin: "transfer", src: `transfer(host, "10.0.0.1:5000", size = "lots")`, pos: "lab.star:1:1", want: `invalid size "lots"`},
+	{name: "expect_rate/no-server", builtin: "expect_rate", src: `expect_rate(host, "10.0.0.1", rate = "1Mbit")`, pos: "lab.star:1:1", want: "expect_rate:"},
+	{name: "expect_rtt/no-bound", builtin: "expect_rtt", src: `expect_rtt(host, "10.0.0.1")`, pos: "lab.star:1:1", want: "want min, max or both"},
 	// the language
 	{name: "load/outside", src: `load("../x.star", "y")`, pos: "lab.star:1:1", want: "outside the script's directory"},
 	{name: "load/absolute", src: `load("/etc/passwd", "y")`, pos: "lab.star:1:1", want: "only paths relative to the script"},
@@ -148,6 +163,7 @@ func TestBadInputs(t *testing.T) {
 	t.Parallel()
 	before := hostState(t)
 	tried, positioned := 0, 0
+	var slowest time.Duration // of the cases without a --timeout
 	for _, tc := range badInputs {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.builtin != "" && builtins.Lookup(tc.builtin) == nil {
@@ -169,6 +185,9 @@ func TestBadInputs(t *testing.T) {
 			start := time.Now()
 			out, errOut, code := runNsscript(t, dir, args...)
 			took := time.Since(start)
+			if tc.limit == 0 {
+				slowest = max(slowest, took)
+			}
 			if code != 2 {
 				t.Errorf("exit %d, want 2", code)
 			}
@@ -207,7 +226,8 @@ func TestBadInputs(t *testing.T) {
 	if after := hostState(t); after != before {
 		t.Errorf("host changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	t.Logf("%d bad inputs tried, %d with a positioned one-line error, the rest usage errors or failures above", tried, positioned)
+	t.Logf("%d bad inputs tried: %d script errors with a positioned one-line error, the rest one-line usage errors (or failures above); slowest %v",
+		tried, positioned, slowest.Round(time.Millisecond))
 }
 
 func writeFile(t *testing.T, path, src string) {

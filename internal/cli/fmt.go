@@ -13,8 +13,8 @@ import (
 
 const fmtAbout = `Formats .star scripts the way buildifier formats Starlark (bazelbuild/
 buildtools, in its mode for generic Starlark files): four-space indents,
-spaces around "=" in keyword arguments, one blank line between blocks,
-comments kept. A directory stands for the .star files under it.
+spaces around "=" in keyword arguments, two spaces before a trailing
+comment, comments kept. A directory stands for the .star files under it.
 
 Without flags the formatted text goes to standard output. Exit status: 0,
 or 1 when -d or -l found a file that needs formatting, or 2 on a syntax

@@ -174,7 +174,7 @@ func pauseMessage(info control.Info, several bool) string {
 	fmt.Fprintf(&b, "paused (%s): lab %s stays up; namespaces: %s\n", info.Reason, info.ID, strings.Join(info.Namespaces, ", "))
 	fmt.Fprintf(&b, "  nsscript shell %s%s                # a shell inside %s\n", lab, ns, ns)
 	fmt.Fprintf(&b, "  nsscript exec %s%s -- ip addr      # one command inside %s\n", lab, ns, ns)
-	fmt.Fprintf(&b, "press Enter or Ctrl-C here (or run nsscript stop %s) to end it\n", strings.TrimSpace(lab))
+	fmt.Fprintf(&b, "press Enter or Ctrl-C here (or run nsscript stop%s) to end it\n", strings.TrimSuffix(" "+lab, " "))
 	return b.String()
 }
 

@@ -31,7 +31,7 @@ so a topology can be built one line at a time: every builtin of nsscript run
 is there, an expression's value is printed, and an expect_* line prints ok or
 FAIL at once (with what explains a failure). The lab ends with the session
 (Ctrl-D, or end of input); the session then prints "N passed, N failed" and
-exits 1 if an expectation failed.
+exits 2 if a statement raised an error, else 1 if an expectation failed.
 
 On a terminal, lines are edited as in a shell (history, Ctrl-R) and Ctrl-C
 abandons the current line or stops a running statement. Otherwise the lines
@@ -113,6 +113,13 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 		}
 	}()
 	lines := 0 // input lines read so far
+	errs := 0  // statements that failed
+	replError := func(err error) {
+		if err != nil {
+			errs++
+			fmt.Fprintln(env.Stderr, lang.Wrap(err).Error())
+		}
+	}
 	for {
 		in.prompt(">>> ")
 		eof := false
@@ -142,7 +149,7 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 				break
 			}
 			if !errors.Is(err, readline.ErrInterrupt) {
-				fmt.Fprintln(env.Stderr, lang.Wrap(err).Error())
+				replError(err)
 			}
 			continue
 		}
@@ -153,23 +160,20 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 				r.Flush()
 				fmt.Fprintln(env.Stdout, v)
 			}
-			replError(env, err)
+			replError(err)
 		} else {
-			replError(env, starlark.ExecREPLChunk(f, thread, globals))
+			replError(starlark.ExecREPLChunk(f, thread, globals))
 		}
 		r.Flush()
 	}
 	_, failed := r.Finish()
-	if failed > 0 {
+	switch {
+	case errs > 0:
+		return ExitError
+	case failed > 0:
 		return ExitFail
 	}
 	return ExitOK
-}
-
-func replError(env *Env, err error) {
-	if err != nil {
-		fmt.Fprintln(env.Stderr, lang.Wrap(err).Error())
-	}
 }
 
 func soleExpr(f *syntax.File) syntax.Expr {

@@ -49,7 +49,7 @@ type runFlags struct {
 	// pause.go, bundle.go
 	pause, pauseOnFail bool
 	bundle             string
-	neigh              lab.NeighMode // profile.go
+	neigh              lab.NeighMode // perf.go
 }
 
 func cmdRun(env *Env, args []string) int {

@@ -132,7 +132,10 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "netns42", src: "a = netns(\"a\")\nnetns(42)\n", code: 2,
 			stderr: "lab.star:2:1: netns: for parameter name: got int, want string\n"},
 		{name: "fail", src: "a = netns(\"a\")\nexpect_reachable(a, \"10.0.0.1\", timeout = \"200ms\")\n", code: 1,
-			stdout: "FAIL lab.star:2:1: expect_reachable: a -> 10.0.0.1: network is unreachable\n0 passed, 1 failed\n"},
+			stdout: "FAIL lab.star:2:1: expect_reachable: a -> 10.0.0.1: network is unreachable\n" +
+				"     a (source):\n       route to 10.0.0.1: none (network is unreachable)\n" + // the failure bundle (bundle.go)
+				"       routes: none\n       net.ipv4.ip_forward=0\n" +
+				"0 passed, 1 failed\n"},
 		{name: "set", src: "print(n + 1, type(n), name, vars)\n", args: []string{"--set", "n=41", "--set", "name=x"}, code: 0,
 			stdout: "42 int x {\"n\": 41, \"name\": \"x\"}\n0 passed, 0 failed\n"},
 		{name: "timeout", src: "while True:\n    pass\n", args: []string{"--timeout", "300ms"}, code: 2,

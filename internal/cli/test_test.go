@@ -217,18 +217,27 @@ func TestTestParallelCopies(t *testing.T) {
 	}
 }
 
-func TestTestConditions(t *testing.T) {
+// TestTestRules checks the conditions, skipping, and the rules every spec
+// follows: nsscript only through exec, and unique file names.
+func TestTestRules(t *testing.T) {
 	testenv.NeedNamespaces(t)
 	t.Parallel()
 	dir := writeSpecs(t, map[string]string{
 		"cond_unknown.txtar": "[bogus] exec true\n",
 		"cond_skip.txtar":    "[linktype:no-such-kind] exec false\n[!linktype:veth] exec false\nskip 'nothing more to do'\n",
+		"rule_exec.txtar":    "nsscript run lab.star\n",
+		"rule_unique.txtar":  "exec true\n-- lab.star --\n-- lab.star --\n",
 	})
 	out, _, code := nsscriptTest(t, dir)
 	if code != cli.ExitFail {
 		t.Errorf("exit %d, want %d", code, cli.ExitFail)
 	}
-	for _, want := range []string{"FAIL cond_unknown", `unknown condition "bogus"`, "skip cond_skip", "nothing more to do", "0 passed, 1 failed, 1 skipped"} {
+	for _, want := range []string{
+		"FAIL cond_unknown", `unknown condition "bogus"`, "skip cond_skip", "nothing more to do",
+		"FAIL rule_exec", "rule_exec.txtar:1: use 'exec nsscript' rather than 'nsscript'",
+		"FAIL rule_unique", "because RequireUniqueNames is enabled",
+		"0 passed, 3 failed, 1 skipped",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

@@ -115,10 +115,10 @@ func TestFindNone(t *testing.T) {
 
 func TestSanitize(t *testing.T) {
 	for in, want := range map[string]string{
-		"bridge.star":          "bridge",
-		"/a/b/my lab.star":     "my_lab",
-		"..star":               "lab",
-		"x/.hidden.star":       "hidden",
+		"bridge.star":           "bridge",
+		"/a/b/my lab.star":      "my_lab",
+		"..star":                "lab",
+		"x/.hidden.star":        "hidden",
 		strings.Repeat("a", 60): strings.Repeat("a", 40),
 	} {
 		if got := sanitize(in); got != want {

@@ -201,11 +201,18 @@ func (lk *Link) SetHairpin(on bool) error {
 	if on {
 		word = "on"
 	}
-	err := n.lab.apply(Step{NS: n.Name, Op: "link set", Desc: fmt.Sprintf("set hairpin %s on bridge port %s in %s", word, lk.name, n.Name),
+	err := n.lab.apply(Step{NS: n.Name, Op: "link set", Desc: fmt.Sprintf("turn hairpin %s for bridge port %s in %s", word, lk.name, n.Name),
 		Cmds: []string{inNS(n, "bridge link set dev "+shellQuote(lk.name)+" hairpin "+word)}}, func() error {
 		ref, err := lk.ref()
 		if err != nil {
 			return err
+		}
+		if lk.adopted && n.lab.opts.HostMode {
+			// A port the lab did not make keeps its old mode after the run.
+			if pi, err := n.h.LinkGetProtinfo(ref); err == nil && pi.Hairpin != on {
+				was := pi.Hairpin
+				defer n.lab.onUndo("restore hairpin of "+lk.name, func() error { return n.h.LinkSetHairpin(ref, was) })
+			}
 		}
 		return n.h.LinkSetHairpin(ref, on)
 	})

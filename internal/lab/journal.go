@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,6 +37,7 @@ const (
 	JSys   = "sysctl"    // a sysctl changed from Old to New
 	JRoute = "route"     // a route added
 	JNft   = "nft-table" // an nftables table created
+	JAddr  = "addr"      // an address added to a link the lab did not make
 )
 
 // JournalEntry is one change to the real machine.
@@ -56,7 +58,7 @@ type JournalEntry struct {
 	Old    string `json:"old,omitempty"`    // sysctl: value before
 	New    string `json:"new,omitempty"`    // sysctl: value set
 	Family int    `json:"family,omitempty"` // route, nft table: address family
-	Dst    string `json:"dst,omitempty"`    // route: destination prefix
+	Dst    string `json:"dst,omitempty"`    // route: destination prefix; addr: the address
 	Via    string `json:"via,omitempty"`    // route: gateway
 	Dev    int    `json:"dev,omitempty"`    // route: interface index
 	Metric int    `json:"metric,omitempty"` // route: priority
@@ -80,14 +82,20 @@ type journal struct {
 	run  string // "PID.START", the prefix of link tags
 }
 
-// openJournal creates the journal file of this process in dir.
+// openJournal creates the journal file of this process in dir; with dir
+// "", the journal stays in memory (a FreshHost lab in tests: its "host" is
+// not the machine's, and nsscript clean must never apply its entries there).
 func openJournal(dir string, keep bool) (*journal, error) {
 	pid := os.Getpid()
 	start, err := procStart(pid)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	j := &journal{path: filepath.Join(dir, fmt.Sprintf("journal-%d.json", pid)),
+	path := ""
+	if dir != "" {
+		path = filepath.Join(dir, fmt.Sprintf("journal-%d.json", pid))
+	}
+	j := &journal{path: path,
 		f:   JournalFile{PID: pid, Start: start, Args: os.Args, Keep: keep, Entries: []JournalEntry{}},
 		run: fmt.Sprintf("%d.%d", pid, start)}
 	if err := j.save(); err != nil {
@@ -99,6 +107,9 @@ func openJournal(dir string, keep bool) (*journal, error) {
 // save writes the journal atomically (a rename), so a kill leaves either
 // the old or the new version.
 func (j *journal) save() error {
+	if j.path == "" {
+		return nil
+	}
 	b, err := json.MarshalIndent(&j.f, "", "\t")
 	if err != nil {
 		return err
@@ -171,14 +182,13 @@ func (j *journal) drop(e *JournalEntry) error {
 func (j *journal) close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if len(j.f.Entries) > 0 {
+	if len(j.f.Entries) > 0 || j.path == "" {
 		return nil
 	}
 	if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("journal: %w", err)
 	}
-	os.Remove(filepath.Dir(j.path)) // only when empty: other runs may use it
-	return nil
+	return nil // the directory stays: other runs and paused labs use it
 }
 
 // procStart returns the start time of process pid (field 22 of its stat).
@@ -315,15 +325,6 @@ func (l *Lab) hostBind(n *Netns) error {
 	return err
 }
 
-// removeEmptyDir removes dir unless something else put files in it.
-func removeEmptyDir(dir string) error {
-	err := os.Remove(dir)
-	if err == nil || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-		return nil
-	}
-	return unwrapPath(err)
-}
-
 // hostSysctl runs write, which sets key from old to value in n, journaled
 // when n is on the real machine.
 func (l *Lab) hostSysctl(n *Netns, key, old, value string, write func() error) error {
@@ -387,6 +388,31 @@ func (l *Lab) hostRoute(n *Netns, rt *netlink.Route, add func() error) error {
 	return err
 }
 
+// hostAddr runs add, which adds address p to lk. On a link the lab found
+// (in a namespace opened with existing=True) rather than made, the address
+// is journaled and removed on undo; the lab's own links take their
+// addresses along when they go.
+func (l *Lab) hostAddr(lk *Link, p netip.Prefix, add func() error) error {
+	if !lk.adopted || !l.journaled(lk.ns) {
+		return add()
+	}
+	idx, err := lk.Index()
+	if err != nil {
+		return err
+	}
+	e, err := l.jr.intend(JournalEntry{Kind: JAddr, NS: nsPath(lk.ns), Name: lk.name, Index: idx, Dst: p.String()})
+	if err != nil {
+		return err
+	}
+	if err := add(); err != nil {
+		l.jr.drop(e)
+		return err
+	}
+	err = l.jr.done(e)
+	l.undoJournaled(e, fmt.Sprintf("remove %s from %s", p, lk.name), func() error { return delAddr(lk.ns.h, e) })
+	return err
+}
+
 // hostNftTable runs create, which creates nftables table name (of family)
 // in n, journaled when n is on the real machine; undo deletes the table.
 func (l *Lab) hostNftTable(n *Netns, family nftables.TableFamily, name string, create func() error) error {
@@ -447,26 +473,4 @@ func (l *Lab) undoJournaled(e *JournalEntry, desc string, fn func() error) {
 		}
 		return l.jr.drop(e)
 	})
-}
-
-// deleteTagged deletes the link that carries e's tag; for an entry that was
-// never marked done, a link of e's name without any alias. It reports
-// whether it deleted one.
-func deleteTagged(h *netlink.Handle, e *JournalEntry) (bool, error) {
-	if e.Index != 0 {
-		if nl, err := h.LinkByIndex(e.Index); err == nil && nl.Attrs().Alias == e.Tag {
-			return true, h.LinkDel(nl)
-		}
-	}
-	links, err := listLinks(h)
-	if err != nil {
-		return false, err
-	}
-	for _, nl := range links {
-		a := nl.Attrs()
-		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && a.Alias == "") {
-			return true, h.LinkDel(nl)
-		}
-	}
-	return false, nil
 }

@@ -84,11 +84,11 @@ func Clean(path string, dryRun bool, report func(string)) error {
 	if dryRun {
 		return errors.Join(errs...)
 	}
+	os.Remove(path + ".tmp") // a save the kill interrupted
 	if len(left) == 0 {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		os.Remove(filepath.Dir(path)) // only when empty
 		return errors.Join(errs...)
 	}
 	f.Entries = left
@@ -118,6 +118,8 @@ func describe(e *JournalEntry) string {
 		return "route to " + e.Dst + where
 	case JNft:
 		return "nftables table " + e.Name + where
+	case JAddr:
+		return "address " + e.Dst + " on " + e.Name + where
 	}
 	return e.Kind + " " + e.Name
 }
@@ -149,6 +151,12 @@ func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 				msg = "would delete " + what
 			} else {
 				msg, err = "deleted "+what, delRoute(h, e)
+			}
+		case JAddr:
+			if dryRun {
+				msg = "would remove " + what
+			} else {
+				msg, err = "removed "+what, delAddr(h, e)
 			}
 		case JNft:
 			family := nftables.TableFamily(e.Family)
@@ -377,4 +385,54 @@ func delNftTable(fd int, family nftables.TableFamily, name string) error {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	return nil
+}
+
+// delAddr removes e's address from the link with e's index; an address or
+// link already gone is fine.
+func delAddr(h *netlink.Handle, e *JournalEntry) error {
+	ip, ipnet, err := net.ParseCIDR(e.Dst)
+	if err != nil {
+		return fmt.Errorf("bad address %q in journal", e.Dst)
+	}
+	ipnet.IP = ip
+	nl, err := h.LinkByIndex(e.Index)
+	if err != nil {
+		return nil // the link is gone, and the address with it
+	}
+	err = h.AddrDel(nl, &netlink.Addr{IPNet: ipnet})
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	return err
+}
+
+// removeEmptyDir removes dir unless something else put files in it.
+func removeEmptyDir(dir string) error {
+	err := os.Remove(dir)
+	if err == nil || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	return unwrapPath(err)
+}
+
+// deleteTagged deletes the link that carries e's tag; for an entry that was
+// never marked done, a link of e's name without any alias. It reports
+// whether it deleted one.
+func deleteTagged(h *netlink.Handle, e *JournalEntry) (bool, error) {
+	if e.Index != 0 {
+		if nl, err := h.LinkByIndex(e.Index); err == nil && nl.Attrs().Alias == e.Tag {
+			return true, h.LinkDel(nl)
+		}
+	}
+	links, err := listLinks(h)
+	if err != nil {
+		return false, err
+	}
+	for _, nl := range links {
+		a := nl.Attrs()
+		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && a.Alias == "") {
+			return true, h.LinkDel(nl)
+		}
+	}
+	return false, nil
 }

@@ -72,15 +72,15 @@ type Step struct {
 // A Lab is used by one goroutine at a time, except for probes, which may run
 // concurrently.
 type Lab struct {
-	opts    Options
-	Host    *Netns
-	byName  map[string]*Netns
-	order   []*Netns
-	steps   []Step
-	undo    []undoEntry
-	jr      *journal // host mode: the persisted form of undo
-	pos     string
-	objects int
+	opts      Options
+	Host      *Netns
+	byName    map[string]*Netns
+	order     []*Netns
+	steps     []Step
+	undo      []undoEntry
+	jr        *journal // host mode: the persisted form of undo
+	pos       string
+	objects   int
 	nextIndex int
 	neigh     neighState // static neighbours and deterministic MACs (neigh.go)
 
@@ -136,7 +136,11 @@ func New(opts Options) (*Lab, error) {
 	}
 	if opts.HostMode && !opts.Plan {
 		// Before the first change: every change is journaled ahead.
-		jr, err := openJournal(opts.JournalDir, opts.Keep)
+		dir := opts.JournalDir
+		if opts.FreshHost {
+			dir = "" // not the machine's host: journal in memory only
+		}
+		jr, err := openJournal(dir, opts.Keep)
 		if err != nil {
 			host.close()
 			return nil, err

@@ -40,7 +40,7 @@ func (lk *Link) AddAddr(p netip.Prefix) error {
 				return err
 			}
 		}
-		if err := n.h.AddrAdd(ref, a); err != nil {
+		if err := n.lab.hostAddr(lk, p, func() error { return n.h.AddrAdd(ref, a) }); err != nil {
 			if errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("address %s already exists", p)
 			}

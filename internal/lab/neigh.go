@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -50,6 +51,7 @@ func ParseNeighMode(s string) (NeighMode, error) {
 	return 0, fmt.Errorf("invalid neighbour mode %q (want auto, static or arp)", s)
 }
 
+// String returns the mode as --neigh spells it.
 func (m NeighMode) String() string {
 	switch m {
 	case NeighStatic:
@@ -63,6 +65,10 @@ func (m NeighMode) String() string {
 // maxHops bounds the walk along a probe's path.
 const maxHops = 16
 
+// tableEvery is how often, at most, the lab reads the kernel's neighbour
+// table to decide whether it needs permanent entries.
+const tableEvery = time.Second
+
 // neighState is the lab's neighbour bookkeeping.
 type neighState struct {
 	gen  int    // counts the lab's kernel changes (Lab.apply)
@@ -75,11 +81,12 @@ type neighState struct {
 	segment   map[*Link]int          // link-layer segment of each link
 	owners    map[netip.Addr][]*Link // IPv4 address -> links that have it
 	byIndex   map[*Netns]map[int]*Link
-	installed map[neighKey]string // entries made, with their MAC
+	installed map[neighKey]string // entries made since the last change, with their MAC
 	walked    map[walkKey]walkEnd // paths already prepared
 	trunks    map[*Link][]*Link   // bridge -> its ports that lead to another bridge
 	fdbDone   map[*Link]bool      // links whose MAC the bridges know
-	table     *NeighTable         // read at the first probe
+	table     *NeighTable         // the kernel's table, read at most every tableEvery
+	tableAt   time.Time
 	tableErr  error
 
 	watch overflowWatch // for failed probes' details
@@ -136,6 +143,9 @@ func (l *Lab) neighReason() string {
 		return "neighbour table unreadable: " + l.neigh.tableErr.Error()
 	}
 	need, t := l.neighDemand(), l.neigh.table
+	if t == nil {
+		return fmt.Sprintf("the lab could need %d neighbour entries", need)
+	}
 	return fmt.Sprintf("the lab could need %d neighbour entries; the kernel's table holds %d, %d in use", need, t.Thresh3, t.Entries)
 }
 
@@ -153,9 +163,9 @@ func (l *Lab) refreshView() {
 	s.walked = map[walkKey]walkEnd{}
 	s.trunks = map[*Link][]*Link{}
 	s.fdbDone = map[*Link]bool{}
-	if s.installed == nil {
-		s.installed = map[neighKey]string{}
-	}
+	// Setting a link down flushes its permanent entries too: after any
+	// change, install again (a replace) what the next probes need.
+	s.installed = map[neighKey]string{}
 	for _, n := range l.order {
 		for _, lk := range n.order {
 			if lk.master != nil && lk.peer != nil && lk.peer.master != nil {
@@ -168,8 +178,11 @@ func (l *Lab) refreshView() {
 			}
 		}
 	}
-	if s.table == nil && s.tableErr == nil {
+	if l.opts.Neigh == NeighAuto && !s.static && time.Since(s.tableAt) > tableEvery {
+		// Other labs on the machine fill the same table: look again now
+		// and then, not on every change (a dump lists every device).
 		s.table, s.tableErr = ReadNeighTable()
+		s.tableAt = time.Now()
 	}
 	switch l.opts.Neigh {
 	case NeighStatic:
@@ -203,8 +216,7 @@ func (l *Lab) neighDemand() int {
 // ends, a bridge its ports, a macvlan or vlan its parent.
 func segments(l *Lab) map[*Link]int {
 	parent := map[*Link]*Link{}
-	var find func(*Link) *Link
-	find = func(x *Link) *Link {
+	find := func(x *Link) *Link {
 		for parent[x] != nil && parent[x] != x {
 			if gp := parent[parent[x]]; gp != nil {
 				parent[x] = gp
@@ -250,11 +262,12 @@ func segments(l *Lab) map[*Link]int {
 	return seg
 }
 
-// prepareNeigh makes sure, in static mode, that the path of a probe from src
+// PrepareNeigh makes sure, in static mode, that the path of a probe from src
 // to dst and the path of its reply have permanent neighbour entries. Hops it
 // cannot work out (a device the lab did not make, NAT, a tunnel) are left to
-// ARP.
-func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
+// ARP. Ping calls it; other probes (TCP, UDP, HTTP) should call it after
+// Settle too. It is safe for concurrent use by probes.
+func (l *Lab) PrepareNeigh(src *Netns, dst netip.Addr) {
 	if !dst.Is4() || l.opts.Neigh == NeighARP {
 		return
 	}

@@ -17,7 +17,7 @@ func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Opti
 	l.Settle(ctx)
 	l.probed.Store(true)
 	l.neigh.watch.start()
-	l.prepareNeigh(src, dst)
+	l.PrepareNeigh(src, dst)
 	p, err := src.Pinger()
 	if err != nil {
 		return probe.Result{Outcome: probe.NoRoute, Detail: fmt.Sprintf("open icmp socket in netns %q: %v", src.Name, err)}

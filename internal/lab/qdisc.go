@@ -22,10 +22,11 @@ type Impairment struct {
 	// Rate is the rate limit in bits per second.
 	Rate uint64
 	// Burst is the token bucket size in bytes (derived from Rate when 0:
-	// 10 ms at Rate, at least 4 full-size frames).
+	// 10 ms at Rate, at least two full-size frames).
 	Burst uint32
-	// Latency bounds how long a packet may wait in the tbf queue (100 ms
-	// when 0); it sets the queue's size.
+	// Latency bounds how long a packet may wait in the tbf queue (200 ms
+	// when 0); it sets the queue's size. Much shorter queues make TCP lose
+	// whole windows in slow start and fall far below the rate.
 	Latency time.Duration
 	// Limit is netem's queue length in packets (1000 when 0).
 	Limit uint32
@@ -61,7 +62,7 @@ func (im Impairment) burst() uint32 {
 		return im.Burst
 	}
 	b := im.Rate / 8 / 100 // 10 ms worth
-	return uint32(max(b, 4*1514))
+	return uint32(max(b, 2*1514))
 }
 
 // Impair replaces the link's egress qdisc with im (only the sending side of
@@ -105,7 +106,7 @@ func (lk *Link) Impair(im Impairment) error {
 	if im.Rate > 0 {
 		latency := im.Latency
 		if latency == 0 {
-			latency = 100 * time.Millisecond
+			latency = 200 * time.Millisecond
 		}
 		burst := im.burst()
 		bytesPerSec := im.Rate / 8
@@ -137,12 +138,21 @@ func (lk *Link) Impair(im Impairment) error {
 				return qdiscError(q.Type(), err)
 			}
 		}
+		lk.journalQdisc(idx)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s in netns %q: %w", lk.name, n.Name, err)
 	}
 	return nil
+}
+
+// journalQdisc makes a --host run put the kernel's default queue back on a
+// link that outlives the lab (one in host or in a namespace it opened).
+func (lk *Link) journalQdisc(idx int) {
+	if lk.ns == lk.ns.lab.Host || lk.ns.Existing {
+		lk.ns.lab.onUndo("clear impairment of "+lk.name, func() error { return lk.deleteRoot(idx) })
+	}
 }
 
 // ClearImpairment removes the link's root qdisc, so the kernel's default

@@ -137,7 +137,7 @@ func TestImpairmentCheckAndPlan(t *testing.T) {
 	for _, want := range []string{
 		"impair x in host: delay 20ms jitter 5ms loss 1% rate 1mbit",
 		"tc qdisc replace dev x root handle 1: netem delay 20ms 5ms loss 1%",
-		"tc qdisc add dev x parent 1:1 handle 10: tbf rate 1000000bit burst 6056 limit 18556",
+		"tc qdisc add dev x parent 1:1 handle 10: tbf rate 1000000bit burst 3028 limit 28028",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("steps lack %q:\n%s", want, b.String())
@@ -163,5 +163,22 @@ func TestParseRate(t *testing.T) {
 		if got := FormatRate(in); got != want {
 			t.Errorf("FormatRate(%d) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestImpairJournaled: with --host, an impairment of a link that outlives
+// the lab is undone when the lab closes.
+func TestImpairJournaled(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{HostMode: true, NetnsDir: t.TempDir()})
+	x, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Name: "x", Up: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Impair(Impairment{Rate: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+	if j := l.Journal(); len(j) == 0 || j[0] != "clear impairment of x" {
+		t.Errorf("journal %q", j)
 	}
 }

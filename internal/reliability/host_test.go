@@ -33,6 +33,7 @@ type hostLab struct {
 	net    string // "10.X.Y": the lab's /24
 	far    string // "10.X.Z.0/24": a host route's destination
 	hadNft bool   // the host had the nftables table inet nsscript before
+	hadDir bool   // /run/netns existed before
 }
 
 func newHostLab(t *testing.T) *hostLab {
@@ -42,6 +43,8 @@ func newHostLab(t *testing.T) *hostLab {
 	x, y := 200+rand.IntN(50), rand.IntN(254)
 	h.net, h.far = fmt.Sprintf("10.%d.%d", x, y), fmt.Sprintf("10.%d.%d.0/24", x, (y+1)%254)
 	h.hadNft = nftTable(t)
+	_, err := os.Stat("/run/netns")
+	h.hadDir = err == nil
 	martians, _ := os.ReadFile("/proc/sys/net/ipv4/conf/all/log_martians")
 	t.Cleanup(func() { h.scrub(t, strings.TrimSpace(string(martians))) })
 
@@ -100,6 +103,9 @@ func (h *hostLab) scrub(t *testing.T, martians string) {
 			unix.Unmount(p, unix.MNT_DETACH)
 			os.Remove(p)
 		}
+	}
+	if !h.hadDir {
+		os.Remove("/run/netns") // only when empty
 	}
 	if martians != "" {
 		os.WriteFile("/proc/sys/net/ipv4/conf/all/log_martians", []byte(martians), 0o644)

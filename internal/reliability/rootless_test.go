@@ -23,7 +23,7 @@ var nobody = &syscall.Credential{Uid: 65534, Gid: 65534}
 // asNobody makes a command run as nobody with a minimal environment.
 func asNobody(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/nonexistent", "TMPDIR=/tmp", "NO_COLOR=1"}
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", "TMPDIR=/tmp", "NO_COLOR=1"}
 }
 
 // needNobody skips unless this test can switch to nobody and nobody can
@@ -32,9 +32,7 @@ func needNobody(t *testing.T) {
 	t.Helper()
 	testenv.NeedNamespaces(t)
 	testenv.NeedRoot(t)
-	out, err := exec.Command("unshare", "--version").CombinedOutput()
-	_ = out
-	if err == nil {
+	if _, err := exec.LookPath("unshare"); err == nil {
 		cmd := exec.Command("unshare", "-Urn", "true")
 		asNobody(cmd)
 		if err := cmd.Run(); err != nil {
@@ -69,6 +67,9 @@ func scriptResult(code int, stdout string) string {
 // (a rootless sandbox: user + mount + network namespaces) and compares the
 // verdicts: the same lines ok or FAIL, the same summary, the same exit.
 func TestRootlessScripts(t *testing.T) {
+	if os.Getenv(RunsEnv) == "" {
+		t.Skipf("the long version only (set %s, as make reliability does); CI compares the spec suite", RunsEnv)
+	}
 	needNobody(t)
 	scripts, _ := filepath.Glob("../../scripts/*.star")
 	if len(scripts) == 0 {
@@ -121,13 +122,8 @@ type specResult struct {
 
 // TestRootlessSpecs runs the spec suite (testdata/*.txtar) with nsscript
 // test as root and as nobody: every spec must end the same way, except the
-// specs that declare a [root] condition. It runs in the long version only
-// (make reliability): the suite takes a while and CI runs it as root
-// already.
+// specs that declare a [root] condition.
 func TestRootlessSpecs(t *testing.T) {
-	if os.Getenv(RunsEnv) == "" {
-		t.Skipf("the long version only (set %s, as make reliability does)", RunsEnv)
-	}
 	needNobody(t)
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -183,4 +179,22 @@ func TestRootlessSpecs(t *testing.T) {
 		same++
 	}
 	t.Logf("%d specs: %d ended the same as root and as nobody, %d declare [root]", len(names), same, rootOnly)
+}
+
+// TestHostRefusedWithoutRoot: --host changes the real machine, so it needs
+// root, and says so in one line before doing anything.
+func TestHostRefusedWithoutRoot(t *testing.T) {
+	testenv.NeedRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.WriteFile(filepath.Join(dir, "lab.star"), []byte("netns(\"nsthost\")\n"), 0o644)
+	before := snapshot(t)
+	p := start(t, []string{"run", "--host", "lab.star"}, func(c *exec.Cmd) { c.Dir = dir; asNobody(c) })
+	code := p.wait(t, 10*time.Second)
+	want := "nsscript run: --host needs root (it changes the real host's network); run without --host for a private sandbox\n"
+	if code != 2 || p.stderr.String() != want || p.stdout.String() != "" {
+		t.Errorf("--host as nobody: exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
+	}
+	mustEqual(t, "after --host as nobody", before, snapshot(t))
 }

@@ -69,10 +69,10 @@ func snapshot(t testing.TB) hostState {
 			s.add("netns", "/run/netns/"+e.Name())
 		}
 	}
-	if ents, err := os.ReadDir("/run/nsscript"); err == nil {
-		for _, e := range ents {
-			s.add("journal", "/run/nsscript/"+e.Name())
-		}
+	// Journals of --host runs (paused labs keep their sockets there too).
+	js, _ := filepath.Glob("/run/nsscript/journal-*")
+	for _, j := range js {
+		s.add("journal", j)
 	}
 	s.nft(t)
 	var keys []string
@@ -193,7 +193,11 @@ func countObjects(d []string) string {
 func mustEqual(t testing.TB, what string, before, after hostState) {
 	t.Helper()
 	if d := diff(before, after); len(d) > 0 {
-		t.Fatalf("%s: the host changed (%s):\n%s", what, countObjects(d), strings.Join(d, "\n"))
+		more := ""
+		if len(d) > 30 {
+			d, more = d[:30], fmt.Sprintf("\n... and %d more", len(d)-30)
+		}
+		t.Fatalf("%s: the host changed (%s):\n%s%s", what, countObjects(diff(before, after)), strings.Join(d, "\n"), more)
 	}
 }
 

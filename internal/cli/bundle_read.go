@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/lab"
+)
+
+// This file reads what the failure bundle (bundle.go) shows: a namespace's
+// links, addresses, routes, neighbours, sysctls and nftables rules, through
+// the namespace's netlink handle and an nftables connection opened in it.
+
+// snapshot is what a namespace looked like when an expectation failed.
+type snapshot struct {
+	name, role string
+	dst        netip.Addr
+	lookup     string     // the route the kernel picks for dst
+	gateway    netip.Addr // its gateway, if any
+	links      []linkInfo
+	routes     []string
+	neigh      []string
+	sysctls    []string
+	nft        []string
+	errs       []string
+}
+
+type linkInfo struct {
+	name, kind, state, mac, master, peer string
+	mtu                                  int
+	addrs                                []string
+}
+
+// takeSnapshot reads namespace n through its netlink handle. dst, when
+// valid, is looked up in its routing table.
+func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
+	s := &snapshot{name: n.Name, role: role, dst: dst}
+	h := n.Handle()
+	if h == nil {
+		s.errs = append(s.errs, "no netlink handle")
+		return s
+	}
+	links, err := h.LinkList()
+	if err != nil {
+		s.errs = append(s.errs, "links: "+err.Error())
+	}
+	names := map[int]string{}
+	for _, nl := range links {
+		names[nl.Attrs().Index] = nl.Attrs().Name
+	}
+	for _, nl := range links {
+		s.links = append(s.links, readLink(h, n, nl, names))
+	}
+	if dst.IsValid() {
+		s.lookup, s.gateway = lookupRoute(h, dst, names)
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := h.RouteList(nil, fam)
+		if err != nil {
+			s.errs = append(s.errs, "routes: "+err.Error())
+		}
+		for _, r := range routes {
+			if fam == netlink.FAMILY_V6 && r.Dst != nil && r.Dst.IP.IsLinkLocalUnicast() {
+				continue // fe80::/64 on every IPv6 link
+			}
+			s.routes = append(s.routes, routeText(r, names))
+		}
+		neighs, err := h.NeighList(0, fam)
+		if err != nil {
+			s.errs = append(s.errs, "neighbours: "+err.Error())
+		}
+		for _, nb := range neighs {
+			if nb.State&netlink.NUD_NOARP != 0 || nb.IP.IsMulticast() {
+				continue
+			}
+			s.neigh = append(s.neigh, neighText(nb, names))
+		}
+	}
+	sort.Strings(s.neigh)
+	for _, key := range []string{"net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter"} {
+		if v, err := n.ReadSysctl(key); err == nil {
+			s.sysctls = append(s.sysctls, key+"="+strings.TrimSpace(v))
+		}
+	}
+	nft, err := nftRules(n)
+	if err != nil {
+		s.errs = append(s.errs, "nftables: "+err.Error())
+	}
+	s.nft = nft
+	return s
+}
+
+func readLink(h *netlink.Handle, n *lab.Netns, nl netlink.Link, names map[int]string) linkInfo {
+	a := nl.Attrs()
+	li := linkInfo{name: a.Name, kind: nl.Type(), mtu: a.MTU, mac: a.HardwareAddr.String()}
+	switch {
+	case a.Flags&net.FlagUp == 0:
+		li.state = "DOWN"
+	case a.OperState == netlink.OperUp:
+		li.state = "UP"
+	case a.OperState == netlink.OperUnknown:
+		li.state = "UNKNOWN"
+	default:
+		li.state = strings.ToUpper(a.OperState.String())
+	}
+	if a.MasterIndex != 0 {
+		li.master = names[a.MasterIndex]
+		if li.master == "" {
+			li.master = fmt.Sprintf("if%d", a.MasterIndex)
+		}
+	}
+	if lk := n.Link(a.Name); lk != nil && lk.Peer() != nil {
+		li.peer = lk.Peer().String()
+	}
+	addrs, err := h.AddrList(nl, netlink.FAMILY_ALL)
+	if err == nil {
+		for _, ad := range addrs {
+			if ad.IP.IsLinkLocalUnicast() && ad.IP.To4() == nil {
+				continue
+			}
+			li.addrs = append(li.addrs, ad.IPNet.String())
+		}
+	}
+	return li
+}
+
+// lookupRoute asks the kernel which route it would take to dst and
+// returns it as text, with its gateway.
+func lookupRoute(h *netlink.Handle, dst netip.Addr, names map[int]string) (string, netip.Addr) {
+	rs, err := h.RouteGet(dst.AsSlice())
+	if err != nil {
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return fmt.Sprintf("route to %s: none (%s)", dst, errno.Error()), netip.Addr{}
+		}
+		return fmt.Sprintf("route to %s: %v", dst, err), netip.Addr{}
+	}
+	if len(rs) == 0 {
+		return fmt.Sprintf("route to %s: none", dst), netip.Addr{}
+	}
+	r := rs[0]
+	gw, _ := netip.AddrFromSlice(r.Gw)
+	var w []string
+	if r.Type == unix.RTN_LOCAL {
+		w = append(w, "local")
+	}
+	if r.Gw != nil {
+		w = append(w, "via "+r.Gw.String())
+	}
+	if r.LinkIndex != 0 {
+		w = append(w, "dev "+names[r.LinkIndex])
+	}
+	if r.Src != nil {
+		w = append(w, "src "+r.Src.String())
+	}
+	return fmt.Sprintf("route to %s: %s", dst, strings.Join(w, " ")), gw.Unmap()
+}
+
+// routeText writes a route as ip route does.
+func routeText(r netlink.Route, names map[int]string) string {
+	var w []string
+	switch {
+	case r.Type == unix.RTN_UNREACHABLE:
+		w = append(w, "unreachable")
+	case r.Type == unix.RTN_BLACKHOLE:
+		w = append(w, "blackhole")
+	case r.Type == unix.RTN_PROHIBIT:
+		w = append(w, "prohibit")
+	}
+	if r.Dst == nil || r.Dst.IP.IsUnspecified() && isZeroMask(r.Dst.Mask) {
+		w = append(w, "default")
+	} else {
+		w = append(w, r.Dst.String())
+	}
+	if r.Gw != nil {
+		w = append(w, "via", r.Gw.String())
+	}
+	for _, nh := range r.MultiPath {
+		w = append(w, "nexthop via", nh.Gw.String(), "dev", names[nh.LinkIndex])
+	}
+	if r.LinkIndex != 0 {
+		w = append(w, "dev", names[r.LinkIndex])
+	}
+	if r.Src != nil {
+		w = append(w, "src", r.Src.String())
+	}
+	if r.Priority != 0 {
+		w = append(w, "metric", fmt.Sprint(r.Priority))
+	}
+	if r.Flags&unix.RTNH_F_LINKDOWN != 0 {
+		w = append(w, "linkdown")
+	}
+	return strings.Join(w, " ")
+}
+
+func isZeroMask(m net.IPMask) bool {
+	ones, _ := m.Size()
+	return ones == 0
+}
+
+var nudNames = []struct {
+	bit  int
+	name string
+}{
+	{netlink.NUD_PERMANENT, "PERMANENT"}, {netlink.NUD_REACHABLE, "REACHABLE"}, {netlink.NUD_STALE, "STALE"},
+	{netlink.NUD_DELAY, "DELAY"}, {netlink.NUD_PROBE, "PROBE"}, {netlink.NUD_FAILED, "FAILED"},
+	{netlink.NUD_INCOMPLETE, "INCOMPLETE"},
+}
+
+// neighText writes a neighbour entry as ip neigh does.
+func neighText(nb netlink.Neigh, names map[int]string) string {
+	state := "NONE"
+	for _, n := range nudNames {
+		if nb.State&n.bit != 0 {
+			state = n.name
+			break
+		}
+	}
+	s := fmt.Sprintf("%s dev %s", nb.IP, names[nb.LinkIndex])
+	if len(nb.HardwareAddr) > 0 {
+		s += " lladdr " + nb.HardwareAddr.String()
+	}
+	return s + " " + state
+}
+
+// nftRules lists a namespace's nftables rules for the bundle: per chain
+// the kernel's rule count, then the text of each rule the lab added (from
+// its recorded steps, with the script position). It is a variable so that
+// a lab function that renders rules from the kernel can take its place.
+var nftRules = func(n *lab.Netns) ([]string, error) {
+	c, err := nftables.New(nftables.WithNetNSFd(n.FD()))
+	if err != nil {
+		return nil, err
+	}
+	chains, err := c.ListChains()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, ch := range chains {
+		rules, err := c.GetRules(ch.Table, ch)
+		if err != nil {
+			return out, err
+		}
+		hook := ""
+		if h, ok := hookNames[hookNum(ch.Hooknum)]; ok {
+			hook = " (" + h + " hook)"
+		}
+		out = append(out, fmt.Sprintf("table %s %s chain %s%s: %d rule%s", familyName(ch.Table.Family), ch.Table.Name, ch.Name, hook, len(rules), plural(len(rules))))
+	}
+	for _, s := range n.Lab().Steps() {
+		if s.NS != n.Name || s.Op != "nft rule" {
+			continue
+		}
+		for _, c := range s.Cmds {
+			if _, rule, ok := strings.Cut(c, "add rule "); ok {
+				out = append(out, fmt.Sprintf("rule %s  (%s)", strings.TrimRight(rule, "'"), s.Pos))
+			}
+		}
+	}
+	return out, nil
+}
+
+var hookNames = map[uint32]string{0: "prerouting", 1: "input", 2: "forward", 3: "output", 4: "postrouting"}
+
+func hookNum(h *nftables.ChainHook) uint32 {
+	if h == nil {
+		return 99
+	}
+	return uint32(*h)
+}
+
+func familyName(f nftables.TableFamily) string {
+	switch f {
+	case nftables.TableFamilyINet:
+		return "inet"
+	case nftables.TableFamilyIPv4:
+		return "ip"
+	case nftables.TableFamilyIPv6:
+		return "ip6"
+	case nftables.TableFamilyARP:
+		return "arp"
+	case nftables.TableFamilyBridge:
+		return "bridge"
+	case nftables.TableFamilyNetdev:
+		return "netdev"
+	}
+	return fmt.Sprint(uint8(f))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
