@@ -221,28 +221,11 @@ func (a *ipArg) Unpack(v starlark.Value) error {
 type ipsArg struct{ addrs []netip.Addr }
 
 // Unpack implements starlark.Unpacker.
-func (a *ipsArg) Unpack(v starlark.Value) error {
-	if _, ok := v.(starlark.String); ok {
-		var x ipArg
-		if err := x.Unpack(v); err != nil {
-			return err
-		}
-		a.addrs = []netip.Addr{x.addr}
-		return nil
-	}
-	it, ok := v.(starlark.Iterable)
-	if !ok {
-		return fmt.Errorf("got %s, want address string or list of them", v.Type())
-	}
-	iter := it.Iterate()
-	defer iter.Done()
-	var x starlark.Value
-	for iter.Next(&x) {
+func (a *ipsArg) Unpack(v starlark.Value) (err error) {
+	a.addrs, err = oneOrList(v, func(x starlark.Value) (netip.Addr, error) {
 		var ad ipArg
-		if err := ad.Unpack(x); err != nil {
-			return err
-		}
-		a.addrs = append(a.addrs, ad.addr)
-	}
-	return nil
+		err := ad.Unpack(x)
+		return ad.addr, err
+	})
+	return err
 }

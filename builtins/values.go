@@ -275,28 +275,38 @@ func ParseMAC(s string) (net.HardwareAddr, error) {
 type addrsArg struct{ ps []netip.Prefix }
 
 // Unpack implements starlark.Unpacker.
-func (a *addrsArg) Unpack(v starlark.Value) error {
-	if _, ok := v.(starlark.String); ok {
+func (a *addrsArg) Unpack(v starlark.Value) (err error) {
+	a.ps, err = oneOrList(v, func(x starlark.Value) (netip.Prefix, error) {
 		var p prefixArg
-		if err := p.Unpack(v); err != nil {
-			return err
+		err := p.Unpack(x)
+		return p.p, err
+	})
+	return err
+}
+
+// oneOrList unpacks a string, or an iterable of strings, with one.
+func oneOrList[T any](v starlark.Value, one func(starlark.Value) (T, error)) ([]T, error) {
+	if _, ok := v.(starlark.String); ok {
+		x, err := one(v)
+		if err != nil {
+			return nil, err
 		}
-		a.ps = []netip.Prefix{p.p}
-		return nil
+		return []T{x}, nil
 	}
 	it, ok := v.(starlark.Iterable)
 	if !ok {
-		return fmt.Errorf("got %s, want address string or list of them", v.Type())
+		return nil, fmt.Errorf("got %s, want address string or list of them", v.Type())
 	}
 	iter := it.Iterate()
 	defer iter.Done()
+	var out []T
 	var x starlark.Value
 	for iter.Next(&x) {
-		var p prefixArg
-		if err := p.Unpack(x); err != nil {
-			return err
+		y, err := one(x)
+		if err != nil {
+			return nil, err
 		}
-		a.ps = append(a.ps, p.p)
+		out = append(out, y)
 	}
-	return nil
+	return out, nil
 }
