@@ -55,6 +55,7 @@ func repoScript(t *testing.T, name string) string {
 func TestRunBridgeScript(t *testing.T) {
 	testenv.NeedNamespaces(t)
 	t.Parallel()
+	testenv.LockHost(t, false)
 	before := hostState(t)
 	script := repoScript(t, "bridge.star")
 	out, errOut, code := runNsscript(t, filepath.Dir(script), "run", "bridge.star")
@@ -101,6 +102,7 @@ func TestRunRootless(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "bridge.star"), src, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	testenv.LockHost(t, false)
 	before := hostState(t)
 	cmd := exec.Command(bin, "run", "bridge.star")
 	cmd.Args[0] = "nsscript"

@@ -3,7 +3,10 @@ package testenv
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/sandbox"
 )
@@ -32,4 +35,30 @@ func NeedRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
+}
+
+// hostLockPath is shared by every test process of this module on a machine.
+var hostLockPath = filepath.Join(os.TempDir(), "nsscript-tests-host.lock")
+
+// LockHost serialises tests that change the real host (--host mode) with
+// tests that compare the real host's state before and after a run: go test
+// runs packages in parallel processes, and a snapshot taken while another
+// package's --host test has its links up would report a leak that is not
+// one. Observers take the lock shared, changers exclusive; it is released
+// when the test ends.
+func LockHost(t testing.TB, exclusive bool) {
+	t.Helper()
+	f, err := os.OpenFile(hostLockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatalf("host lock: %v", err)
+	}
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		t.Fatalf("host lock: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
