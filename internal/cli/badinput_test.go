@@ -166,6 +166,7 @@ var (
 func TestBadInputs(t *testing.T) {
 	testenv.NeedNamespaces(t)
 	t.Parallel()
+	testenv.LockHost(t, false)
 	before := hostState(t)
 	tried, positioned := 0, 0
 	var slowest time.Duration // of the cases without a --timeout

@@ -15,6 +15,7 @@ import (
 // nftables table in every run. Each sandbox is private, so all of them must
 // pass, and the host must be untouched afterwards.
 func TestConcurrentSameScript(t *testing.T) {
+	testenv.LockHost(t, false)
 	testenv.NeedNamespaces(t)
 	const n = 16
 	for _, script := range []string{"../../scripts/bridge.star", "testdata/leak.star"} {

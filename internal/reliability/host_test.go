@@ -174,6 +174,7 @@ func clean(t *testing.T, pid int) string {
 }
 
 func TestHostErrorUndoesExactly(t *testing.T) {
+	testenv.LockHost(t, true)
 	h := newHostLab(t)
 	// The last line makes a link whose name the host already has: the
 	// kernel refuses it only in the real run, after everything else.
@@ -198,6 +199,7 @@ func TestHostErrorUndoesExactly(t *testing.T) {
 }
 
 func TestHostSignalsUndoExactly(t *testing.T) {
+	testenv.LockHost(t, true)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			h := newHostLab(t)
@@ -221,6 +223,7 @@ func TestHostSignalsUndoExactly(t *testing.T) {
 }
 
 func TestHostKillThenClean(t *testing.T) {
+	testenv.LockHost(t, true)
 	h := newHostLab(t)
 	file := writeScript(t, "host.star", h.script(h.waitTail()))
 	before := snapshot(t)
@@ -243,6 +246,7 @@ func TestHostKillThenClean(t *testing.T) {
 // (during the plan, the build, the probing and the undo), then runs
 // nsscript clean on the journal: the host must be as before every time.
 func TestHostKillRandom(t *testing.T) {
+	testenv.LockHost(t, true)
 	h := newHostLab(t)
 	file := writeScript(t, "host.star", h.script(fmt.Sprintf("expect_reachable(ns, %q)\n", h.net+".1")))
 	before := snapshot(t)

@@ -18,6 +18,7 @@ import (
 // setup and during probing), and checks after every run that the real
 // host is exactly as before and that no nsscript process is left.
 func TestLeakSandboxKill(t *testing.T) {
+	testenv.LockHost(t, false)
 	testenv.NeedNamespaces(t)
 	script := "testdata/leak.star"
 	before := snapshot(t)

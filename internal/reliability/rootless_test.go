@@ -184,6 +184,7 @@ func TestRootlessSpecs(t *testing.T) {
 // TestHostRefusedWithoutRoot: --host changes the real machine, so it needs
 // root, and says so in one line before doing anything.
 func TestHostRefusedWithoutRoot(t *testing.T) {
+	testenv.LockHost(t, false)
 	testenv.NeedRoot(t)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
