@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,11 @@ func handle(t *testing.T, fd int) *netlink.Handle {
 	return h
 }
 
+// nextIndex numbers the veths the tests make.
+var nextIndex atomic.Int32
+
+func init() { nextIndex.Store(5000) }
+
 // end is one side of a veth: its namespace, interface name and addresses.
 type end struct {
 	ns    int
@@ -82,8 +88,11 @@ type end struct {
 func veth(t *testing.T, a, b end) {
 	t.Helper()
 	ha, hb := handle(t, a.ns), handle(t, b.ns)
+	// A chosen index keeps the two ends' indexes apart: the kernel's link
+	// watcher delays a carrier change up to a second when a veth's index
+	// equals its peer's (both 2 in two fresh namespaces).
 	v := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: a.name, Namespace: netlink.NsFd(a.ns)},
+		LinkAttrs:     netlink.LinkAttrs{Name: a.name, Namespace: netlink.NsFd(a.ns), Index: int(nextIndex.Add(1))},
 		PeerName:      b.name,
 		PeerNamespace: netlink.NsFd(b.ns),
 	}
