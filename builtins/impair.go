@@ -14,7 +14,6 @@ import (
 
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/probe"
-	"github.com/nsscript/nsscript/lang"
 )
 
 // fnImpair implements impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, clear=False).
@@ -203,14 +202,7 @@ func fnExpectRate(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 			timeout.d = time.Duration(float64(size.n*8)/float64(lo.bps)*float64(time.Second))*3 + 2*time.Second
 		}
 	}
-	e := &Expectation{
-		Pos:     lang.CallerPos(t),
-		Builtin: b.Name(),
-		What:    fmt.Sprintf("%s -> %s: %s", src.ns.Name, dst.label, what),
-		Src:     src.ns,
-		Dst:     dst.addr,
-		done:    make(chan struct{}),
-	}
+	e := newExpectation(t, b, src.ns, dst.addr, fmt.Sprintf("%s -> %s: %s", src.ns.Name, dst.label, what))
 	inBounds := func(bps float64) bool { return bps >= float64(lo.bps) && (hi.bps == 0 || bps <= float64(hi.bps)) }
 	// One transfer can be slowed by a TCP timeout after a window lost in
 	// slow start, or by a busy machine: a rate out of bounds is measured
@@ -265,14 +257,7 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	default:
 		what = fmt.Sprintf("rtt at most %s", hi.d)
 	}
-	e := &Expectation{
-		Pos:     lang.CallerPos(t),
-		Builtin: b.Name(),
-		What:    fmt.Sprintf("%s -> %s: %s", src.ns.Name, dst.label, what),
-		Src:     src.ns,
-		Dst:     dst.addr,
-		done:    make(chan struct{}),
-	}
+	e := newExpectation(t, b, src.ns, dst.addr, fmt.Sprintf("%s -> %s: %s", src.ns.Name, dst.label, what))
 	r.Lab.Settle(r.Ctx)
 	go func() {
 		defer close(e.done)

@@ -27,6 +27,11 @@ type Expectation struct {
 	done    chan struct{}
 }
 
+// newExpectation starts the record of an expect_* call made on thread t.
+func newExpectation(t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string) *Expectation {
+	return &Expectation{Pos: lang.CallerPos(t), Builtin: b.Name(), What: what, Src: src, Dst: dst, done: make(chan struct{})}
+}
+
 // dstArg unpacks a probe target: an address, a namespace or a link.
 type dstArg struct {
 	addr  netip.Addr
@@ -117,14 +122,7 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within?", &within); err != nil {
 		return nil, err
 	}
-	e := &Expectation{
-		Pos:     lang.CallerPos(t),
-		Builtin: b.Name(),
-		What:    fmt.Sprintf("%s -> %s", src.ns.Name, dst.label),
-		Src:     src.ns,
-		Dst:     dst.addr,
-		done:    make(chan struct{}),
-	}
+	e := newExpectation(t, b, src.ns, dst.addr, fmt.Sprintf("%s -> %s", src.ns.Name, dst.label))
 	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "expect", Desc: b.Name() + " " + e.What,
 		Cmds: []string{expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable)}})
 	if r.Lab.Planning() {

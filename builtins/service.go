@@ -13,7 +13,6 @@ import (
 
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/probe"
-	"github.com/nsscript/nsscript/lang"
 )
 
 func init() {
@@ -253,14 +252,7 @@ func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 // meanwhile. cmds, the shell equivalent, are recorded for explain; a plan probes
 // nothing.
 func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string, cmds []string, check func(e *Expectation)) {
-	e := &Expectation{
-		Pos:     lang.CallerPos(t),
-		Builtin: b.Name(),
-		What:    what,
-		Src:     src,
-		Dst:     dst,
-		done:    make(chan struct{}),
-	}
+	e := newExpectation(t, b, src, dst, what)
 	r.Lab.Note(lab.Step{NS: src.Name, Op: "expect", Desc: b.Name() + " " + what, Cmds: cmds})
 	if r.Lab.Planning() {
 		return
