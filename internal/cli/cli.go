@@ -158,7 +158,7 @@ func parseFlags(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
 	// a usage error is one line instead, and help shows the usage.
 	out := fs.Output()
 	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
+	err := fs.Parse(flagsFirst(fs, args))
 	fs.SetOutput(out)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
@@ -169,6 +169,48 @@ func parseFlags(env *Env, fs *flag.FlagSet, args []string) (int, bool) {
 		return ExitError, true
 	}
 	return 0, false
+}
+
+// flagsFirst moves flags given after positional arguments in front of them,
+// so `nsscript run lab.star --set n=5` works as users type it. Everything
+// from "--" on stays where it is, and so does everything after the first
+// positional argument of a command that runs a command line
+// (`nsscript exec net1 ip -br addr`).
+func flagsFirst(fs *flag.FlagSet, args []string) []string {
+	if takesCommandLine[fs.Name()] {
+		return args
+	}
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	return append(flags, pos...)
+}
+
+// takesCommandLine names the subcommands whose arguments end with a command
+// to run, whose flags are not nsscript's.
+var takesCommandLine = map[string]bool{"exec": true}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // multiFlag is a repeatable string flag.

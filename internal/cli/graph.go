@@ -87,18 +87,8 @@ var formatByExt = map[string]string{".dot": "dot", ".gv": "dot", ".mmd": "mermai
 // positional arguments (nsscript graph FILE --format svg) and returns the
 // positional ones; done is set when the command should stop with code.
 func parseInterleaved(env *Env, fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
-	for {
-		if code, done := parseFlags(env, fs, args); done {
-			return nil, code, true
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, 0, false
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), 0, false
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	if code, done := parseFlags(env, fs, args); done {
+		return nil, code, true
 	}
+	return fs.Args(), 0, false
 }

@@ -178,3 +178,13 @@ func TestHelp(t *testing.T) {
 		t.Errorf("unknown command: %d %q", code, errOut)
 	}
 }
+
+func TestFlagsAfterScript(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	t.Parallel()
+	dir := writeScript(t, "lab.star", "print(n)\n")
+	out, errOut, code := runNsscript(t, dir, "run", "lab.star", "--set", "n=7", "-v")
+	if code != 0 || out != "7\n0 passed, 0 failed\n" || !strings.Contains(errOut, "sandbox:") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
