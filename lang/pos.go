@@ -51,6 +51,45 @@ func (p *positions) callStart(pos syntax.Position) syntax.Position {
 	return pos
 }
 
+// addFile records the call starts of an already parsed file (a REPL chunk,
+// whose text is not on disk), merging with what is known of its name.
+func (p *positions) addFile(f *syntax.File) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.files[f.Path]
+	if m == nil {
+		m = map[[2]int32][2]int32{}
+		p.files[f.Path] = m
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok {
+			start, _ := c.Span()
+			m[[2]int32{c.Lparen.Line, c.Lparen.Col}] = [2]int32{start.Line, start.Col}
+		}
+		return true
+	})
+}
+
+// TrackFile makes CallerPos and WrapIn report the calls of f, a chunk the
+// caller parsed itself (as a REPL does), at the start of each call.
+func TrackFile(t *starlark.Thread, f *syntax.File) {
+	p, _ := t.Local(posKey).(*positions)
+	if p == nil {
+		p = &positions{files: map[string]map[[2]int32][2]int32{}, src: map[string][]byte{}}
+		t.SetLocal(posKey, p)
+	}
+	p.addFile(f)
+}
+
+// WrapIn is Wrap with call positions moved to the start of each call, as
+// Exec reports them, for code run on thread t outside Exec.
+func WrapIn(t *starlark.Thread, err error) *Error {
+	if p, ok := t.Local(posKey).(*positions); ok {
+		return (&loader{pos: p}).wrap(err)
+	}
+	return Wrap(err)
+}
+
 // CallerPos returns the position of the script line that called the builtin
 // running on thread t, as "file:line:col" at the start of the call.
 func CallerPos(t *starlark.Thread) string {

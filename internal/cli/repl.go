@@ -117,7 +117,7 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 	replError := func(err error) {
 		if err != nil {
 			errs++
-			fmt.Fprintln(env.Stderr, lang.Wrap(err).Error())
+			fmt.Fprintln(env.Stderr, lang.WrapIn(thread, err).Error())
 		}
 	}
 	for {
@@ -154,6 +154,7 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 			continue
 		}
 		thread.Uncancel()
+		lang.TrackFile(thread, f)
 		if expr := soleExpr(f); expr != nil {
 			v, err := starlark.EvalExprOptions(f.Options, thread, expr, globals)
 			if err == nil && v != starlark.None {

@@ -59,7 +59,7 @@ func TestReplLineByLine(t *testing.T) {
 	send(`x, y = veth(ns = a, peer_ns = b)`, "")
 	send(`x.addr("10.4.0.1/24")`, "<link eth0 in a>")
 	send(`y.addr("10.4.0.2/24")`, "<link eth0 in b>")
-	send(`expect_reachable(a, "10.4.0.2")`, "ok   <stdin>:6:17: expect_reachable: a -> 10.4.0.2: reply in ")
+	send(`expect_reachable(a, "10.4.0.2")`, "ok   <stdin>:6:1: expect_reachable: a -> 10.4.0.2: reply in ")
 	send(`[l.name for l in b.links]`, `["eth0"]`)
 	send(`veth(ns = "zz")`, "")
 	send(`for i in range(2):`, "")
@@ -68,7 +68,7 @@ func TestReplLineByLine(t *testing.T) {
 	if got := <-lines; got != "i 1" {
 		t.Fatalf("loop: %q", got)
 	}
-	send(`expect_reachable(b, "10.4.0.9", timeout = "200ms")`, "FAIL <stdin>:12:17: expect_reachable: b -> 10.4.0.9: no reply in 200ms")
+	send(`expect_reachable(b, "10.4.0.9", timeout = "200ms")`, "FAIL <stdin>:12:1: expect_reachable: b -> 10.4.0.9: no reply in 200ms")
 	send(`print("still here")`, "     b (source):")
 	for got := range lines {
 		if got == "still here" {
@@ -84,7 +84,7 @@ func TestReplLineByLine(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 2 || strings.Join(rest, "\n") != "1 passed, 1 failed" {
 		t.Errorf("end of session: exit %d, output %q", code, rest)
 	}
-	if e := errOut.String(); !strings.Contains(e, "<stdin>:8:5: veth: ") || !strings.Contains(e, `"zz"`) {
+	if e := errOut.String(); !strings.Contains(e, "<stdin>:8:1: veth: ") || !strings.Contains(e, `"zz"`) {
 		t.Errorf("error line:\n%s", errOut.String())
 	}
 }
