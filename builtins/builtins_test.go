@@ -1,7 +1,6 @@
 package builtins
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -113,7 +112,7 @@ expect_reachable(a, "10.0.0.3", timeout = "200ms")
 
 func TestScriptErrors(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ src, want string }{
+	wantErrors(t, []struct{ src, want string }{
 		{"netns(42)", "lab.star:1:1: netns: for parameter name: got int, want string"},
 		{"veth(nmae = 'x')", `lab.star:1:1: veth: unexpected keyword argument "nmae" (did you mean name?)`},
 		{"veth('x', peer = 'x')", `lab.star:1:1: veth: both ends are called x in netns "host"`},
@@ -128,16 +127,7 @@ func TestScriptErrors(t *testing.T) {
 		{"ping(host, 'nowhere')", `ping: for parameter dst: invalid address "nowhere"`},
 		{"expect_reachable(host, '10.0.0.1', timeout = 'soon')", `for parameter "timeout": invalid duration "soon"`},
 		{"x, y = veth()\ny.set(master = x)", "set: for parameter master: veth0 is a veth, not a bridge"},
-	} {
-		_, err := runScript(t, tc.src)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q:\n got %v\nwant %s", tc.src, err, tc.want)
-			continue
-		}
-		if strings.Contains(err.Error(), "\n") {
-			t.Errorf("%q: multi-line error %q", tc.src, err)
-		}
-	}
+	})
 }
 
 func TestSpellingHint(t *testing.T) {

@@ -1,7 +1,6 @@
 package builtins
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/testenv"
-	"github.com/nsscript/nsscript/lang"
 )
 
 // runInDir runs src as DIR/lab.star, with the lab's namespaces bound under
@@ -20,13 +17,8 @@ import (
 // its programs) before it returns.
 func runInDir(t *testing.T, dir, src string) (string, error) {
 	t.Helper()
-	testenv.NeedNamespaces(t)
-	testenv.NeedRoot(t)
 	netnsDir := t.TempDir()
-	l, err := lab.New(lab.Options{FreshHost: true, NetnsDir: netnsDir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newLab(t, lab.Options{NetnsDir: netnsDir})
 	t.Cleanup(func() {
 		l.Close()
 		ents, _ := os.ReadDir(netnsDir)
@@ -34,21 +26,7 @@ func runInDir(t *testing.T, dir, src string) (string, error) {
 			unix.Unmount(filepath.Join(netnsDir, e.Name()), unix.MNT_DETACH)
 		}
 	})
-	var out strings.Builder
-	r := NewRun(context.Background(), l, &out)
-	defer r.Close()
-	_, err = lang.Exec(context.Background(), lang.Options{
-		Filename:    filepath.Join(dir, "lab.star"),
-		Src:         []byte(src),
-		Predeclared: Predeclared(r),
-		Print:       r.Print,
-		SetupThread: r.SetupThread,
-	})
-	r.Flush()
-	if err == nil {
-		r.Finish()
-	}
-	return out.String(), err
+	return runFile(t, l, filepath.Join(dir, "lab.star"), src)
 }
 
 func TestRunScript(t *testing.T) {

@@ -173,27 +173,20 @@ func fnVxlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		ns           = nsArg{run: r, ns: r.Lab.Host}
 		remote       ipsArg
 		local, group ipArg
-		dev          starlark.Value = starlark.None
-		port                        = lab.DefaultVxlanPort
-		learning                    = true
+		dev          linkArg
+		port         = lab.DefaultVxlanPort
+		learning     = true
 		o            linkOpts
 	)
 	if err := unpack(b, args, kwargs, &o, true, "name", &name, "vni", &vni, "ns?", &ns, "remote?", &remote, "local?", &local,
-		"group?", &group, "dev?", &dev, "port?", &port, "learning?", &learning); err != nil {
+		"group?", &group, "dev??", &dev, "port?", &port, "learning?", &learning); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)
 	if err != nil {
 		return nil, err
 	}
-	vs := lab.VxlanSpec{LinkSpec: spec, NS: ns.ns, VNI: vni, Remotes: remote.addrs, Local: local.addr, Group: group.addr, Port: port, NoLearning: !learning}
-	if dev != starlark.None {
-		var d linkArg
-		if err := d.Unpack(dev); err != nil {
-			return nil, fmt.Errorf("for parameter dev: %v", err)
-		}
-		vs.Dev = d.lk
-	}
+	vs := lab.VxlanSpec{LinkSpec: spec, NS: ns.ns, VNI: vni, Remotes: remote.addrs, Local: local.addr, Group: group.addr, Dev: dev.lk, Port: port, NoLearning: !learning}
 	if len(vs.Remotes) == 0 && !vs.Group.IsValid() {
 		return nil, fmt.Errorf("want remote (the other endpoints' underlay addresses) or group")
 	}

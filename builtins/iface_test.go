@@ -91,7 +91,7 @@ expect_reachable(host, "192.168.6.2")
 
 func TestInterfaceErrors(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ src, want string }{
+	wantErrors(t, []struct{ src, want string }{
 		{"macvlan('eth0')", "lab.star:1:1: macvlan: for parameter parent: got string, want link"},
 		{"x, y = veth()\nmacvlan(x, mode = 'bogus')", `lab.star:2:1: macvlan: unknown macvlan mode "bogus" (want private, vepa, bridge, passthru)`},
 		{"x, y = veth()\nmacvlan(x, mode = 'passthru')\nmacvlan(x)", "lab.star:3:1: macvlan: create macvlan macvlan1 in netns \"host\": invalid argument: parent veth0 has passthru macvlan macvlan0 (in host), which takes the parent alone"},
@@ -109,16 +109,7 @@ func TestInterfaceErrors(t *testing.T) {
 		{"netns('c', pid = 0)", `netns: open netns "c": invalid pid 0`},
 		{"netns('c', pid = '1')", "netns: for parameter pid: got string, want int"},
 		{"macvlan(host)", "macvlan: for parameter parent: got netns, want link"},
-	} {
-		_, err := runScript(t, tc.src)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q:\n got %v\nwant %s", tc.src, err, tc.want)
-			continue
-		}
-		if strings.Contains(err.Error(), "\n") {
-			t.Errorf("%q: multi-line error %q", tc.src, err)
-		}
-	}
+	})
 }
 
 // TestMissingLinkTypes: dummy, vlan and ipvlan work, or fail with one line

@@ -53,36 +53,19 @@ func checkMTU(mtu int) error {
 // fnBridge implements bridge(name, ns=host, addr=None, mtu=None, mac=None, up=True).
 func fnBridge(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		name, mac string
-		ns        = nsArg{run: r, ns: r.Lab.Host}
-		addrs     addrsArg
-		mtu       int
-		up        = true
+		name string
+		ns   = nsArg{run: r, ns: r.Lab.Host}
+		o    = linkOpts{up: true}
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "ns?", &ns, "addr?", &addrs, "mtu?", &mtu, "mac?", &mac, "up?", &up); err != nil {
+	// The options of iface.go's builtins, in bridge's own order (addr first).
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "ns?", &ns, "addr?", &o.addrs, "mtu?", &o.mtu, "mac?", &o.mac, "up?", &o.up); err != nil {
 		return nil, err
 	}
-	if err := checkMTU(mtu); err != nil {
-		return nil, err
-	}
-	spec := lab.LinkSpec{Name: name, MTU: mtu, Up: up}
-	if mac != "" {
-		m, err := ParseMAC(mac)
-		if err != nil {
-			return nil, err
-		}
-		spec.MAC = m
-	}
-	br, err := r.Lab.Bridge(ns.ns, spec)
+	spec, err := o.spec(name)
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range addrs.ps {
-		if err := br.AddAddr(p); err != nil {
-			return nil, err
-		}
-	}
-	return linkValue(br), nil
+	return o.finish(r.Lab.Bridge(ns.ns, spec))
 }
 
 // fnLink implements link(ns, name).

@@ -42,14 +42,15 @@ func fnReachability(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	got := probeMatrix(r, nss, timeout.d)
 
 	table := matrixTable(pos, nss, got, want)
-	if want != nil {
-		for _, line := range matrixDiff(nss, got, want) {
+	if want == nil {
+		r.emit(&outItem{text: table})
+	} else {
+		e, diff := matrixExpectation(pos, nss, got, want)
+		for _, line := range diff {
 			table += "\n  ! " + line
 		}
-	}
-	r.emit(&outItem{text: table})
-	if want != nil {
-		r.emit(&outItem{exp: matrixExpectation(pos, nss, got, want)})
+		r.emit(&outItem{text: table})
+		r.emit(&outItem{exp: e})
 	}
 	rows := make([]starlark.Value, len(nss))
 	for i := range nss {
@@ -57,7 +58,7 @@ func fnReachability(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 		for j := range nss {
 			row[j] = starlark.None
 			if i != j {
-				row[j] = starlark.Bool(got[i][j].Outcome == probe.Reply)
+				row[j] = starlark.Bool(reply(got[i][j]))
 			}
 		}
 		rows[i] = starlark.NewList(row)
@@ -220,7 +221,7 @@ func matrixTable(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8
 			cell, mark := "-", " "
 			if i != j {
 				cell = "0"
-				if got[i][j].Outcome == probe.Reply {
+				if reply(got[i][j]) {
 					cell = "1"
 				}
 				if want != nil && cell != fmt.Sprint(want[i][j]) {
@@ -238,13 +239,14 @@ func matrixTable(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8
 }
 
 // matrixExpectation compares got with want as one expectation; on a
-// mismatch Src and Dst name the first pair that differs.
-func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8) *Expectation {
+// mismatch Src and Dst name the first pair that differs. diff explains each
+// differing pair with its probe's outcome.
+func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8) (e *Expectation, diff []string) {
 	var names []string
 	for _, n := range nss {
 		names = append(names, n.ns.Name)
 	}
-	e := &Expectation{Pos: pos, Builtin: "reachability", What: strings.Join(names, " "), OK: true, done: make(chan struct{})}
+	e = &Expectation{Pos: pos, Builtin: "reachability", What: strings.Join(names, " "), OK: true, done: make(chan struct{})}
 	close(e.done)
 	pairs := len(nss) * (len(nss) - 1)
 	var bad []string
@@ -257,6 +259,11 @@ func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want []
 				e.OK, e.Src, e.Dst, e.Result = false, nss[i].ns, nss[j].addr, got[i][j]
 			}
 			bad = append(bad, fmt.Sprintf("%s -> %s want %d", nss[i].ns.Name, nss[j].ns.Name, want[i][j]))
+			w := "want a reply, got "
+			if want[i][j] == 0 {
+				w = "want none, got a "
+			}
+			diff = append(diff, fmt.Sprintf("%s -> %s (%s): %s%s", nss[i].ns.Name, nss[j].ns.Name, nss[j].addr, w, got[i][j].Detail))
 		}
 	}
 	if e.OK {
@@ -264,25 +271,5 @@ func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want []
 	} else {
 		e.Detail = fmt.Sprintf("%d of %d pairs differ: %s", len(bad), pairs, strings.Join(bad, ", "))
 	}
-	return e
+	return e, diff
 }
-
-// matrixDiff explains each differing pair with its probe's outcome.
-func matrixDiff(nss []matrixNS, got [][]probe.Result, want [][]int8) []string {
-	var lines []string
-	for i := range nss {
-		for j := range nss {
-			if i == j || reply(got[i][j]) == (want[i][j] == 1) {
-				continue
-			}
-			w := "want a reply, got "
-			if want[i][j] == 0 {
-				w = "want none, got a "
-			}
-			lines = append(lines, fmt.Sprintf("%s -> %s (%s): %s%s", nss[i].ns.Name, nss[j].ns.Name, nss[j].addr, w, got[i][j].Detail))
-		}
-	}
-	return lines
-}
-
-func reply(res probe.Result) bool { return res.Outcome == probe.Reply }

@@ -32,6 +32,27 @@ func newExpectation(t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst
 	return &Expectation{Pos: lang.CallerPos(t), Builtin: b.Name(), What: what, Src: src, Dst: dst, done: make(chan struct{})}
 }
 
+// queueExpect starts check for an expectation on its own goroutine and
+// queues its result line; the script goes on meanwhile. cmds, the shell
+// equivalent, are recorded for explain; a plan (explain, graph) probes
+// nothing.
+func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string, cmds []string, check func(e *Expectation)) {
+	e := newExpectation(t, b, src, dst, what)
+	r.Lab.Note(lab.Step{NS: src.Name, Op: "expect", Desc: b.Name() + " " + what, Cmds: cmds})
+	if r.Lab.Planning() {
+		return
+	}
+	r.Lab.Settle(r.Ctx)
+	go func() {
+		defer close(e.done)
+		check(e)
+		if r.Ctx.Err() != nil && !e.OK {
+			e.Detail += " (run cancelled)"
+		}
+	}()
+	r.emit(&outItem{exp: e})
+}
+
 // dstArg unpacks a probe target: an address, a namespace or a link.
 type dstArg struct {
 	addr  netip.Addr
@@ -91,9 +112,12 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	return resultValue(res), nil
 }
 
+// reply reports whether a probe got an answer.
+func reply(res probe.Result) bool { return res.Outcome == probe.Reply }
+
 func resultValue(res probe.Result) starlark.Value {
 	return starlarkstruct.FromStringDict(starlark.String("ping_result"), starlark.StringDict{
-		"ok":       starlark.Bool(res.Outcome == probe.Reply && res.Received > 0 || res.Outcome == probe.Reply && res.Sent == 0),
+		"ok":       starlark.Bool(reply(res) && (res.Received > 0 || res.Sent == 0)),
 		"sent":     starlark.MakeInt(res.Sent),
 		"received": starlark.MakeInt(res.Received),
 		"rtt":      starlark.Float(float64(res.RTT) / float64(time.Millisecond)),
@@ -122,25 +146,15 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within?", &within); err != nil {
 		return nil, err
 	}
-	e := newExpectation(t, b, src.ns, dst.addr, fmt.Sprintf("%s -> %s", src.ns.Name, dst.label))
-	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "expect", Desc: b.Name() + " " + e.What,
-		Cmds: []string{expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable)}})
-	if r.Lab.Planning() {
-		return starlark.None, nil // a plan (explain, graph) probes nothing
-	}
-	r.Lab.Settle(r.Ctx)
-	go func() {
-		defer close(e.done)
+	what := fmt.Sprintf("%s -> %s", src.ns.Name, dst.label)
+	cmd := expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable)
+	queueExpect(r, t, b, src.ns, dst.addr, what, []string{cmd}, func(e *Expectation) {
 		if within.d > 0 {
 			expectWithin(r, e, reachable, timeout.d, within.d)
 		} else {
 			expectOnce(r, e, reachable, timeout.d)
 		}
-		if r.Ctx.Err() != nil && !e.OK {
-			e.Detail += " (run cancelled)"
-		}
-	}()
-	r.emit(&outItem{exp: e})
+	})
 	return starlark.None, nil
 }
 
@@ -149,7 +163,7 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 func expectOnce(r *Run, e *Expectation, reachable bool, timeout time.Duration) {
 	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: timeout})
 	e.Result = res
-	got := res.Outcome == probe.Reply
+	got := reply(res)
 	e.OK = got == reachable
 	e.Detail = res.Detail
 	if got && !reachable {
@@ -171,7 +185,7 @@ func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.D
 		left := time.Until(deadline)
 		res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: min(timeout, max(left, time.Millisecond))})
 		e.Result = res
-		got := res.Outcome == probe.Reply
+		got := reply(res)
 		took := fmtSeconds(time.Since(start))
 		if got == reachable {
 			e.OK = true

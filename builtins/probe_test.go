@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/testenv"
 )
 
 // pairLab is two namespaces on one veth pair, x0 in a and y0 in b.
@@ -25,12 +24,7 @@ y.addr("10.0.0.2/24")
 // that a within= expectation sees the network change while it waits.
 func runConverging(t *testing.T, setup, check string, delay time.Duration, up bool) string {
 	t.Helper()
-	testenv.NeedNamespaces(t)
-	testenv.NeedRoot(t)
-	l, err := lab.New(lab.Options{FreshHost: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newLab(t, lab.Options{})
 	defer l.Close()
 	if _, err := runIn(t, l, pairLab+setup); err != nil {
 		t.Fatal(err)
@@ -59,15 +53,17 @@ func runConverging(t *testing.T, setup, check string, delay time.Duration, up bo
 	return out
 }
 
-// after returns the seconds in "... after 0.43s ..." of line.
-func after(t *testing.T, out, prefix string) float64 {
+// wantConverged checks that out says "PREFIX after 0.43s" with about the
+// 0.5s runConverging waited before changing the network.
+func wantConverged(t *testing.T, out, prefix string) {
 	t.Helper()
 	m := regexp.MustCompile(regexp.QuoteMeta(prefix) + ` after ([0-9.]+)s`).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("no %q ... after Ns in:\n%s", prefix, out)
 	}
-	f, _ := strconv.ParseFloat(m[1], 64)
-	return f
+	if s, _ := strconv.ParseFloat(m[1], 64); s < 0.4 || s > 3 {
+		t.Errorf("converged after %.2fs, want about 0.5s", s)
+	}
 }
 
 func TestExpectReachableWithin(t *testing.T) {
@@ -75,9 +71,7 @@ func TestExpectReachableWithin(t *testing.T) {
 	out := runConverging(t, "y.down()\n",
 		`expect_reachable("a", "10.0.0.2", timeout = "200ms", within = "4s")`, 500*time.Millisecond, true)
 	wantLines(t, out, "ok   lab.star:1:1: expect_reachable: a -> 10.0.0.2: reply after ", "s (within 4s)\n", "1 passed, 0 failed")
-	if s := after(t, out, "reply"); s < 0.4 || s > 3 {
-		t.Errorf("converged after %.2fs, want about 0.5s", s)
-	}
+	wantConverged(t, out, "reply")
 }
 
 func TestExpectUnreachableWithin(t *testing.T) {
@@ -85,9 +79,7 @@ func TestExpectUnreachableWithin(t *testing.T) {
 	out := runConverging(t, "",
 		`expect_unreachable("a", "10.0.0.2", timeout = "200ms", within = "4s")`, 500*time.Millisecond, false)
 	wantLines(t, out, "ok   lab.star:1:1: expect_unreachable: a -> 10.0.0.2: unreachable after ", "s (within 4s): ", "1 passed, 0 failed")
-	if s := after(t, out, "unreachable"); s < 0.4 || s > 3 {
-		t.Errorf("converged after %.2fs, want about 0.5s", s)
-	}
+	wantConverged(t, out, "unreachable")
 }
 
 func TestExpectWithinFails(t *testing.T) {

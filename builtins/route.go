@@ -16,20 +16,13 @@ func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		dst, via string
 		dev      linkArg
 		metric   int
-		devGiven starlark.Value
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via?", &via, "dev?", &devGiven, "metric?", &metric); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via?", &via, "dev??", &dev, "metric?", &metric); err != nil {
 		return nil, err
 	}
-	spec := lab.RouteSpec{Metric: metric}
+	spec := lab.RouteSpec{Metric: metric, Dev: dev.lk}
 	if metric < 0 {
 		return nil, fmt.Errorf("invalid metric %d", metric)
-	}
-	if devGiven != nil && devGiven != starlark.None {
-		if err := dev.Unpack(devGiven); err != nil {
-			return nil, fmt.Errorf("for parameter dev: %v", err)
-		}
-		spec.Dev = dev.lk
 	}
 	if via != "" {
 		a, err := netip.ParseAddr(via)

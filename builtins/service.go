@@ -158,12 +158,12 @@ func (a *connTarget) Unpack(v starlark.Value) error {
 }
 
 // connArgs unpacks the arguments of connect and expect_(no_)connect.
-func connArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, seen *starlark.Value) (src *lab.Netns, dst connTarget, proto string, timeout time.Duration, err error) {
+func connArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, seen *dstArg) (src *lab.Netns, dst connTarget, proto string, timeout time.Duration, err error) {
 	ns := nsArg{run: r}
 	to := durationArg{time.Second}
 	params := []any{"src", &ns, "addr", &dst, "proto?", &proto, "timeout?", &to}
 	if seen != nil {
-		params = append(params, "seen_as?", seen)
+		params = append(params, "seen_as??", seen)
 	}
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
 		return nil, dst, "", 0, err
@@ -209,15 +209,12 @@ func connValue(name string, res probe.ConnResult, extra starlark.StringDict) sta
 }
 
 func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var seenV starlark.Value
-	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, &seenV)
+	var seenAs dstArg
+	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, &seenAs)
 	if err != nil {
 		return nil, err
 	}
-	seen, err := seenArg(seenV)
-	if err != nil {
-		return nil, err
-	}
+	seen := seenAs.addr
 	what := fmt.Sprintf("%s -> %s (%s)", src.Name, dst.label, proto)
 	cmd := lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen)
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
@@ -245,39 +242,6 @@ func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 		}
 	})
 	return starlark.None, nil
-}
-
-// queueExpect starts check for an expectation on its own goroutine and
-// queues its result line, as expect_reachable does; the script goes on
-// meanwhile. cmds, the shell equivalent, are recorded for explain; a plan probes
-// nothing.
-func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string, cmds []string, check func(e *Expectation)) {
-	e := newExpectation(t, b, src, dst, what)
-	r.Lab.Note(lab.Step{NS: src.Name, Op: "expect", Desc: b.Name() + " " + what, Cmds: cmds})
-	if r.Lab.Planning() {
-		return
-	}
-	r.Lab.Settle(r.Ctx)
-	go func() {
-		defer close(e.done)
-		check(e)
-		if r.Ctx.Err() != nil && !e.OK {
-			e.Detail += " (run cancelled)"
-		}
-	}()
-	r.emit(&outItem{exp: e})
-}
-
-// seenArg unpacks seen_as: an address, a netns or a link (None: not given).
-func seenArg(v starlark.Value) (netip.Addr, error) {
-	if v == nil || v == starlark.None {
-		return netip.Addr{}, nil
-	}
-	var d dstArg
-	if err := d.Unpack(v); err != nil {
-		return netip.Addr{}, fmt.Errorf("for parameter \"seen_as\": %v", err)
-	}
-	return d.addr, nil
 }
 
 // checkSeen compares the client address a built-in server reported with
@@ -355,19 +319,16 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	var (
 		status   = 200
 		contains string
-		seenV    starlark.Value
+		seenAs   dstArg
 	)
-	src, u, timeout, err := httpArgs(r, b, args, kwargs, "status?", &status, "body_contains??", &contains, "seen_as?", &seenV)
+	src, u, timeout, err := httpArgs(r, b, args, kwargs, "status?", &status, "body_contains??", &contains, "seen_as??", &seenAs)
 	if err != nil {
 		return nil, err
 	}
 	if status != 0 && (status < 100 || status > 599) {
 		return nil, fmt.Errorf("invalid status %d (want 100 to 599, or 0 for any)", status)
 	}
-	seen, err := seenArg(seenV)
-	if err != nil {
-		return nil, err
-	}
+	seen := seenAs.addr
 	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status, contains, seen)
 	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
 		got, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)

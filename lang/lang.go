@@ -64,14 +64,8 @@ func Exec(ctx context.Context, o Options) (starlark.StringDict, error) {
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
-	ld := &loader{opts: o, root: root, ctx: ctx, cache: map[string]*entry{},
-		pos: &positions{files: map[string]map[[2]int32][2]int32{}, src: map[string][]byte{o.Filename: src}}}
-	thread := ld.newThread(o.Filename)
-	stop := context.AfterFunc(ctx, func() {
-		thread.Cancel(cancelReason(ctx))
-	})
-	defer stop()
-	globals, err := starlark.ExecFileOptions(fileOptions, thread, o.Filename, src, o.Predeclared)
+	ld := &loader{opts: o, root: root, ctx: ctx, cache: map[string]*entry{}, pos: newPositions()}
+	globals, err := ld.exec(o.Filename, src)
 	if err != nil {
 		return globals, ld.wrap(err)
 	}
@@ -100,18 +94,33 @@ type entry struct {
 	loading bool
 }
 
-func (ld *loader) newThread(name string) *starlark.Thread {
+// exec runs one module, the script or a loaded file, on a thread of its own
+// that the run's context cancels. The syntax tree it executes also gives
+// the module's call positions, so no file is parsed twice.
+func (ld *loader) exec(name string, src []byte) (starlark.StringDict, error) {
 	t := &starlark.Thread{Name: name, Load: ld.load, Print: ld.opts.Print}
-	max := ld.opts.MaxSteps
-	if max == 0 {
-		max = DefaultMaxSteps
-	}
-	t.SetMaxExecutionSteps(max)
+	t.SetMaxExecutionSteps(ld.maxSteps())
 	t.SetLocal(posKey, ld.pos)
 	if ld.opts.SetupThread != nil {
 		ld.opts.SetupThread(t)
 	}
-	return t
+	stop := context.AfterFunc(ld.ctx, func() { t.Cancel(cancelReason(ld.ctx)) })
+	defer stop()
+	f, prog, err := starlark.SourceProgramOptions(fileOptions, name, src, ld.opts.Predeclared.Has)
+	if err != nil {
+		return nil, err
+	}
+	ld.pos.addFile(f)
+	g, err := prog.Init(t, ld.opts.Predeclared)
+	g.Freeze()
+	return g, err
+}
+
+func (ld *loader) maxSteps() uint64 {
+	if ld.opts.MaxSteps == 0 {
+		return DefaultMaxSteps
+	}
+	return ld.opts.MaxSteps
 }
 
 // load resolves module relative to the directory of the loading file and
@@ -145,10 +154,7 @@ func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringD
 	if err != nil {
 		e.err = unwrapPath(err)
 	} else {
-		t := ld.newThread(path)
-		stop := context.AfterFunc(ld.ctx, func() { t.Cancel(cancelReason(ld.ctx)) })
-		e.globals, e.err = starlark.ExecFileOptions(fileOptions, t, path, src, ld.opts.Predeclared)
-		stop()
+		e.globals, e.err = ld.exec(path, src)
 		if e.err != nil {
 			// Keep the inner position: the message names the module's line.
 			e.err = errors.New(ld.wrap(e.err).Error())
@@ -168,11 +174,7 @@ func (ld *loader) wrap(err error) *Error {
 	}
 	le := Wrap(err)
 	if le.Msg == "Starlark computation cancelled: too many steps" {
-		max := ld.opts.MaxSteps
-		if max == 0 {
-			max = DefaultMaxSteps
-		}
-		le.Msg = fmt.Sprintf("too many steps: the limit of %d Starlark steps was reached (raise it with --max-steps)", max)
+		le.Msg = fmt.Sprintf("too many steps: the limit of %d Starlark steps was reached (raise it with --max-steps)", ld.maxSteps())
 	}
 	return le
 }

@@ -11,11 +11,15 @@ import (
 // The interpreter reports a call at its opening parenthesis
 // ("lab.star:7:16"); people expect the start of the line's call
 // ("lab.star:7:1"). positions maps the one to the other for the files of a
-// run, parsing each file once, when a position is first asked for.
+// run: from the syntax tree the run executes (addFile), or for a file it did
+// not see, by parsing that file when a position in it is first asked for.
 type positions struct {
 	mu    sync.Mutex
 	files map[string]map[[2]int32][2]int32
-	src   map[string][]byte
+}
+
+func newPositions() *positions {
+	return &positions{files: map[string]map[[2]int32][2]int32{}}
 }
 
 const posKey = "nsscript.lang.positions"
@@ -30,18 +34,10 @@ func (p *positions) callStart(pos syntax.Position) syntax.Position {
 	m, ok := p.files[name]
 	if !ok {
 		m = map[[2]int32][2]int32{}
-		src := p.src[name]
-		if src == nil {
-			src, _ = os.ReadFile(name)
-		}
-		if f, err := fileOptions.Parse(name, src, 0); err == nil {
-			syntax.Walk(f, func(n syntax.Node) bool {
-				if c, ok := n.(*syntax.CallExpr); ok {
-					start, _ := c.Span()
-					m[[2]int32{c.Lparen.Line, c.Lparen.Col}] = [2]int32{start.Line, start.Col}
-				}
-				return true
-			})
+		if src, err := os.ReadFile(name); err == nil {
+			if f, err := fileOptions.Parse(name, src, 0); err == nil {
+				addCalls(m, f)
+			}
 		}
 		p.files[name] = m
 	}
@@ -51,8 +47,8 @@ func (p *positions) callStart(pos syntax.Position) syntax.Position {
 	return pos
 }
 
-// addFile records the call starts of an already parsed file (a REPL chunk,
-// whose text is not on disk), merging with what is known of its name.
+// addFile records the call starts of an already parsed file (a module the
+// run executes, or a REPL chunk), merging with what is known of its name.
 func (p *positions) addFile(f *syntax.File) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -61,6 +57,11 @@ func (p *positions) addFile(f *syntax.File) {
 		m = map[[2]int32][2]int32{}
 		p.files[f.Path] = m
 	}
+	addCalls(m, f)
+}
+
+// addCalls maps the opening parenthesis of every call in f to its start.
+func addCalls(m map[[2]int32][2]int32, f *syntax.File) {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		if c, ok := n.(*syntax.CallExpr); ok {
 			start, _ := c.Span()
@@ -75,7 +76,7 @@ func (p *positions) addFile(f *syntax.File) {
 func TrackFile(t *starlark.Thread, f *syntax.File) {
 	p, _ := t.Local(posKey).(*positions)
 	if p == nil {
-		p = &positions{files: map[string]map[[2]int32][2]int32{}, src: map[string][]byte{}}
+		p = newPositions()
 		t.SetLocal(posKey, p)
 	}
 	p.addFile(f)

@@ -146,8 +146,10 @@ func run(argv []string, want int) result {
 	start := time.Now()
 	err := cmd.Run()
 	r := result{secs: time.Since(start).Seconds(), out: out.String()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && cmd.ProcessState != nil {
-		r.rssKB = ru.Maxrss
+	if cmd.ProcessState != nil { // nil when the command did not start
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.rssKB = ru.Maxrss
+		}
 	}
 	m := summaryRE.FindStringSubmatch(r.out)
 	if err != nil || m == nil || m[1] != strconv.Itoa(want) || m[2] != "0" {

@@ -56,8 +56,16 @@ func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
 	for _, nl := range links {
 		names[nl.Attrs().Index] = nl.Attrs().Name
 	}
+	// One dump of every address, not one per link (AddrList dumps them all
+	// and filters in this process anyway).
+	addrs := map[int][]netlink.Addr{}
+	if all, err := h.AddrList(nil, netlink.FAMILY_ALL); err == nil {
+		for _, ad := range all {
+			addrs[ad.LinkIndex] = append(addrs[ad.LinkIndex], ad)
+		}
+	}
 	for _, nl := range links {
-		s.links = append(s.links, readLink(h, n, nl, names))
+		s.links = append(s.links, readLink(n, nl, names, addrs[nl.Attrs().Index]))
 	}
 	if dst.IsValid() {
 		s.lookup, s.gateway = lookupRoute(h, dst, names)
@@ -98,7 +106,7 @@ func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
 	return s
 }
 
-func readLink(h *netlink.Handle, n *lab.Netns, nl netlink.Link, names map[int]string) linkInfo {
+func readLink(n *lab.Netns, nl netlink.Link, names map[int]string, addrs []netlink.Addr) linkInfo {
 	a := nl.Attrs()
 	li := linkInfo{name: a.Name, kind: nl.Type(), mtu: a.MTU, mac: a.HardwareAddr.String()}
 	switch {
@@ -120,14 +128,11 @@ func readLink(h *netlink.Handle, n *lab.Netns, nl netlink.Link, names map[int]st
 	if lk := n.Link(a.Name); lk != nil && lk.Peer() != nil {
 		li.peer = lk.Peer().String()
 	}
-	addrs, err := h.AddrList(nl, netlink.FAMILY_ALL)
-	if err == nil {
-		for _, ad := range addrs {
-			if ad.IP.IsLinkLocalUnicast() && ad.IP.To4() == nil {
-				continue
-			}
-			li.addrs = append(li.addrs, ad.IPNet.String())
+	for _, ad := range addrs {
+		if ad.IP.IsLinkLocalUnicast() && ad.IP.To4() == nil {
+			continue
 		}
+		li.addrs = append(li.addrs, ad.IPNet.String())
 	}
 	return li
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/nsscript/nsscript/builtins"
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/sandbox"
 	"github.com/nsscript/nsscript/lang"
 )
 
@@ -152,25 +151,8 @@ func cmdCheck(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "nsscript check: %v\n", unwrapPathErr(err, student))
 		return ExitError
 	}
-	if !sandbox.Inside() {
-		if err := sandbox.Check(); err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript check: %v\n", err)
-			return ExitError
-		}
-		code, err := sandbox.Run(sandbox.Options{
-			Args:  append([]string{os.Args[0], "check"}, args...),
-			Env:   append(os.Environ(), termEnv+"="+detectTerm(env).String()),
-			Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
-		})
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript check: start sandbox: %v\n", err)
-			return ExitError
-		}
+	if code, done := enterSandbox(env, "check", args, nil); done {
 		return code
-	}
-	if err := sandbox.Setup(); err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript check: set up sandbox: %v\n", err)
-		return ExitError
 	}
 	l, err := lab.New(lab.Options{})
 	if err != nil {

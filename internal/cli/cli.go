@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // Exit statuses of nsscript.
@@ -49,6 +51,49 @@ type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+}
+
+// enterSandbox runs command name in a private sandbox. Outside one, it
+// re-executes the command line (args) there and returns the child's exit
+// status and true; prepare, when set, adds to the child's options first and
+// returns what to do once the child exited. Inside, it sets the sandbox up
+// and returns false, so that the command goes on, or ExitError and true when
+// that failed.
+func enterSandbox(env *Env, name string, args []string, prepare func(*sandbox.Options) (done func(), err error)) (int, bool) {
+	if sandbox.Inside() {
+		if err := sandbox.Setup(); err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript %s: set up sandbox: %v\n", name, err)
+			return ExitError, true
+		}
+		return 0, false
+	}
+	if err := sandbox.Check(); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript %s: %v\n", name, err)
+		return ExitError, true
+	}
+	// The child sees the terminal as the parent does (termEnv).
+	o := sandbox.Options{
+		Args:   append([]string{os.Args[0], name}, args...),
+		Stdin:  env.Stdin,
+		Stdout: env.Stdout,
+		Stderr: env.Stderr,
+		Env:    append(os.Environ(), termEnv+"="+detectTerm(env).String()),
+	}
+	done := func() {}
+	if prepare != nil {
+		var err error
+		if done, err = prepare(&o); err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript %s: %v\n", name, err)
+			return ExitError, true
+		}
+	}
+	code, err := sandbox.Run(o)
+	done()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript %s: start sandbox: %v\n", name, err)
+		return ExitError, true
+	}
+	return code, true
 }
 
 // Main runs nsscript with os.Args and returns the exit status.

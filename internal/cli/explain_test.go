@@ -97,29 +97,9 @@ func TestExplainErrors(t *testing.T) {
 // namespace without a user namespace, and checks that nothing was made.
 func TestExplainUnprivileged(t *testing.T) {
 	testenv.NeedRoot(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "nsscript-explain-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755) // nobody must reach the binary and the script
-	bin := filepath.Join(dir, "nsscript")
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	src, _ := os.ReadFile(repoScript(t, "bridge.star"))
+	dir, bin := nobodyCopy(t, "nsscript", map[string][]byte{"bridge.star": src})
 	script := filepath.Join(dir, "bridge.star")
-	if err := os.WriteFile(script, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(bin, "explain", script)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}

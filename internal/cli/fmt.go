@@ -30,15 +30,14 @@ func cmdFmt(env *Env, args []string) int {
 	fs.BoolVar(&write, "w", false, "write the result to the file instead of standard output")
 	fs.BoolVar(&diff, "d", false, "print a diff of the changes instead of the formatted text")
 	fs.BoolVar(&list, "l", false, "list the files whose formatting differs")
-	files, code, done := parseInterleaved(env, fs, args)
-	if done {
+	if code, done := parseFlags(env, fs, args); done {
 		return code
 	}
-	if len(files) == 0 {
+	if fs.NArg() == 0 {
 		fmt.Fprintln(env.Stderr, "nsscript fmt: want at least one file or directory (nsscript fmt -w scripts)")
 		return ExitError
 	}
-	files, err := starFiles(files)
+	files, err := starFiles(fs.Args())
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript fmt: %v\n", err)
 		return ExitError

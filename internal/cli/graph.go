@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,11 +34,10 @@ func cmdGraph(env *Env, args []string) int {
 	fs.Var(&sets, "set", "set a script variable: `NAME=VALUE` (as for nsscript run)")
 	fs.StringVar(&format, "format", "", "output `format`: "+formatsKnown)
 	fs.StringVar(&out, "o", "", "write to `FILE` instead of standard output")
-	files, code, done := parseInterleaved(env, fs, args)
-	if done {
+	if code, done := parseFlags(env, fs, args); done {
 		return code
 	}
-	if len(files) != 1 {
+	if fs.NArg() != 1 {
 		fmt.Fprintln(env.Stderr, "nsscript graph: want exactly one script (nsscript graph FILE.star --format svg)")
 		return ExitError
 	}
@@ -59,7 +57,7 @@ func cmdGraph(env *Env, args []string) int {
 		return ExitError
 	}
 	var discard bytes.Buffer // print() output has no place in a picture
-	l, err := planScript(files[0], vars, nil, &discard)
+	l, err := planScript(fs.Arg(0), vars, nil, &discard)
 	if err != nil {
 		fmt.Fprintln(env.Stderr, err)
 		return ExitError
@@ -82,13 +80,3 @@ func cmdGraph(env *Env, args []string) int {
 
 // formatByExt guesses the format from the name given to -o.
 var formatByExt = map[string]string{".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid", ".svg": "svg", ".json": "json"}
-
-// parseInterleaved parses flags that may come before or after the
-// positional arguments (nsscript graph FILE --format svg) and returns the
-// positional ones; done is set when the command should stop with code.
-func parseInterleaved(env *Env, fs *flag.FlagSet, args []string) (pos []string, code int, done bool) {
-	if code, done := parseFlags(env, fs, args); done {
-		return nil, code, true
-	}
-	return fs.Args(), 0, false
-}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -55,4 +57,46 @@ func writeScript(t testing.TB, name, src string) (dir string) {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// nobodyCopy makes a directory user nobody can read, holding a copy of this
+// test binary named bin and the given files (name -> contents), and returns
+// the directory and the copy's path. It is removed when t ends.
+func nobodyCopy(t *testing.T, bin string, files map[string][]byte) (dir, exe string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nsscript-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe = filepath.Join(dir, bin)
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, exe
+}
+
+// asNobody returns a command that runs exe (from nobodyCopy) as nsscript,
+// as user nobody, in dir, with a bare environment whose PATH is path.
+func asNobody(exe, dir, path string, args ...string) *exec.Cmd {
+	cmd := exec.Command(exe, args...)
+	cmd.Args[0] = "nsscript"
+	cmd.Dir = dir
+	cmd.Env = []string{mainEnv + "=1", "PATH=" + path, "HOME=/nonexistent"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	return cmd
 }

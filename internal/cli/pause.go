@@ -39,40 +39,27 @@ func addPauseFlags(fs *flag.FlagSet, f *runFlags) {
 	fs.StringVar(&f.bundle, "bundle", "", "write what explains each failed expectation to files in `DIR` (one per namespace and summary.txt)")
 }
 
-// sandboxOptions returns how cmdRun re-executes itself into the sandbox:
-// the same command line, the terminal as the parent sees it (termEnv) and,
-// for --pause, the lab's socket, made here so that it lives in the real
+// passPauseSocket adds the lab's socket for --pause to o, the options of the
+// sandboxed child of cmdRun: it is made here so that it lives in the real
 // runtime directory. done removes the socket after the child exited.
-func sandboxOptions(env *Env, args []string, file string, f runFlags) (o sandbox.Options, done func(), err error) {
-	o = sandbox.Options{
-		Args:   append([]string{os.Args[0], "run"}, args...),
-		Stdin:  env.Stdin,
-		Stdout: env.Stdout,
-		Stderr: env.Stderr,
-		Env:    append(os.Environ(), termEnv+"="+detectTerm(env).String()),
-	}
+func passPauseSocket(env *Env, o *sandbox.Options, file string, f runFlags) (done func(), err error) {
 	done = func() {}
 	if !f.pause && !f.pauseOnFail {
-		return o, done, nil
+		return done, nil
 	}
-	dir, err := control.Dir(env.Getenv)
+	ln, id, path, others, err := newLabSocket(env, file)
 	if err != nil {
-		return o, done, err
-	}
-	others, _ := control.List(dir)
-	ln, id, path, err := control.Listen(dir, file)
-	if err != nil {
-		return o, done, err
+		return done, err
 	}
 	lf, err := ln.File()
 	ln.Close()
 	if err != nil {
 		os.Remove(path)
-		return o, done, err
+		return done, err
 	}
 	o.ExtraFiles = []*os.File{lf}
-	o.Env = append(o.Env, fmt.Sprintf("%s=3 %s %d", controlEnv, id, len(others)))
-	return o, func() { lf.Close(); os.Remove(path) }, nil
+	o.Env = append(o.Env, fmt.Sprintf("%s=3 %s %d", controlEnv, id, others))
+	return func() { lf.Close(); os.Remove(path) }, nil
 }
 
 // pauseSocket is the lab's socket: the one the parent passed down (in the
@@ -97,16 +84,23 @@ func pauseSocket(env *Env, file string) (ln *net.UnixListener, id string, others
 		}
 		return ul, id, others, func() {}, nil
 	}
+	ln, id, path, others, err := newLabSocket(env, file)
+	if err != nil {
+		return nil, "", 0, nil, err
+	}
+	return ln, id, others, func() { os.Remove(path) }, nil
+}
+
+// newLabSocket makes the socket of a new paused lab in the runtime directory
+// and counts the other labs paused there.
+func newLabSocket(env *Env, file string) (ln *net.UnixListener, id, path string, others int, err error) {
 	dir, err := control.Dir(env.Getenv)
 	if err != nil {
-		return nil, "", 0, nil, err
+		return nil, "", "", 0, err
 	}
 	ids, _ := control.List(dir)
-	ln, id, path, err := control.Listen(dir, file)
-	if err != nil {
-		return nil, "", 0, nil, err
-	}
-	return ln, id, len(ids), func() { os.Remove(path) }, nil
+	ln, id, path, err = control.Listen(dir, file)
+	return ln, id, path, len(ids), err
 }
 
 // pauseLab keeps lab l alive after its script when --pause asks for it, or

@@ -281,32 +281,16 @@ func TestPauseRootless(t *testing.T) {
 		t.Skip("needs root to switch to the nobody user")
 	}
 	t.Parallel()
-	dir, err := os.MkdirTemp("", "nsscript-pause-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	exe, _ := os.Executable()
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "nsscript.test")
-	os.WriteFile(bin, data, 0o755)
-	os.WriteFile(filepath.Join(dir, "lab.star"), []byte(pauseLabSrc), 0o644)
+	dir, bin := nobodyCopy(t, "nsscript.test", map[string][]byte{"lab.star": []byte(pauseLabSrc)})
 	rt := filepath.Join(dir, "rt")
 	os.Mkdir(rt, 0o700)
 	os.Chown(rt, 65534, 65534)
-	asNobody := func(args ...string) *exec.Cmd {
-		cmd := exec.Command(bin, args...)
-		cmd.Args[0] = "nsscript"
-		cmd.Dir = dir
-		cmd.Env = []string{mainEnv + "=1", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/nonexistent", control.DirEnv + "=" + rt}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	nobody := func(args ...string) *exec.Cmd {
+		cmd := asNobody(bin, dir, "/usr/sbin:/usr/bin:/sbin:/bin", args...)
+		cmd.Env = append(cmd.Env, control.DirEnv+"="+rt)
 		return cmd
 	}
-	run := asNobody("run", "--pause", "lab.star")
+	run := nobody("run", "--pause", "lab.star")
 	stdin, _ := run.StdinPipe()
 	errPipe, _ := run.StderrPipe()
 	if err := run.Start(); err != nil {
@@ -322,7 +306,7 @@ func TestPauseRootless(t *testing.T) {
 			t.Fatalf("rootless run did not pause:\n%s", head.String())
 		}
 	}
-	out, err := asNobody("exec", "net1", "--", "sh", "-c", "id -u; ls /sys/class/net").CombinedOutput()
+	out, err := nobody("exec", "net1", "--", "sh", "-c", "id -u; ls /sys/class/net").CombinedOutput()
 	if err != nil || string(out) != "0\ninner\nlo\n" {
 		t.Errorf("rootless exec: %v\n%s", err, out)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/nsscript/nsscript/builtins"
 	"github.com/nsscript/nsscript/internal/control"
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/sandbox"
 	"github.com/nsscript/nsscript/lang"
 )
 
@@ -52,25 +51,8 @@ func cmdRepl(env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "nsscript repl: want no arguments (to run a file: nsscript run FILE.star)")
 		return ExitError
 	}
-	if !sandbox.Inside() {
-		if err := sandbox.Check(); err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript repl: %v\n", err)
-			return ExitError
-		}
-		code, err := sandbox.Run(sandbox.Options{
-			Args:  append([]string{os.Args[0], "repl"}, args...),
-			Env:   append(os.Environ(), termEnv+"="+detectTerm(env).String()),
-			Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr,
-		})
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript repl: start sandbox: %v\n", err)
-			return ExitError
-		}
+	if code, done := enterSandbox(env, "repl", args, nil); done {
 		return code
-	}
-	if err := sandbox.Setup(); err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript repl: set up sandbox: %v\n", err)
-		return ExitError
 	}
 	opts := lab.Options{}
 	if *verbose {

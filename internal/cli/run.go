@@ -101,27 +101,10 @@ func cmdRun(env *Env, args []string) int {
 		}
 		return runLab(env, file, vars, f)
 	}
-	if !sandbox.Inside() {
-		if err := sandbox.Check(); err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
-			return ExitError
-		}
-		sopts, done, err := sandboxOptions(env, args, file, f)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
-			return ExitError
-		}
-		code, err := sandbox.Run(sopts)
-		done()
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript run: start sandbox: %v\n", err)
-			return ExitError
-		}
+	if code, done := enterSandbox(env, "run", args, func(o *sandbox.Options) (func(), error) {
+		return passPauseSocket(env, o, file, f)
+	}); done {
 		return code
-	}
-	if err := sandbox.Setup(); err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript run: set up sandbox: %v\n", err)
-		return ExitError
 	}
 	return runLab(env, file, vars, f)
 }

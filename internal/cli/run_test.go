@@ -3,11 +3,9 @@ package cli
 import (
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -83,32 +81,11 @@ func TestRunRootless(t *testing.T) {
 	}
 	t.Parallel()
 	// The test binary and the script must be readable by nobody.
-	dir, err := os.MkdirTemp("", "nsscript-rootless-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	exe, _ := os.Executable()
-	data, err := os.ReadFile(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "nsscript.test")
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	src, _ := os.ReadFile(repoScript(t, "bridge.star"))
-	if err := os.WriteFile(filepath.Join(dir, "bridge.star"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, bin := nobodyCopy(t, "nsscript.test", map[string][]byte{"bridge.star": src})
 	testenv.LockHost(t, false)
 	before := hostState(t)
-	cmd := exec.Command(bin, "run", "bridge.star")
-	cmd.Args[0] = "nsscript"
-	cmd.Dir = dir
-	cmd.Env = []string{mainEnv + "=1", "PATH=/usr/bin:/bin", "HOME=/nonexistent"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd := asNobody(bin, dir, "/usr/bin:/bin", "run", "bridge.star")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("rootless run: %v\n%s", err, out)

@@ -197,18 +197,7 @@ func BenchmarkHost(b *testing.B) {
 func pingPair(b *testing.B) (*Lab, *Netns, netip.Addr) {
 	b.Helper()
 	l := benchLab(b, Options{})
-	a, err := l.NewNetns("a")
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := l.NewNetns("b")
-	if err != nil {
-		b.Fatal(err)
-	}
-	x, y, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, NS: a, PeerNS: c})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, _, x, y := vethPair(b, l)
 	if err := x.AddAddr(netip.MustParsePrefix("10.9.0.1/24")); err != nil {
 		b.Fatal(err)
 	}

@@ -324,20 +324,31 @@ type procStatus struct {
 // procStat reads a process's state, parent and group.
 func procStat(pid int) (procStatus, bool) {
 	var st procStatus
+	f, err := statFields(pid)
+	if err != nil || len(f) < 3 {
+		return st, false
+	}
+	st.state = f[0]
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	st.ppid, st.pgrp = ppid, pgrp
+	return st, err1 == nil && err2 == nil
+}
+
+// statFields returns the fields of /proc/PID/stat that follow the command
+// name: field 3 (the state) onwards.
+func statFields(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return st, false
+		return nil, err
 	}
 	// The command name, in parentheses, may hold spaces: skip past it.
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return st, false
+		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	if _, err := fmt.Sscan(s[i+1:], &st.state, &st.ppid, &st.pgrp); err != nil {
-		return st, false
-	}
-	return st, true
+	return strings.Fields(s[i+1:]), nil
 }
 
 // WaitListening waits until a TCP connection from the program's namespace to

@@ -234,12 +234,8 @@ func (lk *Link) SetHairpin(on bool) error {
 func (l *Lab) markBehind(port *Link) {
 	l.markPending(port)
 	if p := port.peer; p != nil {
-		for _, n := range l.order {
-			for _, x := range n.order {
-				if x.parent == p {
-					l.markPending(x)
-				}
-			}
+		for _, x := range l.children(p, "") {
+			l.markPending(x)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/google/nftables"
@@ -193,16 +192,10 @@ func (j *journal) close() error {
 
 // procStart returns the start time of process pid (field 22 of its stat).
 func procStart(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
 	if len(f) < 20 {
 		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
@@ -294,35 +287,27 @@ func (l *Lab) hostBind(n *Netns) error {
 	}
 	dir := l.opts.NetnsDir
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		e, err := l.jr.intend(JournalEntry{Kind: JDir, Path: dir})
+		err := l.journalChange(JournalEntry{Kind: JDir, Path: dir}, "remove "+dir, func(*JournalEntry) error {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", dir, unwrapPath(err))
+			}
+			return nil
+		}, func(*JournalEntry) error { return removeEmptyDir(dir) })
 		if err != nil {
 			return err
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			l.jr.drop(e)
-			return fmt.Errorf("create %s: %w", dir, unwrapPath(err))
-		}
-		if err := l.jr.done(e); err != nil {
+	}
+	e := JournalEntry{Kind: JNetns, Name: n.Name, Path: filepath.Join(dir, n.Name)}
+	return l.journalChange(e, "delete namespace "+n.Name, func(e *JournalEntry) error {
+		if err := n.Bind(); err != nil {
 			return err
 		}
-		l.undoJournaled(e, "remove "+dir, func() error { return removeEmptyDir(dir) })
-	}
-	p := filepath.Join(dir, n.Name)
-	e, err := l.jr.intend(JournalEntry{Kind: JNetns, Name: n.Name, Path: p})
-	if err != nil {
-		return err
-	}
-	if err := n.Bind(); err != nil {
-		l.jr.drop(e)
-		return err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(n.fd, &st); err == nil {
-		e.Inode = st.Ino
-	}
-	err = l.jr.done(e)
-	l.undoJournaled(e, "delete namespace "+n.Name, n.unbind)
-	return err
+		var st unix.Stat_t
+		if err := unix.Fstat(n.fd, &st); err == nil {
+			e.Inode = st.Ino
+		}
+		return nil
+	}, func(*JournalEntry) error { return n.unbind() })
 }
 
 // hostSysctl runs write, which sets key from old to value in n, journaled
@@ -331,28 +316,24 @@ func (l *Lab) hostSysctl(n *Netns, key, old, value string, write func() error) e
 	if !l.journaled(n) {
 		return write()
 	}
-	e, err := l.jr.intend(JournalEntry{Kind: JSys, NS: nsPath(n), Name: key, Old: old, New: value})
-	if err != nil {
-		return err
-	}
-	if err := write(); err != nil {
-		l.jr.drop(e)
-		return err
-	}
-	// The kernel may normalise the value ("01" reads back as "1"): clean
-	// compares against what it reads back.
-	if now, err := n.ReadSysctl(key); err == nil {
-		e.New = now
-	}
-	err = l.jr.done(e)
-	l.undoJournaled(e, fmt.Sprintf("restore %s=%s", key, old), func() error {
+	e := JournalEntry{Kind: JSys, NS: nsPath(n), Name: key, Old: old, New: value}
+	return l.journalChange(e, fmt.Sprintf("restore %s=%s", key, old), func(e *JournalEntry) error {
+		if err := write(); err != nil {
+			return err
+		}
+		// The kernel may normalise the value ("01" reads back as "1"):
+		// clean compares against what it reads back.
+		if now, err := n.ReadSysctl(key); err == nil {
+			e.New = now
+		}
+		return nil
+	}, func(*JournalEntry) error {
 		err := n.writeSysctls(map[string]string{key: old})
 		if errors.Is(err, os.ErrNotExist) {
 			return nil // a link's setting, gone with its link
 		}
 		return err
 	})
-	return err
 }
 
 // hostRoute runs add, which adds rt in n, journaled when n is on the real
@@ -375,17 +356,8 @@ func (l *Lab) hostRoute(n *Netns, rt *netlink.Route, add func() error) error {
 	} else if have != nil {
 		return fmt.Errorf("a route to %s already exists: %w", e.Dst, unix.EEXIST)
 	}
-	pe, err := l.jr.intend(e)
-	if err != nil {
-		return err
-	}
-	if err := add(); err != nil {
-		l.jr.drop(pe)
-		return err
-	}
-	err = l.jr.done(pe)
-	l.undoJournaled(pe, "delete route to "+e.Dst, func() error { return delRoute(n.h, pe) })
-	return err
+	return l.journalChange(e, "delete route to "+e.Dst, func(*JournalEntry) error { return add() },
+		func(e *JournalEntry) error { return delRoute(n.h, e) })
 }
 
 // hostAddr runs add, which adds address p to lk. On a link the lab found
@@ -400,17 +372,9 @@ func (l *Lab) hostAddr(lk *Link, p netip.Prefix, add func() error) error {
 	if err != nil {
 		return err
 	}
-	e, err := l.jr.intend(JournalEntry{Kind: JAddr, NS: nsPath(lk.ns), Name: lk.name, Index: idx, Dst: p.String()})
-	if err != nil {
-		return err
-	}
-	if err := add(); err != nil {
-		l.jr.drop(e)
-		return err
-	}
-	err = l.jr.done(e)
-	l.undoJournaled(e, fmt.Sprintf("remove %s from %s", p, lk.name), func() error { return delAddr(lk.ns.h, e) })
-	return err
+	e := JournalEntry{Kind: JAddr, NS: nsPath(lk.ns), Name: lk.name, Index: idx, Dst: p.String()}
+	return l.journalChange(e, fmt.Sprintf("remove %s from %s", p, lk.name), func(*JournalEntry) error { return add() },
+		func(e *JournalEntry) error { return delAddr(lk.ns.h, e) })
 }
 
 // hostNftTable runs create, which creates nftables table name (of family)
@@ -424,17 +388,9 @@ func (l *Lab) hostNftTable(n *Netns, family nftables.TableFamily, name string, c
 	} else if have {
 		return fmt.Errorf("nftables table %s already exists in netns %q: %w", name, n.Name, unix.EEXIST)
 	}
-	e, err := l.jr.intend(JournalEntry{Kind: JNft, NS: nsPath(n), Name: name, Family: int(family)})
-	if err != nil {
-		return err
-	}
-	if err := create(); err != nil {
-		l.jr.drop(e)
-		return err
-	}
-	err = l.jr.done(e)
-	l.undoJournaled(e, "delete nftables table "+name, func() error { return delNftTable(n.fd, family, name) })
-	return err
+	e := JournalEntry{Kind: JNft, NS: nsPath(n), Name: name, Family: int(family)}
+	return l.journalChange(e, "delete nftables table "+name, func(*JournalEntry) error { return create() },
+		func(*JournalEntry) error { return delNftTable(n.fd, family, name) })
 }
 
 // vethPeer returns where a veth about to be made puts its peer.
@@ -462,6 +418,24 @@ func (l *Lab) dropEnds(ends []*hostEnd) {
 			l.jr.drop(x.e)
 		}
 	}
+}
+
+// journalChange makes one change to the real machine through the journal:
+// e is written before act makes the change, dropped when act fails, and
+// marked done after (with what act filled in); undo reverses the change on
+// Close, after which e leaves the journal.
+func (l *Lab) journalChange(e JournalEntry, desc string, act, undo func(e *JournalEntry) error) error {
+	pe, err := l.jr.intend(e)
+	if err != nil {
+		return err
+	}
+	if err := act(pe); err != nil {
+		l.jr.drop(pe)
+		return err
+	}
+	err = l.jr.done(pe)
+	l.undoJournaled(pe, desc, func() error { return undo(pe) })
+	return err
 }
 
 // undoJournaled registers the undo of a journaled change; once it worked,

@@ -24,6 +24,25 @@ func newLab(t *testing.T, opts Options) *Lab {
 	return l
 }
 
+// vethPair returns new namespaces a and b joined by a veth that is up, and
+// its ends in a and in b.
+func vethPair(t testing.TB, l *Lab) (a, b *Netns, x, y *Link) {
+	t.Helper()
+	a, err := l.NewNetns("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = l.NewNetns("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, y, err = l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, NS: a, PeerNS: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b, x, y
+}
+
 func mustPrefix(t *testing.T, s string) netip.Prefix {
 	t.Helper()
 	p, err := netip.ParsePrefix(s)
@@ -41,18 +60,7 @@ func ping(t *testing.T, l *Lab, src *Netns, dst string) probe.Result {
 func TestVethBetweenNamespaces(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, Options{})
-	a, err := l.NewNetns("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := l.NewNetns("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, y, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, NS: a, PeerNS: b})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, x, y := vethPair(t, l)
 	if x.Name() != "eth0" || y.Name() != "eth0" || x.Peer() != y || y.Peer() != x {
 		t.Fatalf("names %s/%s, peers %v %v", x.Name(), y.Name(), x.Peer(), y.Peer())
 	}

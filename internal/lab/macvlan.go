@@ -140,12 +140,13 @@ func (l *Lab) passthruConflict(parent *Link, mode string) string {
 	return ""
 }
 
-// children returns the links of kind whose parent is p, in every namespace.
+// children returns the links of kind (any kind when "") whose parent is p,
+// in every namespace.
 func (l *Lab) children(p *Link, kind string) []*Link {
 	var out []*Link
 	for _, n := range l.order {
 		for _, x := range n.order {
-			if x.parent == p && x.kind == kind {
+			if x.parent == p && (kind == "" || x.kind == kind) {
 				out = append(out, x)
 			}
 		}

@@ -16,18 +16,7 @@ import (
 func pair(t *testing.T) (*Lab, *Netns, *Netns, *Link) {
 	t.Helper()
 	l := newLab(t, Options{})
-	a, err := l.NewNetns("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := l.NewNetns("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, y, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, NS: a, PeerNS: b})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, x, y := vethPair(t, l)
 	if err := x.AddAddr(mustPrefix(t, "10.7.0.1/24")); err != nil {
 		t.Fatal(err)
 	}

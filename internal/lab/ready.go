@@ -24,12 +24,8 @@ func (l *Lab) markPending(lk *Link) {
 	if lk.master != nil {
 		l.pending[lk.master] = true
 	}
-	for _, n := range l.order {
-		for _, x := range n.order {
-			if x.parent == lk {
-				l.pending[x] = true
-			}
-		}
+	for _, x := range l.children(lk, "") {
+		l.pending[x] = true
 	}
 }
 

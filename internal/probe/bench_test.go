@@ -3,15 +3,8 @@ package probe
 import (
 	"context"
 	"net/netip"
-	"os"
 	"sync"
 	"testing"
-
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
-
-	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
 // Benchmarks of the native prober (`make bench`). A namespace with loopback
@@ -20,28 +13,7 @@ import (
 // benchPinger returns a pinger in a fresh namespace with lo up.
 func benchPinger(b *testing.B) *Pinger {
 	b.Helper()
-	fd, err := nsutil.New()
-	if err != nil {
-		if os.Getenv("NSSCRIPT_REQUIRE_NAMESPACES") == "1" {
-			b.Fatalf("cannot create network namespaces: %v", err)
-		}
-		b.Skipf("cannot create network namespaces: %v", err)
-	}
-	b.Cleanup(func() { unix.Close(fd) })
-	h, err := netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}); err != nil {
-		b.Fatal(err)
-	}
-	p, err := NewPinger(fd)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { p.Close() })
-	return p
+	return newPinger(b, newNS(b))
 }
 
 var loopback = netip.MustParseAddr("127.0.0.1")
@@ -80,11 +52,7 @@ func BenchmarkPingConcurrent(b *testing.B) {
 // BenchmarkNewPinger opens the raw socket of a namespace and starts its
 // reader (once per source namespace of a run).
 func BenchmarkNewPinger(b *testing.B) {
-	fd, err := nsutil.New()
-	if err != nil {
-		b.Skipf("cannot create network namespaces: %v", err)
-	}
-	defer unix.Close(fd)
+	fd := newNS(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		p, err := NewPinger(fd)

@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,15 +89,10 @@ func TestConnectConcurrent(t *testing.T) {
 	a, b := pair(t)
 	s := serve(t, b, "tcp", ":7000")
 	u := serve(t, b, "udp", ":7000")
-	var wg sync.WaitGroup
-	results := make([]ConnResult, 200)
-	for i := range results {
-		wg.Go(func() {
-			proto := []string{"tcp", "udp"}[i%2]
-			results[i] = Connect(context.Background(), a, proto, "10.9.0.2:7000", 3*time.Second)
-		})
-	}
-	wg.Wait()
+	results := inParallel(200, func(i int) ConnResult {
+		proto := []string{"tcp", "udp"}[i%2]
+		return Connect(context.Background(), a, proto, "10.9.0.2:7000", 3*time.Second)
+	})
 	for i, r := range results {
 		if !r.OK || r.Peer == "" {
 			t.Errorf("connect %d = %+v", i, r)

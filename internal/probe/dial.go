@@ -30,6 +30,14 @@ func (e *dialError) Unwrap() error { return e.err }
 // aLongTimeAgo is a deadline that has passed: setting it wakes blocked I/O.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// within returns what fn returns, calling it on a thread in the network
+// namespace nsFD: a socket fn opens stays bound to that namespace.
+func within[T any](nsFD int, fn func() (T, error)) (T, error) {
+	var v T
+	err := nsutil.Do(nsFD, func() (err error) { v, err = fn(); return err })
+	return v, err
+}
+
 // dialNS connects a TCP or UDP socket created inside the namespace nsFD to
 // addr, an "ip:port" literal (names are not resolved: a lab has no DNS).
 //
@@ -59,19 +67,17 @@ func dialNS(ctx context.Context, nsFD int, network, addr string) (net.Conn, erro
 		family = unix.AF_INET6
 		sa = &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ip.As16()}
 	}
-	fd := -1
-	err = nsutil.Do(nsFD, func() error {
+	fd, err := within(nsFD, func() (int, error) {
 		if z := ip.Zone(); z != "" {
 			// Interface names are per namespace: look the zone up inside.
 			id, err := zoneIndex(z)
 			if err != nil {
-				return err
+				return -1, err
 			}
 			sa.(*unix.SockaddrInet6).ZoneId = id
 		}
-		var err error
-		fd, err = unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		return os.NewSyscallError("socket", err)
+		fd, err := unix.Socket(family, sotype|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		return fd, os.NewSyscallError("socket", err)
 	})
 	if err == nil && sotype == unix.SOCK_DGRAM {
 		// Without IP_RECVERR a udp socket reports only "hard" ICMP errors

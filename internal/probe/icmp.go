@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nsscript/nsscript/internal/nsutil"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -136,11 +135,8 @@ func (p *Pinger) listen(v6 bool) (*net.IPConn, error) {
 		})
 		return nil
 	}}
-	var pc net.PacketConn
-	err := nsutil.Do(p.nsFD, func() error {
-		var err error
-		pc, err = lc.ListenPacket(context.Background(), network, address)
-		return err
+	pc, err := within(p.nsFD, func() (net.PacketConn, error) {
+		return lc.ListenPacket(context.Background(), network, address)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pinger: open %s socket: %w", network, err)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-func newPinger(t *testing.T, fd int) *Pinger {
+func newPinger(t testing.TB, fd int) *Pinger {
 	t.Helper()
 	p, err := NewPinger(fd)
 	if err != nil {
@@ -16,6 +16,18 @@ func newPinger(t *testing.T, fd int) *Pinger {
 	}
 	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// inParallel calls f(0), ..., f(n-1) at the same time and returns their
+// results in order.
+func inParallel[R any](n int, f func(i int) R) []R {
+	results := make([]R, n)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() { results[i] = f(i) })
+	}
+	wg.Wait()
+	return results
 }
 
 func TestPingReachable(t *testing.T) {
@@ -108,16 +120,10 @@ func TestPingConcurrent(t *testing.T) {
 	a, _ := pair(t)
 	p := newPinger(t, a)
 	dsts := []string{"10.9.0.2", "fd00::2", "10.9.0.1", "10.9.0.2"}
-	var wg sync.WaitGroup
-	results := make([]Result, 200)
 	start := time.Now()
-	for i := range results {
-		wg.Go(func() {
-			results[i] = p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]),
-				Options{Timeout: 3 * time.Second})
-		})
-	}
-	wg.Wait()
+	results := inParallel(200, func(i int) Result {
+		return p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]), Options{Timeout: 3 * time.Second})
+	})
 	t.Logf("200 pings in %v", time.Since(start))
 	for i, r := range results {
 		if r.Outcome != Reply {
@@ -165,16 +171,10 @@ func TestPingThousand(t *testing.T) {
 	a, _ := pair(t)
 	p := newPinger(t, a)
 	dsts := []string{"10.9.0.2", "10.9.0.77", "fd00::2", "fd00::77"}
-	var wg sync.WaitGroup
-	results := make([]Result, 1000)
 	start := time.Now()
-	for i := range results {
-		wg.Go(func() {
-			results[i] = p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]),
-				Options{Timeout: 500 * time.Millisecond})
-		})
-	}
-	wg.Wait()
+	results := inParallel(1000, func(i int) Result {
+		return p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]), Options{Timeout: 500 * time.Millisecond})
+	})
 	took := time.Since(start)
 	t.Logf("1000 pings in %v", took)
 	for i, r := range results {

@@ -22,7 +22,7 @@ var (
 // requireNamespaces skips the test when network namespaces cannot be created
 // here (not root and no user namespaces), or fails it when
 // NSSCRIPT_REQUIRE_NAMESPACES=1 says they must be available.
-func requireNamespaces(t *testing.T) {
+func requireNamespaces(t testing.TB) {
 	t.Helper()
 	nsOnce.Do(func() {
 		fd, err := nsutil.New()
@@ -41,7 +41,7 @@ func requireNamespaces(t *testing.T) {
 }
 
 // newNS creates a network namespace with lo up, closed when the test ends.
-func newNS(t *testing.T) int {
+func newNS(t testing.TB) int {
 	t.Helper()
 	requireNamespaces(t)
 	fd, err := nsutil.New()
@@ -61,7 +61,7 @@ func newNS(t *testing.T) int {
 }
 
 // handle returns a netlink handle inside the namespace fd.
-func handle(t *testing.T, fd int) *netlink.Handle {
+func handle(t testing.TB, fd int) *netlink.Handle {
 	t.Helper()
 	h, err := netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
 	if err != nil {

@@ -1,14 +1,12 @@
 package probe
 
 import (
-	"strconv"
-
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nsscript/nsscript/internal/nsutil"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -96,8 +94,8 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 	if z := dst.Zone(); z != "" {
 		// Go maps zone names to indexes in the process's own namespace:
 		// resolve the name inside ours and pass the index.
-		var id uint32
-		if err := nsutil.Do(p.nsFD, func() (err error) { id, err = zoneIndex(z); return err }); err != nil {
+		id, err := within(p.nsFD, func() (uint32, error) { return zoneIndex(z) })
+		if err != nil {
 			return finish(NoRoute, "zone "+z+": "+errnoText(err))
 		}
 		dst = dst.WithZone(strconv.FormatUint(uint64(id), 10))

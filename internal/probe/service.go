@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
 // maxHTTPBytes bounds the size a GET /bytes/N may ask for.
@@ -52,17 +50,9 @@ func Serve(nsFD int, proto string, addr string) (*Server, error) {
 	var err error
 	switch proto {
 	case "tcp", "http":
-		err = nsutil.Do(nsFD, func() error {
-			var err error
-			s.ln, err = net.Listen("tcp", addr)
-			return err
-		})
+		s.ln, err = within(nsFD, func() (net.Listener, error) { return net.Listen("tcp", addr) })
 	case "udp":
-		err = nsutil.Do(nsFD, func() error {
-			var err error
-			s.udp, err = listenUDP(addr)
-			return err
-		})
+		s.udp, err = within(nsFD, func() (*net.UDPConn, error) { return listenUDP(addr) })
 	default:
 		return nil, fmt.Errorf("serve: unknown protocol %q (want tcp, udp or http)", proto)
 	}
@@ -134,8 +124,8 @@ func (s *Server) Close() error {
 }
 
 // addPeer records and returns the normalised form of a remote address.
-func (s *Server) addPeer(a net.Addr) string {
-	p := peerString(a.String())
+func (s *Server) addPeer(addr string) string {
+	p := peerString(addr)
 	s.mu.Lock()
 	s.peers = append(s.peers, p)
 	s.mu.Unlock()
@@ -190,7 +180,7 @@ func (s *Server) serveTCP(c net.Conn) {
 		s.mu.Unlock()
 		c.Close()
 	}()
-	peer := s.addPeer(c.RemoteAddr())
+	peer := s.addPeer(c.RemoteAddr().String())
 	if _, err := io.WriteString(c, "peer "+peer+"\n"); err != nil {
 		return
 	}
@@ -205,10 +195,7 @@ func (s *Server) serveTCP(c net.Conn) {
 var zeros = make([]byte, 64<<10)
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	peer := peerString(r.RemoteAddr)
-	s.mu.Lock()
-	s.peers = append(s.peers, peer)
-	s.mu.Unlock()
+	peer := s.addPeer(r.RemoteAddr)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		http.NotFound(w, r)
 		return

@@ -73,10 +73,7 @@ func (s *Server) serveUDP() {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		peer := peerString(from.String())
-		s.mu.Lock()
-		s.peers = append(s.peers, peer)
-		s.mu.Unlock()
+		peer := s.addPeer(from.String())
 
 		msg := append([]byte("peer "+peer+"\n"), buf[:n]...)
 		msg = msg[:min(len(msg), 65507)]

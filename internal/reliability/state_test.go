@@ -43,15 +43,19 @@ func snapshot(t testing.TB) hostState {
 		t.Fatalf("list links: %v", err)
 	}
 	var names []string
+	nameOf := map[int]string{}
 	for _, l := range links {
 		a := l.Attrs()
 		names = append(names, a.Name)
+		nameOf[a.Index] = a.Name
 		s.add("link", fmt.Sprintf("%d %s %s master=%d alias=%q", a.Index, a.Name, l.Type(), a.MasterIndex, a.Alias))
-		addrs, _ := netlink.AddrList(l, netlink.FAMILY_ALL)
-		for _, ad := range addrs {
-			if !ad.IP.IsLinkLocalUnicast() {
-				s.add("addr", a.Name+" "+ad.IPNet.String())
-			}
+	}
+	// One dump for every link's addresses: AddrList(link) dumps them all
+	// and filters by index anyway.
+	addrs, _ := netlink.AddrList(nil, netlink.FAMILY_ALL)
+	for _, ad := range addrs {
+		if name, ok := nameOf[ad.LinkIndex]; ok && !ad.IP.IsLinkLocalUnicast() {
+			s.add("addr", name+" "+ad.IPNet.String())
 		}
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
@@ -174,7 +178,7 @@ func diff(before, after hostState) []string {
 	return out
 }
 
-// count returns how many objects a diff names, as links, namespaces, ...
+// countObjects returns how many objects a diff names, as links, namespaces, ...
 func countObjects(d []string) string {
 	by := map[string]int{}
 	for _, l := range d {
@@ -193,15 +197,15 @@ func countObjects(d []string) string {
 func mustEqual(t testing.TB, what string, before, after hostState) {
 	t.Helper()
 	if d := diff(before, after); len(d) > 0 {
-		more := ""
+		shown, more := d, ""
 		if len(d) > 30 {
-			d, more = d[:30], fmt.Sprintf("\n... and %d more", len(d)-30)
+			shown, more = d[:30], fmt.Sprintf("\n... and %d more", len(d)-30)
 		}
-		t.Fatalf("%s: the host changed (%s):\n%s%s", what, countObjects(diff(before, after)), strings.Join(d, "\n"), more)
+		t.Fatalf("%s: the host changed (%s):\n%s%s", what, countObjects(d), strings.Join(shown, "\n"), more)
 	}
 }
 
-// journalsOf returns the journal files a run with pid left.
+// journalOf returns the journal file a run with pid left, or "".
 func journalOf(pid int) string {
 	p := filepath.Join("/run/nsscript", fmt.Sprintf("journal-%d.json", pid))
 	if _, err := os.Stat(p); err == nil {

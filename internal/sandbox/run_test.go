@@ -20,13 +20,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startParent starts this test binary as a parent that calls Run, in a new
-// session (so it has no controlling terminal and gets no terminal signals).
-func startParent(t *testing.T, exe, mode string, extraEnv ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
-	t.Helper()
+// parentCmd returns a command that runs the test binary exe as a parent that
+// calls Run, with the child program mode.
+func parentCmd(exe, mode string, extraEnv ...string) *exec.Cmd {
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = testEnv(append([]string{parentEnv + "=run", childModeEnv + "=" + mode}, extraEnv...)...)
+	return cmd
+}
+
+// startParent starts this test binary as a parent that calls Run, in a new
+// session (so it has no controlling terminal and gets no terminal signals).
+func startParent(t *testing.T, mode string, extraEnv ...string) (*exec.Cmd, *bufio.Reader, *bytes.Buffer) {
+	t.Helper()
+	cmd := parentCmd(os.Args[0], mode, extraEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, stderr := start(t, cmd)
+	return cmd, out, stderr
+}
+
+// start starts cmd, kills it when the test ends, and returns its output.
+func start(t *testing.T, cmd *exec.Cmd) (*bufio.Reader, *bytes.Buffer) {
+	t.Helper()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -37,7 +51,7 @@ func startParent(t *testing.T, exe, mode string, extraEnv ...string) (*exec.Cmd,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd, bufio.NewReader(stdout), &stderr
+	return bufio.NewReader(stdout), &stderr
 }
 
 // readLine returns the next line of r, failing the test after 10 seconds.
@@ -87,7 +101,7 @@ func TestSignalForwarding(t *testing.T) {
 	}{{syscall.SIGINT, 7}, {syscall.SIGTERM, 8}} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			t.Parallel()
-			cmd, out, stderr := startParent(t, os.Args[0], "signals")
+			cmd, out, stderr := startParent(t, "signals")
 			if line := readLine(t, out, stderr); line != "ready" {
 				t.Fatalf("child said %q, want ready", line)
 			}
@@ -139,30 +153,19 @@ func TestTerminalInterruptOnce(t *testing.T) {
 	}
 	defer pts.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = testEnv(parentEnv+"=run", childModeEnv+"=signals")
+	cmd := parentCmd(os.Args[0], "signals")
 	cmd.Stdin = pts
 	// A new session whose controlling terminal is pts: its process group,
 	// parent and child, is the terminal's foreground job.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	out := bufio.NewReader(stdout)
-	if line := readLine(t, out, &stderr); line != "ready" {
+	out, stderr := start(t, cmd)
+	if line := readLine(t, out, stderr); line != "ready" {
 		t.Fatalf("child said %q, want ready", line)
 	}
 	if _, err := ptmx.Write([]byte{3}); err != nil { // ^C
 		t.Fatal(err)
 	}
-	expectSignalOnce(t, cmd, out, &stderr, syscall.SIGINT.String(), 7)
+	expectSignalOnce(t, cmd, out, stderr, syscall.SIGINT.String(), 7)
 }
 
 // testEnv returns the test's environment plus env. It turns off the race
@@ -180,7 +183,7 @@ func TestKillParentKillsSandbox(t *testing.T) {
 	requireSandbox(t)
 	veth := fmt.Sprintf("sbk%d", os.Getpid()%100000)
 	before := hostLinks(t)
-	cmd, out, stderr := startParent(t, os.Args[0], "veth-sleep", "SANDBOX_TEST_VETH="+veth)
+	cmd, out, stderr := startParent(t, "veth-sleep", "SANDBOX_TEST_VETH="+veth)
 	line := readLine(t, out, stderr)
 	pid, err := strconv.Atoi(strings.TrimPrefix(line, "ready "))
 	if err != nil {

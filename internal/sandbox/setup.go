@@ -109,7 +109,8 @@ func mountNetnsDir() error {
 
 // coverDir mounts a tmpfs on dir and bind-mounts dir's former entries back
 // into it: symbolic links are copied, everything else is bind-mounted from the
-// covered directory, reached through a descriptor opened before the mount.
+// covered directory; both are reached through a descriptor opened before the
+// mount.
 // An entry that cannot be brought back is left out and noted.
 func coverDir(dir string) error {
 	old, err := os.Open(dir)
@@ -121,22 +122,15 @@ func coverDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("sandbox: read %s: %w", dir, err)
 	}
-	links := map[string]string{}
-	for _, e := range entries {
-		if e.Type()&fs.ModeSymlink != 0 {
-			if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
-				links[e.Name()] = target
-			}
-		}
-	}
 	if err := mountTmpfs(dir); err != nil {
 		return fmt.Errorf("sandbox: mount tmpfs on %s: %w", dir, mountHint(err))
 	}
 	var skipped []string
 	for _, e := range entries {
 		name, dst := e.Name(), filepath.Join(dir, e.Name())
+		src := fmt.Sprintf("/proc/self/fd/%d/%s", old.Fd(), name)
 		if e.Type()&fs.ModeSymlink != 0 {
-			if target, ok := links[name]; !ok || os.Symlink(target, dst) != nil {
+			if target, err := os.Readlink(src); err != nil || os.Symlink(target, dst) != nil {
 				skipped = append(skipped, name)
 			}
 			continue
@@ -150,7 +144,6 @@ func coverDir(dir string) error {
 			}
 		}
 		if err == nil {
-			src := fmt.Sprintf("/proc/self/fd/%d/%s", old.Fd(), name)
 			if err = unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 				os.Remove(dst)
 			}

@@ -28,8 +28,7 @@ func NeedNamespaces(t testing.TB) {
 	}
 }
 
-// NeedRoot skips the test unless it runs as root (failing it instead when
-// RequireEnv is set and the test says root is required there too).
+// NeedRoot skips the test unless it runs as root.
 func NeedRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
