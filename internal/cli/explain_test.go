@@ -32,7 +32,7 @@ func TestExplainBridge(t *testing.T) {
 	}
 	// The commands of a real run, in order, each block under its line; the
 	// generated names are those a run creates (veth0 in host, eth0 inside).
-	wantInOrder(t, out,
+	inOrder(t, out,
 		"bridge.star:10:8: create namespace net1 with loopback up\nip netns add net1\nip -n net1 link set lo up\n",
 		"ip link add br00 type bridge\nip link set br00 up\n",
 		"ip addr add 10.100.0.1/16 dev br00\n",
@@ -65,7 +65,7 @@ print("planned:", r.ok)
 	if code != ExitOK {
 		t.Fatalf("explain: exit %d, stderr %q", code, errOut)
 	}
-	wantInOrder(t, out,
+	inOrder(t, out,
 		"ip link add veth0 type veth peer name eth0 netns a\n",
 		"ip netns exec a sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0\nip -n a addr add fd00::2/64 dev eth0 nodad\n",
 		"! ping -c1 -W1 10.9.9.9 || exit 1\n",
@@ -182,7 +182,7 @@ func TestRunExplain(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("run --explain: exit %d: %s", code, errOut)
 	}
-	wantInOrder(t, out,
+	inOrder(t, out,
 		"ip netns exec blue_ns ping -c1 -W1 127.0.0.1\n",
 		"# ok   root-to-ns.star:14:1: expect_reachable: blue_ns -> 127.0.0.1: reply in ",
 		"! ip netns exec blue_ns ping -c1 -W1 192.168.0.194 || exit 1\n",
@@ -201,20 +201,6 @@ func TestRunExplain(t *testing.T) {
 	got := strings.Replace(strings.Join(kept, ""), "nsscript run --explain", "nsscript explain", 1)
 	if got != plan {
 		t.Errorf("run --explain (results taken out) differs from explain:\n%s", lineDiff(plan, got))
-	}
-}
-
-// wantInOrder checks that every piece occurs in s, each after the one before.
-func wantInOrder(t *testing.T, s string, pieces ...string) {
-	t.Helper()
-	rest := s
-	for _, p := range pieces {
-		i := strings.Index(rest, p)
-		if i < 0 {
-			t.Errorf("missing (or out of order): %q\nin:\n%s", p, s)
-			return
-		}
-		rest = rest[i+len(p):]
 	}
 }
 
