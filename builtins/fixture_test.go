@@ -96,3 +96,15 @@ func wantErrors(t *testing.T, cases []struct{ src, want string }) {
 		wantError(t, tc.src, err, tc.want)
 	}
 }
+
+// runPlan runs src as lab.star against a plan-mode lab, which records
+// steps without touching the kernel: argument checks need no privileges.
+func runPlan(t *testing.T, src string) (string, error) {
+	t.Helper()
+	l, err := lab.New(lab.Options{Plan: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return runIn(t, l, src)
+}

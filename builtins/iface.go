@@ -22,11 +22,11 @@ type linkOpts struct {
 // link type lets one set it).
 func (o *linkOpts) pairs(mac bool) []any {
 	o.up = true
-	p := []any{"mtu?", &o.mtu}
+	p := []any{"mtu??", &o.mtu}
 	if mac {
-		p = append(p, "mac?", &o.mac)
+		p = append(p, "mac??", &o.mac)
 	}
-	return append(p, "addr?", &o.addrs, "up?", &o.up)
+	return append(p, "addr??", &o.addrs, "up?", &o.up)
 }
 
 // spec checks the options and returns the LinkSpec for a link called name.
@@ -76,7 +76,7 @@ func fnMacvlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		ns         = nsArg{run: r}
 		o          linkOpts
 	)
-	if err := unpack(b, args, kwargs, &o, true, "parent", &parent, "name?", &name, "ns?", &ns, "mode?", &mode); err != nil {
+	if err := unpack(b, args, kwargs, &o, true, "parent", &parent, "name??", &name, "ns??", &ns, "mode?", &mode); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)
@@ -94,7 +94,7 @@ func fnIPVlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		ns               = nsArg{run: r}
 		o                linkOpts
 	)
-	if err := unpack(b, args, kwargs, &o, false, "parent", &parent, "name?", &name, "ns?", &ns, "mode?", &mode, "flag?", &flag); err != nil {
+	if err := unpack(b, args, kwargs, &o, false, "parent", &parent, "name??", &name, "ns??", &ns, "mode?", &mode, "flag?", &flag); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)
@@ -113,7 +113,7 @@ func fnVlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		ns             = nsArg{run: r}
 		o              linkOpts
 	)
-	if err := unpack(b, args, kwargs, &o, true, "parent", &parent, "id", &id, "name?", &name, "ns?", &ns, "protocol?", &protocol); err != nil {
+	if err := unpack(b, args, kwargs, &o, true, "parent", &parent, "id", &id, "name??", &name, "ns??", &ns, "protocol?", &protocol); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)
@@ -130,7 +130,7 @@ func fnDummy(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		ns   = nsArg{run: r, ns: r.Lab.Host}
 		o    linkOpts
 	)
-	if err := unpack(b, args, kwargs, &o, true, "name?", &name, "ns?", &ns); err != nil {
+	if err := unpack(b, args, kwargs, &o, true, "name??", &name, "ns?", &ns); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)
@@ -149,7 +149,7 @@ func fnTap(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		owner int
 		o     linkOpts
 	)
-	if err := unpack(b, args, kwargs, &o, true, "name?", &name, "ns?", &ns, "mode?", &mode, "owner?", &owner); err != nil {
+	if err := unpack(b, args, kwargs, &o, true, "name??", &name, "ns?", &ns, "mode?", &mode, "owner?", &owner); err != nil {
 		return nil, err
 	}
 	if mode != "tap" && mode != "tun" {
@@ -178,8 +178,8 @@ func fnVxlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		learning     = true
 		o            linkOpts
 	)
-	if err := unpack(b, args, kwargs, &o, true, "name", &name, "vni", &vni, "ns?", &ns, "remote?", &remote, "local?", &local,
-		"group?", &group, "dev??", &dev, "port?", &port, "learning?", &learning); err != nil {
+	if err := unpack(b, args, kwargs, &o, true, "name", &name, "vni", &vni, "ns?", &ns, "remote??", &remote, "local??", &local,
+		"group??", &group, "dev??", &dev, "port?", &port, "learning?", &learning); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)

@@ -27,8 +27,8 @@ func fnImpair(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		limit                  int
 		clear                  bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "link", &lk, "delay?", &delay, "jitter?", &jitter, "loss?", &loss,
-		"rate?", &rate, "burst?", &burst, "latency?", &latency, "limit?", &limit, "clear?", &clear); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "link", &lk, "delay??", &delay, "jitter??", &jitter, "loss??", &loss,
+		"rate??", &rate, "burst??", &burst, "latency??", &latency, "limit??", &limit, "clear?", &clear); err != nil {
 		return nil, err
 	}
 	im := lab.Impairment{Delay: delay.d, Jitter: jitter.d, Loss: loss.pct, Rate: rate.bps, Latency: latency.d}
@@ -159,8 +159,8 @@ func fnExpectRate(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 		size         sizeArg
 		timeout      durationArg
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "rate?", &rate, "min?", &lo, "max?", &hi,
-		"tolerance?", &tol, "size?", &size, "timeout?", &timeout); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "rate??", &rate, "min??", &lo, "max??", &hi,
+		"tolerance?", &tol, "size??", &size, "timeout??", &timeout); err != nil {
 		return nil, err
 	}
 	var what string
@@ -236,7 +236,7 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 		count   = 5
 		timeout = durationArg{2 * time.Second}
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "min?", &lo, "max?", &hi, "count?", &count, "timeout?", &timeout); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "min??", &lo, "max??", &hi, "count?", &count, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
 	if lo.d == 0 && hi.d == 0 {

@@ -17,8 +17,8 @@ func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		mtu                      int
 		up                       = true
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name?", &name, "peer?", &peer, "ns?", &ns, "peer_ns?", &peerNS,
-		"mtu?", &mtu, "mac?", &mac, "peer_mac?", &peerMAC, "up?", &up); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name??", &name, "peer??", &peer, "ns?", &ns, "peer_ns?", &peerNS,
+		"mtu??", &mtu, "mac??", &mac, "peer_mac??", &peerMAC, "up?", &up); err != nil {
 		return nil, err
 	}
 	spec := lab.VethSpec{LinkSpec: lab.LinkSpec{Name: name, MTU: mtu, Up: up}, NS: ns.ns, PeerNS: peerNS.ns, PeerName: peer}
@@ -58,7 +58,7 @@ func fnBridge(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		o    = linkOpts{up: true}
 	)
 	// The options of iface.go's builtins, in bridge's own order (addr first).
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "ns?", &ns, "addr?", &o.addrs, "mtu?", &o.mtu, "mac?", &o.mac, "up?", &o.up); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "ns?", &ns, "addr??", &o.addrs, "mtu??", &o.mtu, "mac??", &o.mac, "up?", &o.up); err != nil {
 		return nil, err
 	}
 	spec, err := o.spec(name)
@@ -152,12 +152,13 @@ func linkUpDown(up bool) func(*starlark.Thread, *starlark.Builtin, starlark.Tupl
 func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
 		var (
-			master, up, hairpin starlark.Value
-			mtu                 int
-			mac, name           string
-			ns                  = nsArg{run: r}
+			master      starlark.Value
+			up, hairpin optBool
+			mtu         int
+			mac, name   string
+			ns          = nsArg{run: r}
 		)
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "master?", &master, "mtu?", &mtu, "mac?", &mac, "name?", &name, "ns?", &ns, "up?", &up, "hairpin?", &hairpin); err != nil {
+		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "master?", &master, "mtu??", &mtu, "mac??", &mac, "name??", &name, "ns??", &ns, "up??", &up, "hairpin??", &hairpin); err != nil {
 			return nil, err
 		}
 		if ns.ns != nil {
@@ -200,21 +201,13 @@ func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 				return nil, err
 			}
 		}
-		if hairpin != nil {
-			on, ok := hairpin.(starlark.Bool)
-			if !ok {
-				return nil, fmt.Errorf("for parameter hairpin: got %s, want bool", hairpin.Type())
-			}
-			if err := lk.SetHairpin(bool(on)); err != nil {
+		if hairpin.set {
+			if err := lk.SetHairpin(hairpin.on); err != nil {
 				return nil, err
 			}
 		}
-		if up != nil {
-			on, ok := up.(starlark.Bool)
-			if !ok {
-				return nil, fmt.Errorf("for parameter up: got %s, want bool", up.Type())
-			}
-			if err := lk.SetUp(bool(on)); err != nil {
+		if up.set {
+			if err := lk.SetUp(up.on); err != nil {
 				return nil, err
 			}
 		}

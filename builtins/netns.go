@@ -14,7 +14,7 @@ func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		path     string
 		pid      starlark.Value
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path?", &path, "pid??", &pid); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path??", &path, "pid??", &pid); err != nil {
 		return nil, err
 	}
 	if pid != nil {

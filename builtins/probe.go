@@ -143,7 +143,7 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		timeout = durationArg{time.Second}
 		within  = durationArg{}
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within?", &within); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within??", &within); err != nil {
 		return nil, err
 	}
 	what := fmt.Sprintf("%s -> %s", src.ns.Name, dst.label)

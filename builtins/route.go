@@ -17,7 +17,7 @@ func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		dev      linkArg
 		metric   int
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via?", &via, "dev??", &dev, "metric?", &metric); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via??", &via, "dev??", &dev, "metric?", &metric); err != nil {
 		return nil, err
 	}
 	spec := lab.RouteSpec{Metric: metric, Dev: dev.lk}
@@ -58,7 +58,7 @@ func fnSysctl(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		key   string
 		value starlark.Value
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "key", &key, "value?", &value); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "key", &key, "value??", &value); err != nil {
 		return nil, err
 	}
 	if err := lab.CheckSysctlKey(key); err != nil {

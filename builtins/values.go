@@ -198,6 +198,19 @@ func (a *linkArg) Unpack(v starlark.Value) error {
 	return fmt.Errorf("got %s, want link", v.Type())
 }
 
+// optBool unpacks a bool whose absence means "leave it as it is".
+type optBool struct{ set, on bool }
+
+// Unpack implements starlark.Unpacker.
+func (a *optBool) Unpack(v starlark.Value) error {
+	b, ok := v.(starlark.Bool)
+	if !ok {
+		return fmt.Errorf("got %s, want bool", v.Type())
+	}
+	a.set, a.on = true, bool(b)
+	return nil
+}
+
 // durationArg unpacks "1s", "250ms" or a number of seconds.
 type durationArg struct{ d time.Duration }
 

@@ -73,7 +73,7 @@ var badInputs = []badInput{
 	{name: "addr/kw", src: twoNS + `x.addr("10.0.0.1/24", foo = 1)`, pos: "lab.star:4:1", want: `unexpected keyword argument "foo"`},
 	{name: "set/master-not-bridge", src: twoNS + "p, q = veth(ns = a)\nx.set(master = p)", pos: "lab.star:5:1", want: "not a bridge"},
 	{name: "set/master-wrong-ns", src: twoNS + "br = bridge(\"br0\")\nx.set(master = br)", pos: "lab.star:5:1", want: `but bridge br0 is in netns "host"`},
-	{name: "set/up-type", src: twoNS + `x.set(up = "yes")`, pos: "lab.star:4:1", want: "for parameter up: got string, want bool"},
+	{name: "set/up-type", src: twoNS + `x.set(up = "yes")`, pos: "lab.star:4:1", want: `for parameter "up": got string, want bool`},
 	{name: "rename/long", src: twoNS + "x.down()\nx.rename(\"r123456789012345\")", pos: "lab.star:5:1", want: "longer than 15 bytes"},
 	{name: "up/args", src: twoNS + `x.up(1)`, pos: "lab.star:4:1", want: "up: got 1 arguments, want 0"},
 	{name: "move/unknown-ns", src: twoNS + `x.move("nope")`, pos: "lab.star:4:1", want: `no namespace "nope"`},
