@@ -96,7 +96,7 @@ func TestInterfaceErrors(t *testing.T) {
 		{"x, y = veth()\nmacvlan(x, mode = 'bogus')", `lab.star:2:1: macvlan: unknown macvlan mode "bogus" (want private, vepa, bridge, passthru)`},
 		{"x, y = veth()\nmacvlan(x, mode = 'passthru')\nmacvlan(x)", "lab.star:3:1: macvlan: create macvlan macvlan1 in netns \"host\": invalid argument: parent veth0 has passthru macvlan macvlan0 (in host), which takes the parent alone"},
 		{"x, y = veth()\nx.set(hairpin = True)", "lab.star:2:1: set: veth0 is not a bridge port (set master first)"},
-		{"x, y = veth()\nx.set(hairpin = 1)", "set: for parameter "hairpin": got int, want bool"},
+		{"x, y = veth()\nx.set(hairpin = 1)", `set: for parameter "hairpin": got int, want bool`},
 		{"x, y = veth()\nvlan(x, 5000)", "vlan: invalid vlan id 5000 (want 1 to 4094)"},
 		{"x, y = veth()\nipvlan(x, mac = '02:00:00:00:00:01')", `ipvlan: unexpected keyword argument "mac"`},
 		{"tap(mode = 'tun', mac = '02:00:00:00:00:01')", "tap: a tun device has no mac address"},
