@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 
 	"go.starlark.net/starlark"
@@ -12,7 +13,7 @@ import (
 // linkOpts are the options every interface builtin of this file takes after
 // its own: mtu, mac, addr and up.
 type linkOpts struct {
-	mtu   int
+	mtu   intArg
 	mac   string
 	addrs addrsArg
 	up    bool
@@ -21,7 +22,7 @@ type linkOpts struct {
 // pairs returns the UnpackArgs pairs for the options (mac only when the
 // link type lets one set it).
 func (o *linkOpts) pairs(mac bool) []any {
-	o.up = true
+	o.up, o.mtu = true, mtuArg()
 	p := []any{"mtu??", &o.mtu}
 	if mac {
 		p = append(p, "mac??", &o.mac)
@@ -31,10 +32,7 @@ func (o *linkOpts) pairs(mac bool) []any {
 
 // spec checks the options and returns the LinkSpec for a link called name.
 func (o *linkOpts) spec(name string) (lab.LinkSpec, error) {
-	s := lab.LinkSpec{Name: name, MTU: o.mtu, Up: o.up}
-	if err := checkMTU(o.mtu); err != nil {
-		return s, err
-	}
+	s := lab.LinkSpec{Name: name, MTU: o.mtu.n, Up: o.up}
 	if name != "" {
 		if err := lab.CheckLinkName(name); err != nil {
 			return s, err
@@ -108,7 +106,7 @@ func fnIPVlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 func fnVlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		parent         linkArg
-		id             int
+		id             = intIn("vlan id", 1, 4094, 0)
 		name, protocol string
 		ns             = nsArg{run: r}
 		o              linkOpts
@@ -120,7 +118,7 @@ func fnVlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err != nil {
 		return nil, err
 	}
-	return o.finish(r.Lab.Vlan(lab.VlanSpec{LinkSpec: spec, Parent: parent.lk, NS: ns.ns, ID: id, Protocol: protocol}))
+	return o.finish(r.Lab.Vlan(lab.VlanSpec{LinkSpec: spec, Parent: parent.lk, NS: ns.ns, ID: id.n, Protocol: protocol}))
 }
 
 // fnDummy implements dummy(name=None, ns=host, mtu=None, mac=None, addr=None, up=True).
@@ -146,7 +144,7 @@ func fnTap(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		name  string
 		ns    = nsArg{run: r, ns: r.Lab.Host}
 		mode  = "tap"
-		owner int
+		owner = intIn("owner", 0, math.MaxUint32-1, 0) // (uid_t)-1 is no user
 		o     linkOpts
 	)
 	if err := unpack(b, args, kwargs, &o, true, "name??", &name, "ns?", &ns, "mode?", &mode, "owner?", &owner); err != nil {
@@ -162,19 +160,19 @@ func fnTap(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if mode == "tun" && spec.MAC != nil {
 		return nil, fmt.Errorf("a tun device has no mac address")
 	}
-	return o.finish(r.Lab.Tap(ns.ns, lab.TapSpec{LinkSpec: spec, Tun: mode == "tun", Owner: owner}))
+	return o.finish(r.Lab.Tap(ns.ns, lab.TapSpec{LinkSpec: spec, Tun: mode == "tun", Owner: owner.n}))
 }
 
 // fnVxlan implements vxlan(name, vni, ns=host, remote=None, local=None, group=None, dev=None, port=4789, learning=True, mtu=None, mac=None, addr=None, up=True).
 func fnVxlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name         string
-		vni          int
+		vni          = intIn("vni", 1, 1<<24-1, 0)
 		ns           = nsArg{run: r, ns: r.Lab.Host}
 		remote       ipsArg
 		local, group ipArg
 		dev          linkArg
-		port         = lab.DefaultVxlanPort
+		port         = intIn("port", 1, 65535, lab.DefaultVxlanPort)
 		learning     = true
 		o            linkOpts
 	)
@@ -186,7 +184,7 @@ func fnVxlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err != nil {
 		return nil, err
 	}
-	vs := lab.VxlanSpec{LinkSpec: spec, NS: ns.ns, VNI: vni, Remotes: remote.addrs, Local: local.addr, Group: group.addr, Dev: dev.lk, Port: port, NoLearning: !learning}
+	vs := lab.VxlanSpec{LinkSpec: spec, NS: ns.ns, VNI: vni.n, Remotes: remote.addrs, Local: local.addr, Group: group.addr, Dev: dev.lk, Port: port.n, NoLearning: !learning}
 	if len(vs.Remotes) == 0 && !vs.Group.IsValid() {
 		return nil, fmt.Errorf("want remote (the other endpoints' underlay addresses) or group")
 	}

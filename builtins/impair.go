@@ -24,7 +24,7 @@ func fnImpair(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		loss                   lossArg
 		rate                   rateArg
 		burst                  sizeArg
-		limit                  int
+		limit                  = intIn("limit", 1, 1<<20, 0)
 		clear                  bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "link", &lk, "delay??", &delay, "jitter??", &jitter, "loss??", &loss,
@@ -35,10 +35,7 @@ func fnImpair(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if burst.n > math.MaxUint32 {
 		return nil, fmt.Errorf("burst %d bytes is too large", burst.n)
 	}
-	if limit < 0 || limit > 1<<20 {
-		return nil, fmt.Errorf("invalid limit %d (want 1 to 1048576 packets)", limit)
-	}
-	im.Burst, im.Limit = uint32(burst.n), uint32(limit)
+	im.Burst, im.Limit = uint32(burst.n), uint32(limit.n)
 	if clear {
 		if im != (lab.Impairment{}) {
 			return nil, fmt.Errorf("clear=True takes no other option")
@@ -233,7 +230,7 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 		src     = nsArg{run: r}
 		dst     dstArg
 		lo, hi  durationArg
-		count   = 5
+		count   = intIn("count", 1, 1000, 5)
 		timeout = durationArg{2 * time.Second}
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "min??", &lo, "max??", &hi, "count?", &count, "timeout?", &timeout); err != nil {
@@ -244,9 +241,6 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	}
 	if hi.d > 0 && lo.d > hi.d {
 		return nil, fmt.Errorf("min %s is above max %s", lo.d, hi.d)
-	}
-	if count < 1 || count > 1000 {
-		return nil, fmt.Errorf("invalid count %d (want 1 to 1000)", count)
 	}
 	var what string
 	switch {
@@ -261,7 +255,7 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	r.Lab.Settle(r.Ctx)
 	go func() {
 		defer close(e.done)
-		res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count, Interval: 50 * time.Millisecond, Timeout: timeout.d})
+		res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count.n, Interval: 50 * time.Millisecond, Timeout: timeout.d})
 		e.Result = res
 		if r.Lab.Planning() {
 			e.OK, e.Detail = true, "planned"

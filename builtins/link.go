@@ -14,17 +14,14 @@ func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		name, peer, mac, peerMAC string
 		ns                       = nsArg{run: r, ns: r.Lab.Host}
 		peerNS                   = nsArg{run: r, ns: r.Lab.Host}
-		mtu                      int
+		mtu                      = mtuArg()
 		up                       = true
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name??", &name, "peer??", &peer, "ns?", &ns, "peer_ns?", &peerNS,
 		"mtu??", &mtu, "mac??", &mac, "peer_mac??", &peerMAC, "up?", &up); err != nil {
 		return nil, err
 	}
-	spec := lab.VethSpec{LinkSpec: lab.LinkSpec{Name: name, MTU: mtu, Up: up}, NS: ns.ns, PeerNS: peerNS.ns, PeerName: peer}
-	if err := checkMTU(mtu); err != nil {
-		return nil, err
-	}
+	spec := lab.VethSpec{LinkSpec: lab.LinkSpec{Name: name, MTU: mtu.n, Up: up}, NS: ns.ns, PeerNS: peerNS.ns, PeerName: peer}
 	var err error
 	if mac != "" {
 		if spec.MAC, err = ParseMAC(mac); err != nil {
@@ -43,19 +40,12 @@ func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	return starlark.Tuple{linkValue(a), linkValue(z)}, nil
 }
 
-func checkMTU(mtu int) error {
-	if mtu != 0 && (mtu < 68 || mtu > 65535) {
-		return fmt.Errorf("invalid mtu %d (want 68 to 65535)", mtu)
-	}
-	return nil
-}
-
 // fnBridge implements bridge(name, ns=host, addr=None, mtu=None, mac=None, up=True).
 func fnBridge(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name string
 		ns   = nsArg{run: r, ns: r.Lab.Host}
-		o    = linkOpts{up: true}
+		o    = linkOpts{up: true, mtu: mtuArg()}
 	)
 	// The options of iface.go's builtins, in bridge's own order (addr first).
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "ns?", &ns, "addr??", &o.addrs, "mtu??", &o.mtu, "mac??", &o.mac, "up?", &o.up); err != nil {
@@ -154,7 +144,7 @@ func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 		var (
 			master      starlark.Value
 			up, hairpin optBool
-			mtu         int
+			mtu         = mtuArg()
 			mac, name   string
 			ns          = nsArg{run: r}
 		)
@@ -171,8 +161,8 @@ func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 				return nil, err
 			}
 		}
-		if mtu != 0 {
-			if err := lk.SetMTU(mtu); err != nil {
+		if mtu.n != 0 {
+			if err := lk.SetMTU(mtu.n); err != nil {
 				return nil, err
 			}
 		}

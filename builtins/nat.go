@@ -72,14 +72,11 @@ type portArg struct{ n uint16 }
 
 // Unpack implements starlark.Unpacker.
 func (a *portArg) Unpack(v starlark.Value) error {
-	var n int
-	if err := starlark.AsInt(v, &n); err != nil {
-		return fmt.Errorf("got %s, want port number", v.Type())
+	p := intIn("port", 1, 65535, 0)
+	if err := p.Unpack(v); err != nil {
+		return err
 	}
-	if n < 1 || n > 65535 {
-		return fmt.Errorf("invalid port %d (want 1 to 65535)", n)
-	}
-	a.n = uint16(n)
+	a.n = uint16(p.n)
 	return nil
 }
 

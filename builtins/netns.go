@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"math"
 
 	"go.starlark.net/starlark"
 )
@@ -12,20 +13,16 @@ func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		name     string
 		existing bool
 		path     string
-		pid      starlark.Value
+		pid      = intIn("pid", 1, math.MaxInt32, 0)
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "existing?", &existing, "path??", &path, "pid??", &pid); err != nil {
 		return nil, err
 	}
-	if pid != nil {
-		n, err := starlark.AsInt32(pid)
-		if err != nil {
-			return nil, fmt.Errorf("for parameter pid: %v", err)
-		}
+	if pid.n != 0 {
 		if path != "" {
 			return nil, fmt.Errorf("give path or pid, not both")
 		}
-		ns, err := r.Lab.OpenNetnsPID(name, n)
+		ns, err := r.Lab.OpenNetnsPID(name, pid.n)
 		if err != nil {
 			return nil, err
 		}

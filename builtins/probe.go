@@ -96,19 +96,16 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	var (
 		src      = nsArg{run: r}
 		dst      dstArg
-		count    = 1
+		count    = intIn("count", 1, 10000, 1)
 		timeout  = durationArg{time.Second}
 		interval = durationArg{200 * time.Millisecond}
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "count?", &count, "timeout?", &timeout, "interval?", &interval); err != nil {
 		return nil, err
 	}
-	if count < 1 || count > 10000 {
-		return nil, fmt.Errorf("invalid count %d (want 1 to 10000)", count)
-	}
 	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
-		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count, ceilSeconds(timeout.d)) + " || true"}})
-	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count, Timeout: timeout.d, Interval: interval.d})
+		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d)) + " || true"}})
+	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count.n, Timeout: timeout.d, Interval: interval.d})
 	return resultValue(res), nil
 }
 

@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 
 	"go.starlark.net/starlark"
@@ -15,15 +16,12 @@ func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		ns       = nsArg{run: r}
 		dst, via string
 		dev      linkArg
-		metric   int
+		metric   = intIn("metric", 0, math.MaxUint32, 0)
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via??", &via, "dev??", &dev, "metric?", &metric); err != nil {
 		return nil, err
 	}
-	spec := lab.RouteSpec{Metric: metric, Dev: dev.lk}
-	if metric < 0 {
-		return nil, fmt.Errorf("invalid metric %d", metric)
-	}
+	spec := lab.RouteSpec{Metric: metric.n, Dev: dev.lk}
 	if via != "" {
 		a, err := netip.ParseAddr(via)
 		if err != nil {

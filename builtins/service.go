@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -88,11 +89,11 @@ func (a *listenArg) Unpack(v starlark.Value) error {
 		a.addr = string(v)
 		return nil
 	case starlark.Int:
-		n, ok := v.Int64()
-		if !ok || n < 0 || n > 65535 {
-			return fmt.Errorf("invalid port %v (want 0 to 65535)", v)
+		p := intIn("port", 0, 65535, 0)
+		if err := p.Unpack(v); err != nil {
+			return err
 		}
-		a.addr = ":" + strconv.FormatInt(n, 10)
+		a.addr = ":" + strconv.Itoa(p.n)
 		return nil
 	}
 	return fmt.Errorf("got %s, want address string such as \":8080\" or a port number", v.Type())
@@ -317,7 +318,7 @@ func fnHTTPGet(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 
 func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		status   = 200
+		status   = intIn("status", 0, math.MaxInt32, 200)
 		contains string
 		seenAs   dstArg
 	)
@@ -325,18 +326,18 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	if err != nil {
 		return nil, err
 	}
-	if status != 0 && (status < 100 || status > 599) {
-		return nil, fmt.Errorf("invalid status %d (want 100 to 599, or 0 for any)", status)
+	if status.n != 0 && (status.n < 100 || status.n > 599) {
+		return nil, fmt.Errorf("invalid status %d (want 100 to 599, or 0 for any)", status.n)
 	}
 	seen := seenAs.addr
-	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status, contains, seen)
+	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status.n, contains, seen)
 	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
 		got, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
 		e.Detail = res.Detail
 		switch {
 		case !res.OK:
-		case status != 0 && got != status:
-			e.Detail = fmt.Sprintf("got status %d, want %d", got, status)
+		case status.n != 0 && got != status.n:
+			e.Detail = fmt.Sprintf("got status %d, want %d", got, status.n)
 		case contains != "" && !strings.Contains(string(body), contains):
 			e.Detail = fmt.Sprintf("body does not contain %q (it starts %q)", contains, bodyHead(body, 60))
 		case seen.IsValid():

@@ -198,6 +198,37 @@ func (a *linkArg) Unpack(v starlark.Value) error {
 	return fmt.Errorf("got %s, want link", v.Type())
 }
 
+// intArg unpacks an integer from lo to hi, and keeps n (its default) when
+// the argument is absent. Every integer parameter goes through it: a Go int
+// narrowed later (a uint32 metric, a uid) would otherwise wrap around.
+type intArg struct {
+	noun   string // what the number is, for errors: "mtu", "port"
+	lo, hi int64
+	n      int
+}
+
+// intIn returns an intArg for noun that accepts lo to hi and defaults to def.
+func intIn(noun string, lo, hi int64, def int) intArg {
+	return intArg{noun: noun, lo: lo, hi: hi, n: def}
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *intArg) Unpack(v starlark.Value) error {
+	i, ok := v.(starlark.Int)
+	if !ok {
+		return fmt.Errorf("got %s, want int", v.Type())
+	}
+	n, ok := i.Int64()
+	if !ok || n < a.lo || n > a.hi {
+		return fmt.Errorf("invalid %s %v (want %d to %d)", a.noun, v, a.lo, a.hi)
+	}
+	a.n = int(n)
+	return nil
+}
+
+// mtuArg returns the unpacker of an mtu (0, the kernel's default, when absent).
+func mtuArg() intArg { return intIn("mtu", 68, 65535, 0) }
+
 // optBool unpacks a bool whose absence means "leave it as it is".
 type optBool struct{ set, on bool }
 

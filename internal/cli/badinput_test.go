@@ -87,6 +87,8 @@ var badInputs = []badInput{
 	{name: "route/bad-gw", src: twoNS + `route(a, "default", via = "nonsense")`, pos: "lab.star:4:1", want: `invalid gateway "nonsense"`},
 	{name: "route/default6-v4", src: twoNS + `route(a, "default6", via = "10.0.0.1")`, pos: "lab.star:4:1", want: "default6 is an IPv6 route"},
 	{name: "route/metric", src: twoNS + `route(a, "default", dev = x, metric = -1)`, pos: "lab.star:4:1", want: "invalid metric -1"},
+	{name: "route/metric-wrap", src: twoNS + `route(a, "default", dev = x, metric = 1 << 32)`, pos: "lab.star:4:1", want: "invalid metric 4294967296 (want 0 to 4294967295)"},
+	{name: "tap/owner-wrap", src: `tap(owner = (1 << 32) + 1000)`, pos: "lab.star:1:1", want: "invalid owner 4294968296"},
 	// sysctl and forwarding
 	{name: "sysctl/not-net", src: `sysctl(host, "kernel.hostname", "x")`, pos: "lab.star:1:1", want: "only net.* keys are allowed"},
 	{name: "sysctl/unknown", src: `sysctl(host, "net.ipv4.nope", 1)`, pos: "lab.star:1:1", want: "no sysctl net.ipv4.nope"},

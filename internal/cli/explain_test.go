@@ -83,7 +83,7 @@ func TestExplainErrors(t *testing.T) {
 	if code != ExitError || out != "" {
 		t.Errorf("exit %d, stdout %q; want exit 2 and no script", code, out)
 	}
-	if !regexp.MustCompile(`^\S*bad\.star:2:1: veth: invalid mtu 7 .*\n$`).MatchString(errOut) {
+	if !regexp.MustCompile(`^\S*bad\.star:2:1: veth: for parameter "mtu": invalid mtu 7 .*\n$`).MatchString(errOut) {
 		t.Errorf("stderr %q; want one positioned line", errOut)
 	}
 	for _, args := range [][]string{{"explain"}, {"explain", "a.star", "b.star"}, {"explain", filepath.Join(dir, "missing.star")}} {
