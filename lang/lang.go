@@ -5,12 +5,14 @@
 package lang
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
@@ -106,6 +108,9 @@ func (ld *loader) exec(name string, src []byte) (starlark.StringDict, error) {
 	}
 	stop := context.AfterFunc(ld.ctx, func() { t.Cancel(cancelReason(ld.ctx)) })
 	defer stop()
+	if err := checkNUL(name, src); err != nil {
+		return nil, err
+	}
 	f, prog, err := starlark.SourceProgramOptions(fileOptions, name, src, ld.opts.Predeclared.Has)
 	if err != nil {
 		return nil, err
@@ -114,6 +119,19 @@ func (ld *loader) exec(name string, src []byte) (starlark.StringDict, error) {
 	g, err := prog.Init(t, ld.opts.Predeclared)
 	g.Freeze()
 	return g, err
+}
+
+// checkNUL refuses a source with a NUL byte, where Starlark's scanner would
+// silently end the file and ignore everything after it.
+func checkNUL(name string, src []byte) error {
+	i := bytes.IndexByte(src, 0)
+	if i < 0 {
+		return nil
+	}
+	before := src[:i]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := utf8.RuneCount(before[bytes.LastIndexByte(before, '\n')+1:]) + 1
+	return &Error{Pos: fmt.Sprintf("%s:%d:%d", name, line, col), Msg: "syntax error: NUL byte (a script is text; is this a binary file?)"}
 }
 
 func (ld *loader) maxSteps() uint64 {

@@ -131,6 +131,8 @@ var badInputs = []badInput{
 	{name: "load/absolute", src: `load("/etc/passwd", "y")`, pos: "lab.star:1:1", want: "only paths relative to the script"},
 	{name: "load/error-inside", src: `load("lib.star", "z")`, files: map[string]string{"lib.star": "z = 1\nnetns(42)\n"}, pos: "lab.star:1:1", want: "cannot load lib.star: lib.star:2:1: netns: for parameter name"},
 	{name: "syntax", src: "def (", pos: "lab.star:1:6", want: "syntax error"},
+	{name: "nul-byte", src: "x = 1\x00\nnetns(42)", pos: "lab.star:1:6", want: "syntax error: NUL byte"},
+	{name: "load/nul-byte", src: `load("lib.star", "z")`, files: map[string]string{"lib.star": "z = 1\n\x00"}, pos: "lab.star:1:1", want: "cannot load lib.star: lib.star:2:1: syntax error: NUL byte"},
 	{name: "undefined", src: "frob()", pos: "lab.star:1:1", want: "undefined: frob"},
 	{name: "type-error", src: `x = 1 + "a"`, pos: "lab.star:1:7", want: "unknown binary op: int + string"},
 	{name: "recursion", src: "def f(n):\n    return f(n + 1)\nf(0)", pos: "lab.star:2:", want: "called recursively"},
