@@ -177,12 +177,10 @@ var _ starlark.HasAttrs = (*Process)(nil)
 func (p *Process) String() string {
 	return fmt.Sprintf("<process %d %q in %s>", p.p.Pid(), strings.Join(p.p.Argv, " "), p.p.NS.Name)
 }
-func (p *Process) Type() string         { return "process" }
-func (p *Process) Freeze()              {}
-func (p *Process) Truth() starlark.Bool { return true }
-func (p *Process) Hash() (uint32, error) {
-	return starlark.MakeInt(p.p.Pid()).Hash()
-}
+func (p *Process) Type() string          { return "process" }
+func (p *Process) Freeze()               {}
+func (p *Process) Truth() starlark.Bool  { return true }
+func (p *Process) Hash() (uint32, error) { return identityHash(p) }
 
 var processAttrs = []string{"argv", "ns", "pid", "running", "status", "stderr", "stdout", "stop"}
 
@@ -202,7 +200,7 @@ func (p *Process) Attr(name string) (starlark.Value, error) {
 		}
 		return starlark.NewList(vs), nil
 	case "ns":
-		return &Netns{p.p.NS}, nil
+		return NetnsValue(p.p.NS), nil
 	case "running":
 		return starlark.Bool(res.Running), nil
 	case "status":

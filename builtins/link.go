@@ -67,7 +67,7 @@ func fnLink(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "name", &name); err != nil {
 		return nil, err
 	}
-	n := &Netns{ns.ns}
+	n := NetnsValue(ns.ns)
 	return n.linkMethod(t, starlark.NewBuiltin("link", nil), starlark.Tuple{starlark.String(name)}, nil)
 }
 

@@ -26,7 +26,7 @@ func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		if err != nil {
 			return nil, err
 		}
-		return &Netns{ns}, nil
+		return NetnsValue(ns), nil
 	}
 	if path != "" && !existing {
 		existing = true
@@ -36,11 +36,11 @@ func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		if err != nil {
 			return nil, err
 		}
-		return &Netns{ns}, nil
+		return NetnsValue(ns), nil
 	}
 	ns, err := r.Lab.NewNetns(name)
 	if err != nil {
 		return nil, err
 	}
-	return &Netns{ns}, nil
+	return NetnsValue(ns), nil
 }

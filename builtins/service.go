@@ -33,12 +33,10 @@ var _ starlark.HasAttrs = (*Service)(nil)
 func (s *Service) String() string {
 	return fmt.Sprintf("<service %s %s in %s>", s.s.Proto, s.s.Addr(), s.s.NS.Name)
 }
-func (s *Service) Type() string         { return "service" }
-func (s *Service) Freeze()              {}
-func (s *Service) Truth() starlark.Bool { return true }
-func (s *Service) Hash() (uint32, error) {
-	return starlark.String(s.s.NS.Name + " " + s.s.Proto + " " + s.s.Addr()).Hash()
-}
+func (s *Service) Type() string          { return "service" }
+func (s *Service) Freeze()               {}
+func (s *Service) Truth() starlark.Bool  { return true }
+func (s *Service) Hash() (uint32, error) { return identityHash(s) }
 
 var serviceAttrs = []string{"addr", "close", "ns", "peers", "port", "proto"}
 
@@ -49,7 +47,7 @@ func (s *Service) AttrNames() []string { return serviceAttrs }
 func (s *Service) Attr(name string) (starlark.Value, error) {
 	switch name {
 	case "ns":
-		return &Netns{s.s.NS}, nil
+		return NetnsValue(s.s.NS), nil
 	case "proto":
 		return starlark.String(s.s.Proto), nil
 	case "addr":

@@ -162,7 +162,7 @@ func Predeclared(r *Run) starlark.StringDict {
 		}
 		d[b.Name] = starlark.NewBuiltin(b.Name, wrap(b))
 	}
-	d["host"] = &Netns{r.Lab.Host}
+	d["host"] = NetnsValue(r.Lab.Host)
 	vars := starlark.NewDict(len(r.Vars))
 	for _, k := range sortedKeys(r.Vars) {
 		vars.SetKey(starlark.String(k), r.Vars[k])

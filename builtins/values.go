@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/netip"
 	"sort"
@@ -21,19 +22,31 @@ var (
 	_ starlark.HasAttrs = (*Link)(nil)
 )
 
-// NetnsValue returns the Starlark value for lab namespace ns (for Starlark
-// run outside a script's own thread, such as an exercise's checks).
-func NetnsValue(ns *lab.Netns) *Netns { return &Netns{ns} }
+// NetnsValue returns the Starlark value for lab namespace ns: one value per
+// namespace, however a script (or an exercise's checks) reaches it, so that
+// values compare and hash by identity.
+func NetnsValue(ns *lab.Netns) *Netns {
+	return ns.Front(func() any { return &Netns{ns} }).(*Netns)
+}
+
+// identitySeed seeds identityHash; it never changes after start.
+var identitySeed = maphash.MakeSeed()
+
+// identityHash hashes a value by its identity: the hash of a lab object's
+// value stays the same when the object is renamed or moved, and two objects
+// with the same name (in different runs or namespaces) differ.
+func identityHash[T any](p *T) (uint32, error) {
+	h := maphash.Comparable(identitySeed, p)
+	return uint32(h ^ h>>32), nil
+}
 
 // NS returns the lab namespace behind the value.
-func (n *Netns) NS() *lab.Netns       { return n.ns }
-func (n *Netns) String() string       { return fmt.Sprintf("<netns %q>", n.ns.Name) }
-func (n *Netns) Type() string         { return "netns" }
-func (n *Netns) Freeze()              {}
-func (n *Netns) Truth() starlark.Bool { return true }
-func (n *Netns) Hash() (uint32, error) {
-	return starlark.String(n.ns.Name).Hash()
-}
+func (n *Netns) NS() *lab.Netns        { return n.ns }
+func (n *Netns) String() string        { return fmt.Sprintf("<netns %q>", n.ns.Name) }
+func (n *Netns) Type() string          { return "netns" }
+func (n *Netns) Freeze()               {}
+func (n *Netns) Truth() starlark.Bool  { return true }
+func (n *Netns) Hash() (uint32, error) { return identityHash(n) }
 
 var netnsAttrs = []string{"addr", "addrs", "link", "links", "name"}
 
@@ -92,19 +105,20 @@ func orNone(s []string) string {
 // Link is the Starlark value for a network interface of the lab.
 type Link struct{ lk *lab.Link }
 
-func linkValue(lk *lab.Link) *Link { return &Link{lk} }
+// linkValue returns the one Starlark value of lab link lk (see NetnsValue).
+func linkValue(lk *lab.Link) *Link {
+	return lk.Front(func() any { return &Link{lk} }).(*Link)
+}
 
 // Link returns the lab link behind the value.
 func (l *Link) Link() *lab.Link { return l.lk }
 func (l *Link) String() string {
 	return fmt.Sprintf("<link %s in %s>", l.lk.Name(), l.lk.NS().Name)
 }
-func (l *Link) Type() string         { return "link" }
-func (l *Link) Freeze()              {}
-func (l *Link) Truth() starlark.Bool { return true }
-func (l *Link) Hash() (uint32, error) {
-	return starlark.String(l.lk.NS().Name + "/" + l.lk.Name()).Hash()
-}
+func (l *Link) Type() string          { return "link" }
+func (l *Link) Freeze()               {}
+func (l *Link) Truth() starlark.Bool  { return true }
+func (l *Link) Hash() (uint32, error) { return identityHash(l) }
 
 var linkAttrs = []string{"addr", "addrs", "delete", "down", "index", "kind", "mac", "master", "move", "mtu", "name", "ns", "peer", "rename", "set", "up"}
 
@@ -118,7 +132,7 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 	case "name":
 		return starlark.String(lk.Name()), nil
 	case "ns":
-		return &Netns{lk.NS()}, nil
+		return NetnsValue(lk.NS()), nil
 	case "kind":
 		return starlark.String(lk.Kind()), nil
 	case "addrs":

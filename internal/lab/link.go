@@ -28,6 +28,7 @@ type Link struct {
 	adopted bool // existed before the lab saw it
 	addrs   []netip.Prefix
 	mac     net.HardwareAddr // the address the lab gave it; nil: ask the kernel
+	front   front            // the script's value for it (front.go)
 }
 
 func (lk *Link) String() string { return lk.ns.Name + "/" + lk.name }

@@ -36,6 +36,8 @@ type Netns struct {
 	pingOnce sync.Once
 	pinger   *probe.Pinger
 	pingErr  error
+
+	front front // the script's value for it (front.go)
 }
 
 func (n *Netns) String() string { return n.Name }
