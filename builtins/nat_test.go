@@ -85,7 +85,7 @@ func TestNATErrors(t *testing.T) {
 	for _, c := range []struct{ src, want string }{
 		{`masquerade(router, src = "10.100.0.0/33")`, `masquerade: for parameter "src": invalid network "10.100.0.0/33" (want e.g. "10.100.0.0/16" or an address)`},
 		{`masquerade(router, src = "banana")`, `masquerade: for parameter "src": invalid network "banana"`},
-		{`masquerade(router, not_out = "br00")`, `masquerade: no link "br00" in netns "router" (it has: eth0, eth1)`},
+		{`masquerade(router, not_out = "br00")`, `masquerade: no link "br00" in netns "router" (it has: eth0, eth1, lo)`},
 		{`masquerade(router, not_out = a)`, `masquerade: for parameter "not_out": link eth0 is in netns "inside", not "router"`},
 		{`masquerade(router, out = 3)`, `masquerade: for parameter "out": got int, want link or interface name`},
 		{`masquerade(router, in_ = lan)`, `masquerade: unexpected keyword argument "in_"`},

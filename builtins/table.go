@@ -40,7 +40,7 @@ var Table = []*Builtin{
 		Doc: `Creates a Linux bridge (STP off) in ns, optionally with one address or a list of them, and returns it. Attach ports with link.set(master=br).`},
 	{Name: "link", Domain: "link", Fn: fnLink,
 		Sig: `link(ns, name)`,
-		Doc: `Returns the link called name in ns (one the lab made, or one found in an existing namespace).`},
+		Doc: `Returns the link called name in ns: one the lab made, or one the kernel has there (made by a program that run() started, or found in an existing namespace), which the lab then adopts with its addresses. A missing name is an error that lists the links ns has.`},
 	// route.go
 	{Name: "route", Domain: "route", Mutates: true, Fn: fnRoute,
 		Sig: `route(ns, dst, via=None, dev=None, metric=0)`,

@@ -5,7 +5,6 @@ import (
 	"hash/maphash"
 	"net"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -83,23 +82,14 @@ func (n *Netns) linkMethod(thread *starlark.Thread, b *starlark.Builtin, args st
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &name); err != nil {
 		return nil, err
 	}
-	lk := n.ns.Link(name)
-	if lk == nil {
-		var names []string
-		for _, x := range n.ns.Links() {
-			names = append(names, x.Name())
-		}
-		return nil, fmt.Errorf("link: no link %s in netns %q (it has: %s)", name, n.ns.Name, orNone(names))
+	if r := runOf(thread); r != nil && n.ns.Link(name) == nil {
+		r.Flush() // the link may be adopted: no probe may read the model meanwhile
+	}
+	lk, err := n.ns.FindLink(name)
+	if err != nil {
+		return nil, fmt.Errorf("link: %w", err)
 	}
 	return linkValue(lk), nil
-}
-
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "none"
-	}
-	sort.Strings(s)
-	return strings.Join(s, ", ")
 }
 
 // Link is the Starlark value for a network interface of the lab.

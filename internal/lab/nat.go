@@ -352,19 +352,8 @@ func (n *Netns) checkIface(name string) error {
 	if n.links[name] != nil || n.lab.opts.Plan {
 		return nil
 	}
-	if _, err := n.h.LinkByName(name); err == nil {
-		return nil
-	}
-	var names []string
-	for _, lk := range n.order {
-		names = append(names, lk.name)
-	}
-	has := "none"
-	if len(names) > 0 {
-		slices.Sort(names)
-		has = strings.Join(names, ", ")
-	}
-	return fmt.Errorf("no link %q in netns %q (it has: %s)", name, n.Name, has)
+	_, err := n.FindLink(name)
+	return err
 }
 
 // exprs returns the nftables expressions of m and their nft text.

@@ -222,7 +222,7 @@ func TestNATBadInput(t *testing.T) {
 		err  error
 		want string
 	}{
-		{router.Masquerade(Match{Out: "nope0"}), `no link "nope0" in netns "router" (it has: eth0, eth1)`},
+		{router.Masquerade(Match{Out: "nope0"}), `no link "nope0" in netns "router" (it has: eth0, eth1, lo)`},
 		{router.Masquerade(Match{In: lan.Name()}), "an input interface cannot be matched after routing"},
 		{router.Masquerade(Match{Src: mustPrefix(t, "10.0.0.0/8"), Dst: mustPrefix(t, "fd00::/64")}), "src 10.0.0.0/8 and dst fd00::/64 are of different families"},
 		{router.Masquerade(Match{Out: "bad name"}), "invalid"},
@@ -238,7 +238,7 @@ func TestNATBadInput(t *testing.T) {
 		{router.Filter("forward", Drop, Match{State: []string{"old"}}), `unknown connection state "old"`},
 		{router.Filter("input", Drop, Match{Out: "eth0"}), "hook input has no output interface"},
 		{router.Filter("output", Drop, Match{In: "eth0"}), "hook output has no input interface"},
-		{inside.Filter("forward", Drop, Match{In: "eth1"}), `no link "eth1" in netns "inside" (it has: eth0)`},
+		{inside.Filter("forward", Drop, Match{In: "eth1"}), `no link "eth1" in netns "inside" (it has: eth0, lo)`},
 	}
 	for i, c := range cases {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {

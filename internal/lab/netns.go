@@ -3,9 +3,11 @@ package lab
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -56,6 +58,47 @@ func (n *Netns) Links() []*Link { return append([]*Link(nil), n.order...) }
 
 // Link returns the lab's link called name in this namespace, or nil.
 func (n *Netns) Link(name string) *Link { return n.links[name] }
+
+// FindLink returns the link called name in this namespace: the lab's own,
+// or one that something else made (a program started with run(), say),
+// which the lab then adopts with its addresses. The error for a missing link
+// lists the links the namespace has.
+func (n *Netns) FindLink(name string) (*Link, error) {
+	if lk := n.links[name]; lk != nil {
+		return lk, nil
+	}
+	if !n.lab.opts.Plan {
+		nl, err := n.h.LinkByName(name)
+		if err == nil {
+			n.lab.neigh.gen++ // the topology changed: neigh.go recomputes its view
+			return n.adopt(nl), nil
+		}
+		if !errors.As(err, new(netlink.LinkNotFoundError)) {
+			return nil, fmt.Errorf("look up link %q in netns %q: %w", name, n.Name, err)
+		}
+	}
+	return nil, fmt.Errorf("no link %q in netns %q (it has: %s)", name, n.Name, n.linkNames())
+}
+
+// linkNames lists the links the namespace has (from the kernel, lo
+// included; in plan mode, the lab's), sorted, or "none".
+func (n *Netns) linkNames() string {
+	var names []string
+	if n.lab.opts.Plan {
+		for _, lk := range n.order {
+			names = append(names, lk.name)
+		}
+	} else if links, err := listLinks(n.h); err == nil {
+		for _, nl := range links {
+			names = append(names, nl.Attrs().Name)
+		}
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
 
 // Addrs returns the addresses the lab added in this namespace, in order.
 func (n *Netns) Addrs() []netip.Prefix {
@@ -225,26 +268,33 @@ func (n *Netns) adoptLinks() error {
 		return err
 	}
 	for _, nl := range links {
-		a := nl.Attrs()
-		if a.Name == "lo" {
-			continue
+		if nl.Attrs().Name != "lo" {
+			n.adopt(nl)
 		}
-		lk := &Link{ns: n, name: a.Name, index: a.Index, kind: nl.Type(), adopted: true, up: a.Flags&1 != 0}
-		addrs, err := n.h.AddrList(nl, netlink.FAMILY_ALL)
-		if err == nil {
-			for _, ad := range addrs {
-				if ad.IP.IsLinkLocalUnicast() {
-					continue
-				}
-				if ip, ok := netip.AddrFromSlice(ad.IP); ok {
-					ones, _ := ad.Mask.Size()
-					lk.addrs = append(lk.addrs, netip.PrefixFrom(ip.Unmap(), ones))
-				}
-			}
-		}
-		n.addLink(lk)
 	}
 	return nil
+}
+
+// adopt records a link that exists in the kernel but not in the lab, with
+// its addresses (but not the kernel's link-local and loopback ones, which
+// probes never stand for).
+func (n *Netns) adopt(nl netlink.Link) *Link {
+	a := nl.Attrs()
+	lk := &Link{ns: n, name: a.Name, index: a.Index, kind: nl.Type(), adopted: true, up: a.Flags&net.FlagUp != 0}
+	addrs, err := n.h.AddrList(nl, netlink.FAMILY_ALL)
+	if err == nil {
+		for _, ad := range addrs {
+			if ad.IP.IsLinkLocalUnicast() || ad.IP.IsLoopback() {
+				continue
+			}
+			if ip, ok := netip.AddrFromSlice(ad.IP); ok {
+				ones, _ := ad.Mask.Size()
+				lk.addrs = append(lk.addrs, netip.PrefixFrom(ip.Unmap(), ones))
+			}
+		}
+	}
+	n.addLink(lk)
+	return lk
 }
 
 // Bind makes the namespace visible as NetnsDir/NAME (for `ip netns exec` and
