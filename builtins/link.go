@@ -105,8 +105,8 @@ func method(t *starlark.Thread, b *starlark.Builtin, fn func(r *Run, lk *lab.Lin
 
 func linkAddr(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
-		if len(kwargs) > 0 {
-			return nil, fmt.Errorf("unexpected keyword argument %s", kwargs[0][0])
+		if err := starlark.UnpackArgs(b.Name(), nil, kwargs); err != nil {
+			return nil, err // addresses only: every keyword is unexpected
 		}
 		if len(args) == 0 {
 			return nil, fmt.Errorf("want at least one address")
