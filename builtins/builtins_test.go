@@ -113,7 +113,7 @@ expect_reachable(a, "10.0.0.3", timeout = "200ms")
 
 func TestScriptErrors(t *testing.T) {
 	t.Parallel()
-	wantErrors(t, []struct{ src, want string }{
+	wantErrors(t, runPlan, []struct{ src, want string }{
 		{"netns(42)", "lab.star:1:1: netns: for parameter name: got int, want string"},
 		{"veth(nmae = 'x')", `lab.star:1:1: veth: unexpected keyword argument "nmae" (did you mean name?)`},
 		{"veth('x', peer = 'x')", `lab.star:1:1: veth: both ends are called x in netns "host"`},

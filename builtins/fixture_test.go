@@ -87,12 +87,13 @@ func wantError(t *testing.T, src string, err error, want string) {
 	}
 }
 
-// wantErrors runs each script with runScript and checks its error with
-// wantError.
-func wantErrors(t *testing.T, cases []struct{ src, want string }) {
+// wantErrors runs each script with run (runPlan for argument errors, which
+// need no privileges; runScript for what only the kernel can refuse) and
+// checks its error with wantError.
+func wantErrors(t *testing.T, run func(*testing.T, string) (string, error), cases []struct{ src, want string }) {
 	t.Helper()
 	for _, tc := range cases {
-		_, err := runScript(t, tc.src)
+		_, err := run(t, tc.src)
 		wantError(t, tc.src, err, tc.want)
 	}
 }

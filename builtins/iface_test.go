@@ -89,12 +89,20 @@ expect_reachable(host, "192.168.6.2")
 	wantLines(t, out, `["eth1"]`, "ok   lab.star:10:1: expect_reachable: host -> 192.168.6.2: reply in", "1 passed, 0 failed")
 }
 
+// TestInterfaceKernelErrors: what only the kernel refuses.
+func TestInterfaceKernelErrors(t *testing.T) {
+	t.Parallel()
+	wantErrors(t, runScript, []struct{ src, want string }{
+		{"x, y = veth()\nmacvlan(x, mode = 'passthru')\nmacvlan(x)", "lab.star:3:1: macvlan: create macvlan macvlan1 in netns \"host\": invalid argument: parent veth0 has passthru macvlan macvlan0 (in host), which takes the parent alone"},
+		{"netns('c', pid = 1 << 30)", `lab.star:1:1: netns: open netns "c": no process 1073741824`},
+	})
+}
+
 func TestInterfaceErrors(t *testing.T) {
 	t.Parallel()
-	wantErrors(t, []struct{ src, want string }{
+	wantErrors(t, runPlan, []struct{ src, want string }{
 		{"macvlan('eth0')", "lab.star:1:1: macvlan: for parameter parent: got string, want link"},
 		{"x, y = veth()\nmacvlan(x, mode = 'bogus')", `lab.star:2:1: macvlan: unknown macvlan mode "bogus" (want private, vepa, bridge, passthru)`},
-		{"x, y = veth()\nmacvlan(x, mode = 'passthru')\nmacvlan(x)", "lab.star:3:1: macvlan: create macvlan macvlan1 in netns \"host\": invalid argument: parent veth0 has passthru macvlan macvlan0 (in host), which takes the parent alone"},
 		{"x, y = veth()\nx.set(hairpin = True)", "lab.star:2:1: set: veth0 is not a bridge port (set master first)"},
 		{"x, y = veth()\nx.set(hairpin = 1)", `set: for parameter "hairpin": got int, want bool`},
 		{"x, y = veth()\nvlan(x, 5000)", "vlan: for parameter id: invalid vlan id 5000 (want 1 to 4094)"},
@@ -104,7 +112,6 @@ func TestInterfaceErrors(t *testing.T) {
 		{"vxlan('vx0', 1)", "vxlan: want remote (the other endpoints' underlay addresses) or group"},
 		{"vxlan('vx0', 1, remote = '10.0.0.300')", `vxlan: for parameter "remote": invalid address "10.0.0.300"`},
 		{"vxlan('vx0', 0, remote = '10.0.0.3')", "vxlan: for parameter vni: invalid vni 0 (want 1 to 16777215)"},
-		{"netns('c', pid = 1 << 30)", `lab.star:1:1: netns: open netns "c": no process 1073741824`},
 		{"netns('c', pid = 1, path = '/x')", "netns: give path or pid, not both"},
 		{"netns('c', pid = 0)", `netns: for parameter "pid": invalid pid 0 (want 1 to 2147483647)`},
 		{"netns('c', pid = '1')", `netns: for parameter "pid": got string, want int`},

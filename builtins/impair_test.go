@@ -60,7 +60,7 @@ func TestImpairErrors(t *testing.T) {
 		{"expect_rate(host, '10.0.0.1:80', min = '2mbit', max = '1mbit')", "expect_rate: min 2mbit is above max 1mbit"},
 		{"expect_rtt(host, '10.0.0.1')", "expect_rtt: want min, max or both"},
 	} {
-		_, err := runScript(t, tc.src)
+		_, err := runPlan(t, tc.src)
 		if err == nil && strings.Contains(tc.want, "netem") {
 			continue // this kernel has netem
 		}

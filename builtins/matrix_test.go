@@ -111,7 +111,7 @@ func TestReachabilityErrors(t *testing.T) {
 		{"reachability([a, b], timeout = 'x')", `reachability: for parameter "timeout": invalid duration "x"`},
 		{"reachability([a, b], expct = None)", `reachability: unexpected keyword argument "expct"`},
 	} {
-		_, err := runScript(t, lab+tc.src)
+		_, err := runPlan(t, lab+tc.src)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q:\n got %v\nwant %s", tc.src, err, tc.want)
 			continue

@@ -80,12 +80,24 @@ print(app.peers)
 		"6 passed, 0 failed")
 }
 
+// TestNATKernelErrors: what only the kernel refuses.
+func TestNATKernelErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ src, want string }{
+		{`masquerade(router, not_out = "br00")`, `masquerade: no link "br00" in netns "router" (it has: eth0, eth1, lo)`},
+	} {
+		_, err := runScript(t, natTopo+c.src)
+		if err == nil || !strings.Contains(err.Error(), "lab.star:13:1: "+c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s:\n got  %v\n want %s", c.src, err, c.want)
+		}
+	}
+}
+
 func TestNATErrors(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ src, want string }{
 		{`masquerade(router, src = "10.100.0.0/33")`, `masquerade: for parameter "src": invalid network "10.100.0.0/33" (want e.g. "10.100.0.0/16" or an address)`},
 		{`masquerade(router, src = "banana")`, `masquerade: for parameter "src": invalid network "banana"`},
-		{`masquerade(router, not_out = "br00")`, `masquerade: no link "br00" in netns "router" (it has: eth0, eth1, lo)`},
 		{`masquerade(router, not_out = a)`, `masquerade: for parameter "not_out": link eth0 is in netns "inside", not "router"`},
 		{`masquerade(router, out = 3)`, `masquerade: for parameter "out": got int, want link or interface name`},
 		{`masquerade(router, in_ = lan)`, `masquerade: unexpected keyword argument "in_"`},
@@ -99,7 +111,7 @@ func TestNATErrors(t *testing.T) {
 		{`firewall(router, "drop", state = "sleepy")`, `firewall: unknown connection state "sleepy"`},
 		{`firewall(router, "drop", in_ = "bad name")`, `firewall: for parameter "in_": invalid link name "bad name"`},
 	} {
-		_, err := runScript(t, natTopo+c.src)
+		_, err := runPlan(t, natTopo+c.src)
 		if err == nil || !strings.Contains(err.Error(), "lab.star:13:1: "+c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s:\n got  %v\n want lab.star:13:1: %s", c.src, err, c.want)
 		}

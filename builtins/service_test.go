@@ -65,13 +65,25 @@ expect_no_connect(client, echo)
 		"8 passed, 3 failed")
 }
 
+// TestServiceKernelErrors: what only the kernel refuses.
+func TestServiceKernelErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ src, want string }{
+		{`serve(server, "tcp", "10.9.9.9:80")`, `serve: bind: cannot assign requested address`},
+		{`serve(server, "tcp", 80); serve(server, "tcp", 80)`, `serve: bind: address already in use`},
+	} {
+		_, err := runScript(t, pairTopo+c.src)
+		if err == nil || !strings.HasPrefix(err.Error(), "lab.star:7:") || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s:\n got  %v\n want %s", c.src, err, c.want)
+		}
+	}
+}
+
 func TestServiceErrors(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ src, want string }{
 		{`serve(server, "sctp", 80)`, `serve: unknown protocol "sctp" (want tcp, udp or http)`},
 		{`serve(server, "tcp", 70000)`, `serve: for parameter addr: invalid port 70000 (want 0 to 65535)`},
-		{`serve(server, "tcp", "10.9.9.9:80")`, `serve: bind: cannot assign requested address`},
-		{`serve(server, "tcp", 80); serve(server, "tcp", 80)`, `serve: bind: address already in use`},
 		{`connect(client, "10.0.0.2")`, `connect: for parameter addr: invalid address "10.0.0.2" (want "IP:PORT", e.g. "10.0.0.2:8080")`},
 		{`connect(client, "10.0.0.2:80", proto = "icmp")`, `connect: invalid proto "icmp" (want tcp or udp)`},
 		{`expect_connect(client, "10.0.0.2:80", seen_as = "nobody")`, `expect_connect: for parameter "seen_as": invalid address "nobody"`},
@@ -80,7 +92,7 @@ func TestServiceErrors(t *testing.T) {
 		{`expect_http(client, "http://server:80/")`, `expect_http: for parameter url: invalid url "http://server:80/"`},
 		{`expect_http(client, "http://10.0.0.2/", status = 999)`, `expect_http: invalid status 999 (want 100 to 599, or 0 for any)`},
 	} {
-		_, err := runScript(t, pairTopo+c.src)
+		_, err := runPlan(t, pairTopo+c.src)
 		if err == nil || !strings.Contains(err.Error(), "lab.star:7:") || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s:\n got  %v\n want lab.star:7:...: %s", c.src, err, c.want)
 		}
