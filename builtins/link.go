@@ -8,7 +8,7 @@ import (
 	"github.com/nsscript/nsscript/internal/lab"
 )
 
-// fnVeth implements veth(name=None, peer=None, ns=host, peer_ns=host, ...).
+// fnVeth implements veth(name=None, peer=None, ns=host, peer_ns=host, mtu=None, mac=None, peer_mac=None, up=True).
 func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name, peer, mac, peerMAC string

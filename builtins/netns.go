@@ -7,7 +7,7 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// fnNetns implements netns(name, existing=False, path=None).
+// fnNetns implements netns(name, existing=False, path=None, pid=None).
 func fnNetns(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name     string

@@ -123,10 +123,12 @@ func resultValue(res probe.Result) starlark.Value {
 	})
 }
 
+// fnExpectReachable implements expect_reachable(src, dst, timeout="1s", within=None).
 func fnExpectReachable(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return expect(r, t, b, args, kwargs, true)
 }
 
+// fnExpectUnreachable implements expect_unreachable(src, dst, timeout="1s", within=None).
 func fnExpectUnreachable(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return expect(r, t, b, args, kwargs, false)
 }

@@ -207,6 +207,7 @@ func connValue(name string, res probe.ConnResult, extra starlark.StringDict) sta
 	return starlarkstruct.FromStringDict(starlark.String(name), d)
 }
 
+// fnExpectConnect implements expect_connect(src, addr, proto="tcp", seen_as=None, timeout="1s").
 func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var seenAs dstArg
 	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, &seenAs)
@@ -226,6 +227,7 @@ func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	return starlark.None, nil
 }
 
+// fnExpectNoConnect implements expect_no_connect(src, addr, proto="tcp", timeout="1s").
 func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
 	if err != nil {
@@ -314,6 +316,7 @@ func fnHTTPGet(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	}), nil
 }
 
+// fnExpectHTTP implements expect_http(src, url, status=200, body_contains=None, seen_as=None, timeout="1s").
 func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		status   = intIn("status", 0, math.MaxInt32, 200)
@@ -347,6 +350,7 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	return starlark.None, nil
 }
 
+// fnExpectNoHTTP implements expect_no_http(src, url, timeout="1s").
 func fnExpectNoHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	src, u, timeout, err := httpArgs(r, b, args, kwargs)
 	if err != nil {
