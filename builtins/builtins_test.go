@@ -141,6 +141,7 @@ func TestSpellingHint(t *testing.T) {
 		{"veth(zzzzzz = 'x')", `veth: unexpected keyword argument "zzzzzz"`},
 		{"x, y = veth()\nx.set(mtuu = 1400)", `lab.star:2:1: set: unexpected keyword argument "mtuu" (did you mean mtu?)`},
 		{"x, y = veth()\nx.addr(adr = '10.0.0.1/24')", `lab.star:2:1: addr: unexpected keyword argument "adr"`},
+		{"x, y = veth()\nx.set(hiarpin = True)", `lab.star:2:1: set: unexpected keyword argument "hiarpin" (did you mean hairpin?)`},
 	} {
 		_, err := runPlan(t, tc.src)
 		wantError(t, tc.src, err, tc.want)

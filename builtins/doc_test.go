@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,68 @@ func TestDocCommentsMatchTable(t *testing.T) {
 		doc, ok := docs[fn]
 		if want := fn + " implements " + b.Sig + "."; !ok || !strings.HasPrefix(doc, want) {
 			t.Errorf("the comment of %s is %q, want it to start %q", fn, doc, want)
+		}
+	}
+}
+
+// TestValueDocsMatchAttrs: the table documents every attribute of the value
+// types: each method in an entry of its own (link.addr), the others in the
+// type's entry; and every method entry names a method the type has.
+func TestValueDocsMatchAttrs(t *testing.T) {
+	types := map[string]struct{ attrs, methods []string }{
+		"netns":   {netnsAttrs, []string{"link"}},
+		"link":    {linkAttrs, sortedKeys(linkMethods)},
+		"service": {serviceAttrs, []string{"close"}},
+		"process": {processAttrs, []string{"stop"}},
+	}
+	for typ, v := range types {
+		var doc string
+		for _, b := range byName[typ] {
+			if b.Domain == "values" {
+				doc = b.Doc
+			}
+		}
+		words := strings.FieldsFunc(doc, func(r rune) bool { return !(r == '_' || r >= 'a' && r <= 'z') })
+		for _, a := range v.attrs {
+			switch {
+			case slices.Contains(v.methods, a):
+				if Lookup(typ+"."+a) == nil {
+					t.Errorf("method %s.%s has no table entry", typ, a)
+				}
+			case !slices.Contains(words, a):
+				t.Errorf("the table's %s entry does not mention attribute %s", typ, a)
+			}
+		}
+	}
+	for _, b := range Table {
+		typ, m, ok := strings.Cut(b.Name, ".")
+		if ok && !slices.Contains(types[typ].methods, m) {
+			t.Errorf("table entry %s: %s has no method %s", b.Name, typ, m)
+		}
+	}
+}
+
+// TestDocValues: nsscript doc finds methods and value types by name, and a
+// name that is both shows the builtin and the value.
+func TestDocValues(t *testing.T) {
+	for name, want := range map[string][]string{
+		"link.addr":   {"link.addr(addr, ...)\n"},
+		"link":        {"link(ns, name)\n", "link value\n"},
+		"ping_result": {"ping_result\n", "rtt (milliseconds"},
+		"netns.link":  {"netns.link(name)\n"},
+	} {
+		got, err := Doc(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest := got
+		for _, w := range want {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				t.Errorf("doc %s lacks %q (in order):\n%s", name, w, got)
+				break
+			}
+			rest = rest[i+len(w):]
 		}
 	}
 }

@@ -13,12 +13,6 @@ import (
 	"github.com/nsscript/nsscript/internal/lab"
 )
 
-func init() {
-	methodDocs["process"] = `process values (from run(..., background=True)): attributes pid, argv, ns, running, status (None while running), stdout, stderr (the output so far); method:
-    process.stop()                 SIGTERM, then SIGKILL after 1s, to the program and its process group; returns its run_result`
-	methodDocs["run_result"] = `run results: attributes ok (exit status 0), status (exit status, -1 when a signal ended the program), signal ("" or e.g. "SIGKILL"), stdout, stderr`
-}
-
 // argvArg unpacks a command: a list of strings, or one string run by sh -c.
 type argvArg struct {
 	argv  []string

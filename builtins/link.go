@@ -82,25 +82,15 @@ var linkMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark.
 	"delete": linkDelete,
 }
 
-// methodDocs document the value types for nsscript doc.
-var methodDocs = map[string]string{
-	"link": `link values: attributes name, ns, kind, index, mac, mtu, addrs, peer, master; methods:
-    link.addr(addr, ...)           add addresses ("10.0.0.1/24", "fd00::1/64"; IPv6 without DAD wait); returns the link
-    link.up() / link.down()        set the link administratively up or down
-    link.set(master=, mtu=, mac=, name=, ns=, up=, hairpin=)   change several things at once; master=None detaches; hairpin=True lets a bridge port send frames back where they came from (a VEPA switch)
-    link.move(ns)                  move the link into another namespace (the kernel drops its addresses and sets it down)
-    link.rename(name)              rename the link (set it down first)
-    link.delete()                  delete the link (a veth takes its peer with it)`,
-	"netns": `netns values: attributes name, addrs (every address the lab added), addr (the first, IPv4 preferred, or None), links; method:
-    netns.link(name)               the link called name in this namespace`,
-	"ping_result": `ping results: attributes ok, sent, received, rtt (milliseconds, first reply), outcome ("reply", "unreachable", "no route", "timeout"), detail`,
-}
-
 // method runs a link method with the builtins' bookkeeping.
 func method(t *starlark.Thread, b *starlark.Builtin, fn func(r *Run, lk *lab.Link) (starlark.Value, error)) (starlark.Value, error) {
 	r := runOf(t)
 	lk := b.Receiver().(*Link).lk
-	return call(r, b.Name(), true, t, func() (starlark.Value, error) { return fn(r, lk) })
+	v, err := call(r, b.Name(), true, t, func() (starlark.Value, error) { return fn(r, lk) })
+	if err != nil {
+		err = withHint(err, Lookup("link."+b.Name()).Sig)
+	}
+	return v, err
 }
 
 func linkAddr(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

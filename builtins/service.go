@@ -16,12 +16,6 @@ import (
 	"github.com/nsscript/nsscript/internal/probe"
 )
 
-func init() {
-	methodDocs["service"] = `service values (from serve): attributes ns, proto, addr, port, peers (the client addresses "ip:port" the server saw, in order); method:
-    service.close()                stop the server (every server stops when the run ends)`
-	methodDocs["connect_result"] = `connect and http_get results: attributes ok, outcome ("reply", "unreachable", "no route", "timeout"), detail, peer (the client address a built-in server reported, or ""), elapsed (milliseconds), bytes; http_get adds status and body`
-}
-
 // Service is the Starlark value of a built-in server started by serve().
 type Service struct {
 	run *Run

@@ -9,7 +9,9 @@ import (
 var unexpectedKW = regexp.MustCompile(`unexpected keyword argument "([^"]+)"$`)
 
 // withHint adds "(did you mean NAME?)" to an unexpected-keyword error when a
-// parameter of sig is spelled close to the one given.
+// parameter of sig is spelled close to the one given and Starlark's
+// UnpackArgs, which allows fewer typos ("nmae" is two edits from name), gave
+// no hint of its own.
 func withHint(err error, sig string) error {
 	m := unexpectedKW.FindStringSubmatch(err.Error())
 	if m == nil {
@@ -21,15 +23,20 @@ func withHint(err error, sig string) error {
 	return err
 }
 
-// params lists the parameter names of a signature "f(a, b=1, c?)".
+// params lists the keyword names of a signature "f(a, b=1, c?)"; in
+// "f(a, ...)", a stands for any number of positional arguments and is none.
 func params(sig string) []string {
 	i, j := strings.IndexByte(sig, '('), strings.LastIndexByte(sig, ')')
 	if i < 0 || j < i {
 		return nil
 	}
 	var names []string
-	for _, p := range strings.Split(sig[i+1:j], ",") {
+	ps := strings.Split(sig[i+1:j], ",")
+	for k, p := range ps {
 		p = strings.TrimSpace(p)
+		if k+1 < len(ps) && strings.TrimSpace(ps[k+1]) == "..." {
+			continue
+		}
 		if k := strings.IndexAny(p, "=?"); k >= 0 {
 			p = p[:k]
 		}

@@ -9,7 +9,8 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// Builtin describes one Starlark builtin of nsscript.
+// Builtin describes one Starlark builtin of nsscript, or one value type or
+// method of the values builtins return (Fn nil, Name "link" or "link.addr").
 type Builtin struct {
 	Name   string
 	Sig    string // Starlark signature, "veth(name?, peer?, ns=host, ...)"
@@ -138,19 +139,64 @@ var Table = []*Builtin{
 	{Name: "expect_rtt", Domain: "impair", Fn: fnExpectRTT,
 		Sig: `expect_rtt(src, dst, min=None, max=None, count=5, timeout="2s")`,
 		Doc: `Expects the average round-trip time of count ICMP echoes from src to dst to lie between min and max ("20ms"): shows a delay added with impair. Records ok or FAIL with min/avg/max and goes on.`},
+
+	// The values builtins return: an entry named by the value's type lists
+	// its attributes, one named TYPE.METHOD documents a method.
+	{Name: "netns", Domain: "values", Sig: `netns value`,
+		Doc: `What netns() returns and host is: attributes name, addrs (every address the lab added), addr (the first, IPv4 preferred, or None), links; equal to itself however it was reached.`},
+	{Name: "netns.link", Domain: "values", Sig: `netns.link(name)`,
+		Doc: `Returns the link called name in this namespace, as link(ns, name) does.`},
+	{Name: "link", Domain: "values", Sig: `link value`,
+		Doc: `What veth(), bridge(), link() and the interface builtins return: attributes name, ns, kind, index, mac, mtu, addrs, peer, master; equal to itself however it was reached, also after rename() or move().`},
+	{Name: "link.addr", Domain: "values", Mutates: true, Sig: `link.addr(addr, ...)`,
+		Doc: `Adds addresses ("10.0.0.1/24", "fd00::1/64", or lists of them; IPv6 without DAD wait) and returns the link.`},
+	{Name: "link.up", Domain: "values", Mutates: true, Sig: `link.up()`,
+		Doc: `Sets the link administratively up and returns it.`},
+	{Name: "link.down", Domain: "values", Mutates: true, Sig: `link.down()`,
+		Doc: `Sets the link administratively down and returns it.`},
+	{Name: "link.set", Domain: "values", Mutates: true, Sig: `link.set(master=unchanged, mtu=None, mac=None, name=None, ns=None, up=None, hairpin=None)`,
+		Doc: `Changes several things at once and returns the link. None leaves a thing as it is, but master=None detaches the link from its bridge. hairpin=True lets a bridge port send frames back where they came from (a VEPA switch).`},
+	{Name: "link.move", Domain: "values", Mutates: true, Sig: `link.move(ns)`,
+		Doc: `Moves the link into another namespace (the kernel drops its addresses and sets it down) and returns it.`},
+	{Name: "link.rename", Domain: "values", Mutates: true, Sig: `link.rename(name)`,
+		Doc: `Renames the link (set it down first) and returns it.`},
+	{Name: "link.delete", Domain: "values", Mutates: true, Sig: `link.delete()`,
+		Doc: `Deletes the link (a veth takes its peer with it).`},
+	{Name: "ping_result", Domain: "values", Sig: `ping_result`,
+		Doc: `What ping() returns: attributes ok, sent, received, rtt (milliseconds, first reply), outcome ("reply", "unreachable", "no route", "timeout"), detail.`},
+	{Name: "connect_result", Domain: "values", Sig: `connect_result`,
+		Doc: `What connect() and http_get() return: attributes ok, outcome ("reply", "unreachable", "no route", "timeout"), detail, peer (the client address a built-in server reported, or ""), elapsed (milliseconds), bytes; http_get adds status and body.`},
+	{Name: "service", Domain: "values", Sig: `service value`,
+		Doc: `What serve() returns: attributes ns, proto, addr, port, peers (the client addresses "ip:port" the server saw, in order).`},
+	{Name: "service.close", Domain: "values", Mutates: true, Sig: `service.close()`,
+		Doc: `Stops the server (every server stops when the run ends).`},
+	{Name: "process", Domain: "values", Sig: `process value`,
+		Doc: `What run(..., background=True) returns: attributes pid, argv, ns, running, status (None while running), stdout, stderr (the output so far).`},
+	{Name: "process.stop", Domain: "values", Mutates: true, Sig: `process.stop()`,
+		Doc: `Sends SIGTERM, then SIGKILL after 1s, to the program and its process group, and returns its run_result.`},
+	{Name: "run_result", Domain: "values", Sig: `run_result`,
+		Doc: `What run() returns: attributes ok (exit status 0), status (exit status, -1 when a signal ended the program), signal ("" or e.g. "SIGKILL"), stdout, stderr.`},
 }
 
-// byName indexes Table.
-var byName = func() map[string]*Builtin {
-	m := map[string]*Builtin{}
+// byName indexes Table: a name's entries, the builtin before the value type
+// of the same name (link).
+var byName = func() map[string][]*Builtin {
+	m := map[string][]*Builtin{}
 	for _, b := range Table {
-		m[b.Name] = b
+		m[b.Name] = append(m[b.Name], b)
 	}
 	return m
 }()
 
-// Lookup returns the builtin called name, or nil.
-func Lookup(name string) *Builtin { return byName[name] }
+// Lookup returns the builtin, value type or method called name ("veth",
+// "ping_result", "link.addr"), or nil. For a name that is both a builtin
+// and the type of what it returns (link, netns), it returns the builtin.
+func Lookup(name string) *Builtin {
+	if bs := byName[name]; len(bs) > 0 {
+		return bs[0]
+	}
+	return nil
+}
 
 // Predeclared returns the names a script sees in run r: every builtin, host,
 // vars (the --set values as a dict) and each --set value by its own name.
@@ -222,14 +268,16 @@ func call(r *Run, name string, mutates bool, t *starlark.Thread, fn func() (star
 func Doc(name string) (string, error) {
 	var b strings.Builder
 	if name != "" {
-		x := Lookup(name)
-		if x == nil {
-			if m, ok := methodDocs[name]; ok {
-				return m + "\n", nil
-			}
+		xs := byName[name]
+		if len(xs) == 0 {
 			return "", fmt.Errorf("no builtin %q (try nsscript doc for the list)", name)
 		}
-		fmt.Fprintf(&b, "%s\n\n%s\n", x.Sig, wrapText(x.Doc, 76, "    "))
+		for i, x := range xs {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "%s\n\n%s\n", x.Sig, wrapText(x.Doc, 76, "    "))
+		}
 		return b.String(), nil
 	}
 	domain := ""
@@ -240,21 +288,7 @@ func Doc(name string) (string, error) {
 		}
 		fmt.Fprintf(&b, "%s\n%s\n\n", x.Sig, wrapText(x.Doc, 76, "    "))
 	}
-	fmt.Fprintf(&b, "\n## values\n\n")
-	for _, k := range sortedKeys(methodDocs) {
-		fmt.Fprintf(&b, "%s\n", methodDocs[k])
-	}
 	return strings.TrimLeft(b.String(), "\n"), nil
-}
-
-// ValueDocs returns the reference of the value types (link, netns, ...) by
-// type name: the part of Doc("") after its values heading.
-func ValueDocs() map[string]string {
-	m := make(map[string]string, len(methodDocs))
-	for k, v := range methodDocs {
-		m[k] = v
-	}
-	return m
 }
 
 // wrapText folds s into lines of at most width, each with indent.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/nsscript/nsscript/builtins"
@@ -76,17 +75,6 @@ func referenceMarkdown() string {
 		}
 		fmt.Fprintf(&b, "\n#### `%s`\n\n%s\n", x.Sig, mdEscape(x.Doc))
 	}
-	vals := builtins.ValueDocs()
-	names := make([]string, 0, len(vals))
-	for k := range vals {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	b.WriteString("\n### values\n\nWhat builtins return, with their attributes and methods.\n\n```\n")
-	for _, k := range names {
-		b.WriteString(strings.TrimRight(vals[k], "\n") + "\n")
-	}
-	b.WriteString("```\n")
 	return strings.TrimPrefix(b.String(), "\n")
 }
 
