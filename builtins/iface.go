@@ -3,7 +3,6 @@ package builtins
 import (
 	"fmt"
 	"math"
-	"net/netip"
 
 	"go.starlark.net/starlark"
 
@@ -189,34 +188,4 @@ func fnVxlan(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return nil, fmt.Errorf("want remote (the other endpoints' underlay addresses) or group")
 	}
 	return o.finish(r.Lab.Vxlan(vs))
-}
-
-// ipArg unpacks one IP address without a prefix length.
-type ipArg struct{ addr netip.Addr }
-
-// Unpack implements starlark.Unpacker.
-func (a *ipArg) Unpack(v starlark.Value) error {
-	s, ok := starlark.AsString(v)
-	if !ok {
-		return fmt.Errorf("got %s, want address string such as \"192.168.0.2\"", v.Type())
-	}
-	ad, err := netip.ParseAddr(s)
-	if err != nil || ad.Zone() != "" {
-		return fmt.Errorf("invalid address %q (want e.g. \"192.168.0.2\")", s)
-	}
-	a.addr = ad.Unmap()
-	return nil
-}
-
-// ipsArg unpacks one IP address or a list of them.
-type ipsArg struct{ addrs []netip.Addr }
-
-// Unpack implements starlark.Unpacker.
-func (a *ipsArg) Unpack(v starlark.Value) (err error) {
-	a.addrs, err = oneOrList(v, func(x starlark.Value) (netip.Addr, error) {
-		var ad ipArg
-		err := ad.Unpack(x)
-		return ad.addr, err
-	})
-	return err
 }

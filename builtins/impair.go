@@ -66,15 +66,15 @@ type targetArg struct {
 // Unpack implements starlark.Unpacker.
 func (a *targetArg) Unpack(v starlark.Value) error {
 	if s, ok := v.(starlark.String); ok {
-		if ap, err := netip.ParseAddrPort(string(s)); err == nil {
-			a.addr, a.port, a.label = ap.Addr().Unmap(), int(ap.Port()), ap.String()
+		if ap, ok := parseIPPort(string(s)); ok {
+			a.addr, a.port, a.label = ap.Addr(), int(ap.Port()), ap.String()
 			return nil
 		}
-		ad, err := netip.ParseAddr(string(s))
-		if err != nil {
+		ad, ok := parseIP(string(s))
+		if !ok {
 			return fmt.Errorf("invalid target %q (want an address, \"ip:port\", a netns or a link)", string(s))
 		}
-		a.addr, a.label = ad.Unmap(), ad.Unmap().String()
+		a.addr, a.label = ad, ad.String()
 		for _, n := range a.run.Lab.Namespaces() {
 			for _, p := range n.Addrs() {
 				if p.Addr() == a.addr {

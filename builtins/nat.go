@@ -160,15 +160,15 @@ type toArg struct {
 // Unpack implements starlark.Unpacker.
 func (a *toArg) Unpack(v starlark.Value) error {
 	if s, ok := v.(starlark.String); ok {
-		if ap, err := netip.ParseAddrPort(string(s)); err == nil {
+		if ap, ok := parseIPPort(string(s)); ok {
 			if ap.Port() == 0 {
 				return fmt.Errorf("invalid target %q: port 0", string(s))
 			}
-			a.addr, a.port = ap.Addr().Unmap(), ap.Port()
+			a.addr, a.port = ap.Addr(), ap.Port()
 			return nil
 		}
-		if ad, err := netip.ParseAddr(string(s)); err == nil && ad.Zone() == "" {
-			a.addr = ad.Unmap()
+		if ad, ok := parseIP(string(s)); ok {
+			a.addr = ad
 			return nil
 		}
 		return fmt.Errorf("invalid target %q (want \"IP:PORT\" or \"IP\")", string(s))

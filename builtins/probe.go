@@ -67,11 +67,11 @@ func (a *dstArg) Unpack(v starlark.Value) error {
 		if i := strings.IndexByte(s, '/'); i >= 0 {
 			s = s[:i]
 		}
-		ad, err := netip.ParseAddr(s)
-		if err != nil {
+		ad, ok := parseIP(s)
+		if !ok {
 			return fmt.Errorf("invalid address %q", string(v))
 		}
-		a.addr, a.label = ad.Unmap(), ad.Unmap().String()
+		a.addr, a.label = ad, ad.String()
 		return nil
 	case *Netns:
 		ad, ok := v.ns.FirstAddr()

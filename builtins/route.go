@@ -3,7 +3,6 @@ package builtins
 import (
 	"fmt"
 	"math"
-	"net/netip"
 
 	"go.starlark.net/starlark"
 
@@ -23,11 +22,11 @@ func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	}
 	spec := lab.RouteSpec{Metric: metric.n, Dev: dev.lk}
 	if via != "" {
-		a, err := netip.ParseAddr(via)
-		if err != nil {
+		a, ok := parseIP(via)
+		if !ok {
 			return nil, fmt.Errorf("invalid gateway %q (want an address such as \"10.0.0.1\")", via)
 		}
-		spec.Via = a.Unmap()
+		spec.Via = a
 	}
 	switch dst {
 	case "default":

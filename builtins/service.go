@@ -122,17 +122,17 @@ type connTarget struct {
 func (a *connTarget) Unpack(v starlark.Value) error {
 	switch v := v.(type) {
 	case starlark.String:
-		ap, err := netip.ParseAddrPort(string(v))
-		if err != nil || ap.Port() == 0 {
+		ap, ok := parseIPPort(string(v))
+		if !ok || ap.Port() == 0 {
 			return fmt.Errorf("invalid address %q (want \"IP:PORT\", e.g. \"10.0.0.2:8080\")", string(v))
 		}
-		a.addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+		a.addr = ap
 		a.label = a.addr.String()
 		return nil
 	case *Service:
-		ap, err := netip.ParseAddrPort(v.s.Addr())
-		ip := ap.Addr().Unmap()
-		if err != nil || ip.IsUnspecified() {
+		ap, ok := parseIPPort(v.s.Addr())
+		ip := ap.Addr()
+		if !ok || ip.IsUnspecified() {
 			first, ok := v.s.NS.FirstAddr()
 			if !ok {
 				return fmt.Errorf("netns %q of %s has no address to connect to", v.s.NS.Name, v.String())
@@ -245,11 +245,11 @@ func checkSeen(res probe.ConnResult, want netip.Addr) (bool, string) {
 	if res.Peer == "" {
 		return false, res.Detail + ", but the server did not report the address it saw (is it a built-in server, from serve()?)"
 	}
-	ap, err := netip.ParseAddrPort(res.Peer)
-	if err != nil {
+	ap, ok := parseIPPort(res.Peer)
+	if !ok {
 		return false, res.Detail + ", but the server reported " + res.Peer
 	}
-	if got := ap.Addr().Unmap(); got != want {
+	if got := ap.Addr(); got != want {
 		return false, fmt.Sprintf("%s, but the server saw %s, not %s", strings.TrimSuffix(res.Detail, " (seen as "+res.Peer+")"), got, want)
 	}
 	return true, res.Detail
@@ -272,11 +272,11 @@ func (a *urlArg) Unpack(v starlark.Value) error {
 	if err != nil || u.Scheme != "http" {
 		return bad
 	}
-	ip, err := netip.ParseAddr(u.Hostname())
-	if err != nil {
+	ip, ok := parseIP(u.Hostname())
+	if !ok {
 		return bad
 	}
-	a.url, a.host = s, ip.Unmap()
+	a.url, a.host = s, ip
 	return nil
 }
 

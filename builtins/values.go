@@ -3,9 +3,7 @@ package builtins
 import (
 	"fmt"
 	"hash/maphash"
-	"net"
 	"net/netip"
-	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -271,65 +269,6 @@ func (a *durationArg) Unpack(v starlark.Value) error {
 		return nil
 	}
 	return fmt.Errorf("got %s, want duration string such as \"1s\"", v.Type())
-}
-
-// prefixArg unpacks an address with prefix length, "10.0.0.1/24".
-type prefixArg struct{ p netip.Prefix }
-
-// Unpack implements starlark.Unpacker.
-func (a *prefixArg) Unpack(v starlark.Value) error {
-	s, ok := starlark.AsString(v)
-	if !ok {
-		return fmt.Errorf("got %s, want address string such as \"10.0.0.1/24\"", v.Type())
-	}
-	p, err := ParsePrefix(s)
-	if err != nil {
-		return err
-	}
-	a.p = p
-	return nil
-}
-
-// ParsePrefix parses an interface address "10.0.0.1/24" or "fd00::1/64". A
-// bare address gets a host prefix (/32 or /128).
-func ParsePrefix(s string) (netip.Prefix, error) {
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("invalid address %q (want e.g. \"10.0.0.1/24\")", s)
-		}
-		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid address %q (want e.g. \"10.0.0.1/24\")", s)
-	}
-	if p.Addr().Is4In6() {
-		return netip.Prefix{}, fmt.Errorf("invalid address %q: IPv4-mapped IPv6", s)
-	}
-	return p, nil
-}
-
-// ParseMAC parses a hardware address "02:00:00:00:00:01".
-func ParseMAC(s string) (net.HardwareAddr, error) {
-	m, err := net.ParseMAC(s)
-	if err != nil || len(m) != 6 {
-		return nil, fmt.Errorf("invalid mac address %q (want e.g. \"02:00:00:00:00:01\")", s)
-	}
-	return m, nil
-}
-
-// addrsArg unpacks one address string or a list of them.
-type addrsArg struct{ ps []netip.Prefix }
-
-// Unpack implements starlark.Unpacker.
-func (a *addrsArg) Unpack(v starlark.Value) (err error) {
-	a.ps, err = oneOrList(v, func(x starlark.Value) (netip.Prefix, error) {
-		var p prefixArg
-		err := p.Unpack(x)
-		return p.p, err
-	})
-	return err
 }
 
 // oneOrList unpacks a string, or an iterable of strings, with one.
