@@ -125,6 +125,7 @@ func TestScriptErrors(t *testing.T) {
 		{"route(host, 'default')", "route: route to default needs via or dev"},
 		{"route(host, '10.0.0.0/8', via = 'fd00::1')", "of different families"},
 		{"sysctl(host, 'kernel.panic', 1)", `sysctl: sysctl "kernel.panic" is not a per-namespace network setting`},
+		{"sysctl(host, 'net.ipv4.ip_forward', value = [1])", `lab.star:1:1: sysctl: for parameter "value": got list, want string, int or bool`},
 		{"ping(host, 'nowhere')", `ping: for parameter dst: invalid address "nowhere"`},
 		{"expect_reachable(host, '10.0.0.1', timeout = 'soon')", `for parameter "timeout": invalid duration "soon"`},
 		{"x, y = veth()\ny.set(master = x)", "set: for parameter master: veth0 is a veth, not a bridge"},

@@ -53,7 +53,7 @@ func fnSysctl(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	var (
 		ns    = nsArg{run: r}
 		key   string
-		value starlark.Value
+		value sysctlValue
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "key", &key, "value??", &value); err != nil {
 		return nil, err
@@ -65,24 +65,36 @@ func fnSysctl(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	if value == nil || value == starlark.None {
+	if !value.set {
 		return starlark.String(old), nil
 	}
-	var s string
-	switch v := value.(type) {
+	return starlark.String(old), ns.ns.Sysctl(key, value.s)
+}
+
+// sysctlValue unpacks what a sysctl is set to: a string, an int, or a bool
+// (1 or 0).
+type sysctlValue struct {
+	s   string
+	set bool
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *sysctlValue) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
 	case starlark.String:
-		s = string(v)
+		a.s = string(v)
 	case starlark.Int:
-		s = v.String()
+		a.s = v.String()
 	case starlark.Bool:
-		s = "0"
+		a.s = "0"
 		if v {
-			s = "1"
+			a.s = "1"
 		}
 	default:
-		return nil, fmt.Errorf("for parameter value: got %s, want string, int or bool", value.Type())
+		return fmt.Errorf("got %s, want string, int or bool", v.Type())
 	}
-	return starlark.String(old), ns.ns.Sysctl(key, s)
+	a.set = true
+	return nil
 }
 
 // fnForwarding implements forwarding(ns, on=True).
