@@ -128,7 +128,8 @@ func TestScriptErrors(t *testing.T) {
 		{"sysctl(host, 'net.ipv4.ip_forward', value = [1])", `lab.star:1:1: sysctl: for parameter "value": got list, want string, int or bool`},
 		{"ping(host, 'nowhere')", `ping: for parameter dst: invalid address "nowhere"`},
 		{"expect_reachable(host, '10.0.0.1', timeout = 'soon')", `for parameter "timeout": invalid duration "soon"`},
-		{"x, y = veth()\ny.set(master = x)", "set: for parameter master: veth0 is a veth, not a bridge"},
+		{"x, y = veth()\ny.set(master = x)", `set: for parameter "master": veth0 is a veth, not a bridge`},
+		{"x, y = veth()\ny.set(master = 1)", `set: for parameter "master": got int, want link`},
 	})
 }
 

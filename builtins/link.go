@@ -132,7 +132,7 @@ func linkUpDown(up bool) func(*starlark.Thread, *starlark.Builtin, starlark.Tupl
 func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return method(t, b, func(r *Run, lk *lab.Link) (starlark.Value, error) {
 		var (
-			master      starlark.Value
+			master      masterArg
 			up, hairpin optBool
 			mtu         = mtuArg()
 			mac, name   string
@@ -165,19 +165,8 @@ func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 				return nil, err
 			}
 		}
-		if master != nil {
-			var br *lab.Link
-			if master != starlark.None {
-				var a linkArg
-				if err := a.Unpack(master); err != nil {
-					return nil, fmt.Errorf("for parameter master: %v", err)
-				}
-				br = a.lk
-				if br.Kind() != "bridge" {
-					return nil, fmt.Errorf("for parameter master: %s is a %s, not a bridge", br.Name(), br.Kind())
-				}
-			}
-			if err := lk.SetMaster(br); err != nil {
+		if master.set {
+			if err := lk.SetMaster(master.br); err != nil {
 				return nil, err
 			}
 		}
@@ -193,6 +182,29 @@ func linkSet(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 		}
 		return linkValue(lk), nil
 	})
+}
+
+// masterArg unpacks link.set's master: a bridge, or None to detach.
+type masterArg struct {
+	set bool
+	br  *lab.Link
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *masterArg) Unpack(v starlark.Value) error {
+	a.set = true
+	if v == starlark.None {
+		return nil
+	}
+	var l linkArg
+	if err := l.Unpack(v); err != nil {
+		return err
+	}
+	if l.lk.Kind() != "bridge" {
+		return fmt.Errorf("%s is a %s, not a bridge", l.lk.Name(), l.lk.Kind())
+	}
+	a.br = l.lk
+	return nil
 }
 
 func linkMove(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
