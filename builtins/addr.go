@@ -62,33 +62,37 @@ func ParseMAC(s string) (net.HardwareAddr, error) {
 	return m, nil
 }
 
-// prefixArg unpacks an address with prefix length, "10.0.0.1/24".
-type prefixArg struct{ p netip.Prefix }
-
-// Unpack implements starlark.Unpacker.
-func (a *prefixArg) Unpack(v starlark.Value) error {
+// unpackAddr unpacks a string that holds an address with parse; example
+// shows one in the error for a value of another type.
+func unpackAddr[T any](v starlark.Value, example string, parse func(string) (T, error)) (T, error) {
 	s, ok := starlark.AsString(v)
 	if !ok {
-		return fmt.Errorf("got %s, want address string such as \"10.0.0.1/24\"", v.Type())
+		var zero T
+		return zero, fmt.Errorf("got %s, want address string such as %q", v.Type(), example)
 	}
-	p, err := ParsePrefix(s)
-	if err != nil {
-		return err
-	}
-	a.p = p
-	return nil
+	return parse(s)
 }
 
-// addrsArg unpacks one address string or a list of them.
+func unpackPrefix(v starlark.Value) (netip.Prefix, error) {
+	return unpackAddr(v, "10.0.0.1/24", ParsePrefix)
+}
+
+func unpackIP(v starlark.Value) (netip.Addr, error) {
+	return unpackAddr(v, "192.168.0.2", func(s string) (netip.Addr, error) {
+		a, ok := parseIP(s)
+		if !ok {
+			return a, fmt.Errorf("invalid address %q (want e.g. \"192.168.0.2\")", s)
+		}
+		return a, nil
+	})
+}
+
+// addrsArg unpacks one interface address ("10.0.0.1/24") or a list of them.
 type addrsArg struct{ ps []netip.Prefix }
 
 // Unpack implements starlark.Unpacker.
 func (a *addrsArg) Unpack(v starlark.Value) (err error) {
-	a.ps, err = oneOrList(v, func(x starlark.Value) (netip.Prefix, error) {
-		var p prefixArg
-		err := p.Unpack(x)
-		return p.p, err
-	})
+	a.ps, err = oneOrList(v, unpackPrefix)
 	return err
 }
 
@@ -96,17 +100,9 @@ func (a *addrsArg) Unpack(v starlark.Value) (err error) {
 type ipArg struct{ addr netip.Addr }
 
 // Unpack implements starlark.Unpacker.
-func (a *ipArg) Unpack(v starlark.Value) error {
-	s, ok := starlark.AsString(v)
-	if !ok {
-		return fmt.Errorf("got %s, want address string such as \"192.168.0.2\"", v.Type())
-	}
-	ad, ok := parseIP(s)
-	if !ok {
-		return fmt.Errorf("invalid address %q (want e.g. \"192.168.0.2\")", s)
-	}
-	a.addr = ad
-	return nil
+func (a *ipArg) Unpack(v starlark.Value) (err error) {
+	a.addr, err = unpackIP(v)
+	return err
 }
 
 // ipsArg unpacks one IP address or a list of them.
@@ -114,10 +110,6 @@ type ipsArg struct{ addrs []netip.Addr }
 
 // Unpack implements starlark.Unpacker.
 func (a *ipsArg) Unpack(v starlark.Value) (err error) {
-	a.addrs, err = oneOrList(v, func(x starlark.Value) (netip.Addr, error) {
-		var ad ipArg
-		err := ad.Unpack(x)
-		return ad.addr, err
-	})
+	a.addrs, err = oneOrList(v, unpackIP)
 	return err
 }

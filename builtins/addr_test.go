@@ -2,9 +2,6 @@ package builtins
 
 import (
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,18 +9,10 @@ import (
 // TestOneAddressParser: builtins parse addresses in addr.go only, so every
 // argument refuses zones and unmaps IPv4-mapped addresses the same way.
 func TestOneAddressParser(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, f := range files {
-		if f == "addr.go" || strings.HasSuffix(f, "_test.go") {
+	fset, files := packageFiles(t, 0)
+	for name, file := range files {
+		if name == "addr.go" {
 			continue
-		}
-		file, err := parser.ParseFile(fset, f, nil, 0)
-		if err != nil {
-			t.Fatal(err)
 		}
 		ast.Inspect(file, func(n ast.Node) bool {
 			sel, ok := n.(*ast.SelectorExpr)

@@ -15,20 +15,9 @@ import (
 // TestDocCommentsMatchTable: the comment above each builtin's Go function
 // states the signature of its table entry, so the two cannot drift apart.
 func TestDocCommentsMatchTable(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	docs := map[string]string{} // function name -> its doc comment on one line
-	fset := token.NewFileSet()
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(fset, f, nil, parser.ParseComments)
-		if err != nil {
-			t.Fatal(err)
-		}
+	_, files := packageFiles(t, parser.ParseComments)
+	for _, file := range files {
 		for _, d := range file.Decls {
 			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
 				docs[fd.Name.Name] = strings.Join(strings.Fields(fd.Doc.Text()), " ")
@@ -46,6 +35,26 @@ func TestDocCommentsMatchTable(t *testing.T) {
 			t.Errorf("the comment of %s is %q, want it to start %q", fn, doc, want)
 		}
 	}
+}
+
+// packageFiles parses the package's Go files other than tests, by name.
+func packageFiles(t *testing.T, mode parser.Mode) (*token.FileSet, map[string]*ast.File) {
+	t.Helper()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	files := map[string]*ast.File{}
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		if files[name], err = parser.ParseFile(fset, name, nil, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return fset, files
 }
 
 // TestValueDocsMatchAttrs: the table documents every attribute of the value
