@@ -66,7 +66,7 @@ var badInputs = []badInput{
 	{name: "bridge/addr-type", src: `bridge("br0", addr = 42)`, pos: "lab.star:1:1", want: "got int, want address string"},
 	{name: "bridge/dup-addr", src: `bridge("br0", addr = ["10.0.0.1/24", "10.0.0.1/24"])`, pos: "lab.star:1:1", want: "already has address 10.0.0.1/24"},
 	// link and link methods
-	{name: "link/unknown", src: `link(host, "nope")`, pos: "lab.star:1:1", want: "no link nope"},
+	{name: "link/unknown", src: `link(host, "nope")`, pos: "lab.star:1:1", want: `no link "nope" in netns "host" (it has: lo)`},
 	{name: "link/unknown-ns", src: `link("nope", "x")`, pos: "lab.star:1:1", want: `no namespace "nope"`},
 	{name: "addr/bad-v6", src: twoNS + `x.addr("fd00::1/129")`, pos: "lab.star:4:1", want: `invalid address "fd00::1/129"`},
 	{name: "addr/none", src: twoNS + `x.addr()`, pos: "lab.star:4:1", want: "want at least one address"},
