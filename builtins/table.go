@@ -199,16 +199,24 @@ func wrap(b *Builtin) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, 
 	}
 }
 
-// call runs fn as builtin (or method) name, with the bookkeeping of wrap.
+// call runs fn as builtin (or method) name, with the bookkeeping of wrap. A
+// cancelled run refuses the call, and a call that returns into a cancelled
+// run ends the script at its line (lang's guard covers the predeclared
+// builtins; this covers methods too).
 func call(r *Run, name string, mutates bool, t *starlark.Thread, fn func() (starlark.Value, error)) (starlark.Value, error) {
-	if err := r.Ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+	if err := lang.Stopped(r.Ctx); err != nil {
+		return nil, err
 	}
 	if mutates {
 		r.Flush()
 	}
 	r.Lab.SetPos(lang.CallerPos(t))
 	v, err := fn()
+	if stop := lang.Stopped(r.Ctx); stop != nil {
+		// Cut short (or finished) as the run ended: the script goes no further.
+		t.Cancel(stop.Error())
+		return nil, stop
+	}
 	if err != nil {
 		if !strings.HasPrefix(err.Error(), name+": ") {
 			err = fmt.Errorf("%s: %w", name, err)
