@@ -107,7 +107,7 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, fmt.Errorf("invalid count %d (want 1 to 10000)", count)
 	}
 	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
-		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count, ceilSeconds(timeout.d)) + " || true"}})
+		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count, ceilSeconds(timeout.d), interval.d) + " || true"}})
 	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count, Timeout: timeout.d, Interval: interval.d})
 	return resultValue(res), nil
 }
@@ -233,7 +233,7 @@ func fmtSeconds(d time.Duration) string {
 // ping re-sends until its deadline (reachable), or a loop probes until the
 // silence comes (unreachable).
 func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, reachable bool) string {
-	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout))
+	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout), 0)
 	switch {
 	case within > 0 && reachable:
 		return strings.Replace(cmd, fmt.Sprintf(" -W%d ", ceilSeconds(timeout)), fmt.Sprintf(" -w%d ", ceilSeconds(within)), 1)

@@ -54,7 +54,7 @@ var Table = []*Builtin{
 	// probe.go
 	{Name: "ping", Domain: "probe", Fn: fnPing,
 		Sig: `ping(src, dst, count=1, timeout="1s", interval="200ms")`,
-		Doc: `Sends ICMP echo requests from namespace src to dst (an address, a namespace, which stands for its first address, or a link) and returns a result with ok, sent, received, rtt (milliseconds of the first reply), outcome and detail. Never fails the run.`},
+		Doc: `Sends ICMP echo requests from namespace src to dst (an address, a namespace, which stands for its first address, or a link) and returns a result with ok, sent, received, rtt (milliseconds of the first reply), outcome and detail. All count requests are sent, interval apart; timeout is how long to wait for replies after the last one (ping's -W), so it never cuts the count short. Never fails the run.`},
 	{Name: "expect_reachable", Domain: "probe", Fn: fnExpectReachable,
 		Sig: `expect_reachable(src, dst, timeout="1s", within=None)`,
 		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script and are re-sent while no reply came, so one lost first packet does not fail them. With within (e.g. "5s"), a network that is still converging gets until then: probes (each at most timeout) are repeated until one gets a reply, and the line says how long it took ("reply after 1.2s (within 5s)").`},
