@@ -22,9 +22,12 @@ type Expectation struct {
 	Src     *lab.Netns
 	Dst     netip.Addr
 	OK      bool
-	Detail  string // "reply in 0.1ms", "no reply in 1s"
-	Result  probe.Result
-	done    chan struct{}
+	// Cut reports that the run ended (--timeout, a signal) before the
+	// expectation came to its end: it is neither ok nor FAIL.
+	Cut    bool
+	Detail string // "reply in 0.1ms", "no reply in 1s"
+	Result probe.Result
+	done   chan struct{}
 }
 
 // newExpectation starts the record of an expect_* call made on thread t.
@@ -46,8 +49,8 @@ func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns
 	go func() {
 		defer close(e.done)
 		check(e)
-		if r.Ctx.Err() != nil && !e.OK {
-			e.Detail += " (run cancelled)"
+		if e.Cut {
+			e.OK = false
 		}
 	}()
 	r.emit(&outItem{exp: e})
@@ -164,7 +167,7 @@ func expectOnce(r *Run, e *Expectation, reachable bool, timeout time.Duration) {
 	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: timeout})
 	e.Result = res
 	got := reply(res)
-	e.OK = got == reachable
+	e.OK, e.Cut = got == reachable, res.Cut
 	e.Detail = res.Detail
 	if got && !reachable {
 		e.Detail = "got a " + res.Detail
@@ -187,6 +190,11 @@ func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.D
 		e.Result = res
 		got := reply(res)
 		took := fmtSeconds(time.Since(start))
+		if res.Cut || r.Ctx.Err() != nil && got != reachable {
+			e.Cut = true
+			e.Detail = fmt.Sprintf("stopped after %s of %s (%d probes; last: %s)", took, within, n, res.Detail)
+			return
+		}
 		if got == reachable {
 			e.OK = true
 			if reachable {
@@ -196,7 +204,7 @@ func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.D
 			}
 			return
 		}
-		if time.Until(deadline) <= 0 || r.Ctx.Err() != nil {
+		if time.Until(deadline) <= 0 {
 			if reachable {
 				e.Detail = fmt.Sprintf("no reply within %s (%d probes; last: %s)", within, n, res.Detail)
 			} else {
