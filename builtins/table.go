@@ -15,8 +15,9 @@ type Builtin struct {
 	Sig    string // Starlark signature, "veth(name?, peer?, ns=host, ...)"
 	Domain string // the file it lives in: netns, link, route, probe
 	Doc    string // what it does; first sentence is the summary
-	// Mutates is set for builtins that change the lab; expectations still
-	// probing are finished before such a builtin runs.
+	// Mutates is set for the barriers: builtins that change the lab (and
+	// run(), and sleep()). Expectations still probing are finished before
+	// such a builtin runs, so each observes the lab as of its own line.
 	Mutates bool
 	Fn      func(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 }
@@ -57,7 +58,7 @@ var Table = []*Builtin{
 		Doc: `Sends ICMP echo requests from namespace src to dst (an address, a namespace, which stands for its first address, or a link) and returns a result with ok, sent, received, rtt (milliseconds of the first reply), outcome and detail. All count requests are sent, interval apart; timeout is how long to wait for replies after the last one (ping's -W), so it never cuts the count short. Never fails the run.`},
 	{Name: "expect_reachable", Domain: "probe", Fn: fnExpectReachable,
 		Sig: `expect_reachable(src, dst, timeout="1s", within=None)`,
-		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script and are re-sent while no reply came, so one lost first packet does not fail them. With within (e.g. "5s"), a network that is still converging gets until then: probes (each at most timeout) are repeated until one gets a reply, and the line says how long it took ("reply after 1.2s (within 5s)").`},
+		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script (never with a change: every change, run() and sleep() waits for them, so the line observes the lab as of its position; one cut short by the end of the run prints CUT) and are re-sent while no reply came, so one lost first packet does not fail them. With within (e.g. "5s"), a network that is still converging gets until then: probes (each at most timeout) are repeated until one gets a reply, and the line says how long it took ("reply after 1.2s (within 5s)").`},
 	{Name: "expect_unreachable", Domain: "probe", Fn: fnExpectUnreachable,
 		Sig: `expect_unreachable(src, dst, timeout="1s", within=None)`,
 		Doc: `Expects no echo reply from dst to src. An ICMP error or a missing route settles it at once; only silence waits the timeout (all silent probes wait it together). With within, probes are repeated until one gets no reply or the deadline passes ("unreachable after 0.4s (within 5s): no reply in 300ms").`},
@@ -124,6 +125,9 @@ var Table = []*Builtin{
 	{Name: "run", Domain: "exec", Mutates: true, Fn: fnRun,
 		Sig: `run(ns, argv, timeout="30s", check=True, stdin="", env=None, background=False, ready=None)`,
 		Doc: `Runs a real program inside namespace ns and returns a result with ok, status, signal, stdout and stderr. argv is a list (["bash", "setup.sh", "up"]) or a string run by sh -c. The working directory is the script's; the lab's namespaces are first bound under /run/netns, so "ip netns exec NAME" and scripts that use it see them (in the sandbox, privately). A status other than 0 stops the run with an error unless check=False; so does running longer than timeout. With background=True the program keeps running and a process value is returned (attributes pid, running, status, stdout, stderr; method stop); ready ("IP:PORT" or a port number on 127.0.0.1) waits, up to timeout, until it accepts tcp connections there. Every program, and whatever it left in its process group, is stopped when the run ends.`},
+	{Name: "sleep", Domain: "exec", Mutates: true, Fn: fnSleep,
+		Sig: `sleep(duration)`,
+		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
 
 	// impair.go (delay, loss, rate)
 	{Name: "impair", Domain: "impair", Mutates: true, Fn: fnImpair,
