@@ -3,11 +3,14 @@ package cli
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -26,12 +29,14 @@ the scripts directory beside their own directory, and the conditions [root],
 [userns], [linktype:NAME], [qdisc:NAME] and [exec:NAME].
 
 Prints one line per spec ("ok   NAME  0.12s" or "FAIL NAME  0.30s" followed by
-the failing phase of its log), then "N passed, N failed".
+the failing phase of its log), then "N passed, N failed". A spec that -timeout
+or Ctrl-C stopped before its end is "CUT", never ok; the summary then adds
+", N cut short" (in --json its status is "cut", in --junit an error).
 
 Exit status:
   0  every spec passed (or was skipped)
   1  a spec failed
-  2  usage error, or no spec found`
+  2  usage error, no spec found, or a spec was cut short`
 
 // testFlags are the flags of nsscript test.
 type testFlags struct {
@@ -89,6 +94,7 @@ func cmdTest(env *Env, args []string) int {
 		return ExitError
 	}
 	r := &specRunner{env: env, flags: f, sem: make(chan struct{}, f.parallel), multi: len(groups) > 1}
+	defer r.watchInterrupt()()
 	for _, g := range groups {
 		for _, file := range g.files {
 			r.width = max(r.width, len(r.display(g.dir, specName(file))))
@@ -179,7 +185,7 @@ func specName(file string) string {
 type specResult struct {
 	Name    string    `json:"name"`
 	File    string    `json:"file"`
-	Status  string    `json:"status"` // "pass", "fail" or "skip"
+	Status  string    `json:"status"` // "pass", "fail", "skip" or "cut"
 	Start   time.Time `json:"start"`
 	Elapsed float64   `json:"elapsed"` // seconds
 	Log     string    `json:"log,omitempty"`
@@ -193,10 +199,49 @@ type specRunner struct {
 	multi bool // more than one directory: show directories in names
 	width int
 
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	results []*specResult
-	errs    []string
+	wg          sync.WaitGroup
+	mu          sync.Mutex
+	results     []*specResult
+	errs        []string
+	interrupted atomic.Bool // Ctrl-C (SIGINT) or SIGTERM came
+}
+
+// watchInterrupt makes the first SIGINT or SIGTERM stop the run gently: the
+// specs still running (whose programs the terminal's Ctrl-C reaches too) and
+// those not started are reported cut short, and the reports are written. A
+// second signal kills at once. It returns the function that stops watching.
+func (r *specRunner) watchInterrupt() (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			r.interrupted.Store(true)
+			signal.Stop(sigs)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(sigs); close(done) }
+}
+
+// timedOut is testscript's word for a spec that its deadline stopped.
+const timedOut = "test timed out while running command"
+
+// status is the outcome of a spec that ended: cut short when it was stopped
+// (by -timeout, or by an interruption) rather than ending on its own.
+func (r *specRunner) status(t *specT) string {
+	switch {
+	case t.cut:
+		return "cut"
+	case t.failed && (r.interrupted.Load() || strings.Contains(failLine(t.log.String()), timedOut)):
+		return "cut"
+	case t.failed:
+		return "fail"
+	case t.skipped:
+		return "skip"
+	}
+	return "pass"
 }
 
 func (r *specRunner) display(dir, name string) string {
@@ -253,6 +298,7 @@ type specT struct {
 	log     strings.Builder
 	failed  bool
 	skipped bool
+	cut     bool // never started: the run was interrupted first
 	holds   bool // holds a slot of the semaphore
 	start   time.Time
 }
@@ -295,6 +341,13 @@ func (t *specT) Parallel() {
 	t.r.sem <- struct{}{}
 	t.holds = true
 	t.start = time.Now()
+	if t.r.interrupted.Load() {
+		t.Log("not started: nsscript test was interrupted")
+		t.mu.Lock()
+		t.cut = true
+		t.mu.Unlock()
+		runtime.Goexit()
+	}
 }
 
 // Run starts the spec name on its own goroutine and returns at once.
@@ -312,14 +365,8 @@ func (t *specT) Run(name string, f func(testscript.T)) {
 			if child.holds {
 				<-t.r.sem
 			}
-			res := &specResult{Name: t.r.display(t.dir, name), File: file, Status: "pass",
+			res := &specResult{Name: t.r.display(t.dir, name), File: file, Status: t.r.status(child),
 				Start: child.start, Elapsed: time.Since(child.start).Seconds(), Log: child.log.String()}
-			switch {
-			case child.failed:
-				res.Status = "fail"
-			case child.skipped:
-				res.Status = "skip"
-			}
 			t.r.report(res)
 		}()
 		f(child)

@@ -22,7 +22,7 @@ func (r *specRunner) report(res *specResult) {
 		writeJSONLine(w, res, r.flags.verbose)
 		return
 	}
-	word := map[string]string{"pass": "ok", "fail": "FAIL", "skip": "skip"}[res.Status]
+	word := map[string]string{"pass": "ok", "fail": "FAIL", "skip": "skip", "cut": "CUT"}[res.Status]
 	fmt.Fprintf(w, "%-4s %-*s %5.2fs\n", word, r.width, res.Name, res.Elapsed)
 	if res.Status != "pass" || r.flags.verbose {
 		for _, line := range strings.Split(strings.TrimRight(res.Log, "\n"), "\n") {
@@ -36,20 +36,16 @@ func (r *specRunner) report(res *specResult) {
 // finish writes the summary (and the JUnit file) and returns the exit code.
 func (r *specRunner) finish() int {
 	sort.Slice(r.results, func(i, j int) bool { return r.results[i].Name < r.results[j].Name })
-	var passed, failed, skipped int
+	n := map[string]int{}
 	for _, res := range r.results {
-		switch res.Status {
-		case "pass":
-			passed++
-		case "fail":
-			failed++
-		default:
-			skipped++
-		}
+		n[res.Status]++
 	}
-	summary := fmt.Sprintf("%d passed, %d failed", passed, failed)
-	if skipped > 0 {
-		summary += fmt.Sprintf(", %d skipped", skipped)
+	summary := fmt.Sprintf("%d passed, %d failed", n["pass"], n["fail"])
+	if n["skip"] > 0 {
+		summary += fmt.Sprintf(", %d skipped", n["skip"])
+	}
+	if n["cut"] > 0 {
+		summary += fmt.Sprintf(", %d cut short", n["cut"])
 	}
 	if r.flags.json {
 		fmt.Fprintln(r.env.Stderr, summary)
@@ -62,7 +58,10 @@ func (r *specRunner) finish() int {
 			return ExitError
 		}
 	}
-	if failed > 0 {
+	switch {
+	case n["cut"] > 0:
+		return ExitError
+	case n["fail"] > 0:
 		return ExitFail
 	}
 	return ExitOK
@@ -87,6 +86,7 @@ type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
@@ -109,6 +109,7 @@ type junitCase struct {
 	File      string        `xml:"file,attr,omitempty"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitMessage `xml:"failure,omitempty"`
+	Error     *junitMessage `xml:"error,omitempty"` // cut short: neither passed nor failed
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
 	SystemOut *junitText    `xml:"system-out,omitempty"`
 }
@@ -135,6 +136,9 @@ func writeJUnit(file string, results []*specResult) error {
 		case "fail":
 			suite.Failures++
 			c.Failure = &junitMessage{Message: xmlSafe(failLine(res.Log)), Type: "FAIL", Text: xmlSafe(res.Log)}
+		case "cut":
+			suite.Errors++
+			c.Error = &junitMessage{Message: xmlSafe("cut short: " + failLine(res.Log)), Type: "CUT", Text: xmlSafe(res.Log)}
 		case "skip":
 			suite.Skipped++
 			c.Skipped = &junitMessage{Message: xmlSafe(strings.TrimSpace(lastLine(res.Log)))}
@@ -146,7 +150,7 @@ func writeJUnit(file string, results []*specResult) error {
 		suite.Cases = append(suite.Cases, c)
 	}
 	suite.Time = fmt.Sprintf("%.3f", total)
-	doc := junitSuites{Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
+	doc := junitSuites{Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
 	b, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
