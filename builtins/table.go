@@ -65,7 +65,7 @@ var Table = []*Builtin{
 	// matrix.go (reachability matrix)
 	{Name: "reachability", Domain: "matrix", Fn: fnReachability,
 		Sig: `reachability(nss, expect=None, timeout="1s")`,
-		Doc: `Probes every ordered pair of the namespaces in the list nss (values or names; each is probed at its first address) at once and prints the matrix: one row per source, one column per destination, 1 for a reply, 0 for none, - on the diagonal (not probed). Returns it as a list of rows of True, False and None. With expect, the same shape written as strings ("- 1 0", spaces ignored) or lists ([None, True, False]), the matrix counts as one expectation: ok, or FAIL naming the pairs that differ, which the table marks with ! and explains one per line (what the probe saw). Silent pairs wait timeout together.`},
+		Doc: `Probes every ordered pair of the namespaces in the list nss (values or names; each is probed at its first address) at once and prints the matrix: one row per source, one column per destination, 1 for a reply, 0 for none, - on the diagonal (not probed). Returns it as a list of rows of True, False and None. With expect, the same shape written as strings ("- 1 0", spaces ignored) or lists ([None, True, False]), the matrix counts as one expectation: ok, or FAIL naming the pairs that differ, which the table marks with ! and explains one per line (what the probe saw). Silent pairs wait timeout together; a pair that the end of the run cut short shows ? and makes the matrix CUT.`},
 
 	// iface.go (macvlan, ipvlan, vlan, vxlan, tap, dummy)
 	{Name: "macvlan", Domain: "iface", Mutates: true, Fn: fnMacvlan,
