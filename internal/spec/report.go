@@ -1,4 +1,4 @@
-package cli
+package spec
 
 import (
 	"encoding/json"
@@ -7,69 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
 
-// report prints one spec's result as soon as it is known.
-func (r *specRunner) report(res *specResult) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.results = append(r.results, res)
-	w := r.env.Stdout
-	if r.flags.json {
-		writeJSONLine(w, res, r.flags.verbose)
-		return
-	}
-	word := map[string]string{"pass": "ok", "fail": "FAIL", "skip": "skip", "cut": "CUT"}[res.Status]
-	fmt.Fprintf(w, "%-4s %-*s %5.2fs\n", word, r.width, res.Name, res.Elapsed)
-	if res.Status != "pass" || r.flags.verbose {
-		for _, line := range strings.Split(strings.TrimRight(res.Log, "\n"), "\n") {
-			if line != "" {
-				fmt.Fprintf(w, "    %s\n", line)
-			}
-		}
-	}
-}
-
-// finish writes the summary (and the JUnit file) and returns the exit code.
-func (r *specRunner) finish() int {
-	sort.Slice(r.results, func(i, j int) bool { return r.results[i].Name < r.results[j].Name })
-	n := map[string]int{}
-	for _, res := range r.results {
-		n[res.Status]++
-	}
-	summary := fmt.Sprintf("%d passed, %d failed", n["pass"], n["fail"])
-	if n["skip"] > 0 {
-		summary += fmt.Sprintf(", %d skipped", n["skip"])
-	}
-	if n["cut"] > 0 {
-		summary += fmt.Sprintf(", %d cut short", n["cut"])
-	}
-	if r.flags.json {
-		fmt.Fprintln(r.env.Stderr, summary)
-	} else {
-		fmt.Fprintln(r.env.Stdout, summary)
-	}
-	if r.flags.junit != "" {
-		if err := writeJUnit(r.flags.junit, r.results); err != nil {
-			fmt.Fprintf(r.env.Stderr, "nsscript test: write junit: %v\n", err)
-			return ExitError
-		}
-	}
-	switch {
-	case n["cut"] > 0:
-		return ExitError
-	case n["fail"] > 0:
-		return ExitFail
-	}
-	return ExitOK
-}
-
-// writeJSONLine prints res as one JSON object; the log of a passing spec
+// WriteJSONLine prints res as one JSON object; the log of a passing spec
 // only in verbose mode.
-func writeJSONLine(w io.Writer, res *specResult, verbose bool) {
+func WriteJSONLine(w io.Writer, res *Result, verbose bool) {
 	out := *res
 	if out.Status == "pass" && !verbose {
 		out.Log = ""
@@ -124,8 +68,8 @@ type junitText struct {
 	Text string `xml:",cdata"`
 }
 
-// writeJUnit writes results to file as one test suite named nsscript.
-func writeJUnit(file string, results []*specResult) error {
+// WriteJUnit writes results to file as one test suite named nsscript.
+func WriteJUnit(file string, results []*Result) error {
 	suite := junitSuite{Name: "nsscript", Timestamp: time.Now().UTC().Format(time.RFC3339)}
 	var total float64
 	for _, res := range results {
