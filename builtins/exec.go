@@ -220,3 +220,25 @@ func (p *Process) stop(t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		return runResult(p.p.Stop()), nil
 	})
 }
+
+// fnSleep implements sleep(duration): a barrier that waits. The expectations
+// queued before it finish first (it is marked Mutates), then it waits while
+// background programs go on; the end of the run ends it at once.
+func fnSleep(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var d durationArg
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "duration", &d); err != nil {
+		return nil, err
+	}
+	secs := strconv.FormatFloat(d.d.Seconds(), 'f', -1, 64)
+	r.Lab.Note(lab.Step{NS: r.Lab.Host.Name, Op: "sleep", Desc: "sleep " + d.d.String(), Cmds: []string{"sleep " + secs}})
+	if r.Lab.Planning() {
+		return starlark.None, nil
+	}
+	tm := time.NewTimer(d.d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+	case <-r.Ctx.Done(): // call reports the end of the run at this line
+	}
+	return starlark.None, nil
+}

@@ -208,7 +208,7 @@ func fnExpectRate(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	for try := 1; try <= 2; try++ {
 		res := transfer(r, src.ns, dst.target, size.n, timeout.d)
 		if !res.OK || r.Lab.Planning() {
-			e.OK, e.Detail = res.OK, res.Detail
+			e.OK, e.Detail, e.Cut = res.OK, res.Detail, res.Cut
 			break
 		}
 		got := float64(res.Bytes) * 8 / res.Elapsed.Seconds()
@@ -259,6 +259,10 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 		e.Result = res
 		if r.Lab.Planning() {
 			e.OK, e.Detail = true, "planned"
+			return
+		}
+		if res.Cut {
+			e.Cut, e.Detail = true, res.Detail
 			return
 		}
 		if res.Received == 0 {

@@ -207,6 +207,9 @@ func matrixTable(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "reachability at %s (rows: from, columns: to; 1 reply, 0 none", pos)
+	if cut := countCut(got); cut > 0 {
+		b.WriteString(", ? cut short")
+	}
 	if want != nil {
 		b.WriteString(", ! not as expected")
 	}
@@ -221,10 +224,13 @@ func matrixTable(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8
 			cell, mark := "-", " "
 			if i != j {
 				cell = "0"
-				if reply(got[i][j]) {
+				switch {
+				case got[i][j].Cut:
+					cell = "?"
+				case reply(got[i][j]):
 					cell = "1"
 				}
-				if want != nil && cell != fmt.Sprint(want[i][j]) {
+				if want != nil && cell != "?" && cell != fmt.Sprint(want[i][j]) {
 					mark = "!"
 				}
 			}
@@ -252,7 +258,7 @@ func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want []
 	var bad []string
 	for i := range nss {
 		for j := range nss {
-			if i == j || reply(got[i][j]) == (want[i][j] == 1) {
+			if i == j || got[i][j].Cut || reply(got[i][j]) == (want[i][j] == 1) {
 				continue
 			}
 			if e.OK {
@@ -266,10 +272,30 @@ func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want []
 			diff = append(diff, fmt.Sprintf("%s -> %s (%s): %s%s", nss[i].ns.Name, nss[j].ns.Name, nss[j].addr, w, got[i][j].Detail))
 		}
 	}
-	if e.OK {
+	switch cut := countCut(got); {
+	case cut > 0:
+		e.OK, e.Cut = false, true
+		e.Detail = fmt.Sprintf("stopped: %d of %d pairs cut short", cut, pairs)
+		if len(bad) > 0 {
+			e.Detail += fmt.Sprintf("; %d differ: %s", len(bad), strings.Join(bad, ", "))
+		}
+	case e.OK:
 		e.Detail = fmt.Sprintf("all %d pairs as expected", pairs)
-	} else {
+	default:
 		e.Detail = fmt.Sprintf("%d of %d pairs differ: %s", len(bad), pairs, strings.Join(bad, ", "))
 	}
 	return e, diff
+}
+
+// countCut counts the probes of a matrix that the end of the run cut short.
+func countCut(got [][]probe.Result) int {
+	n := 0
+	for _, row := range got {
+		for _, res := range row {
+			if res.Cut {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -22,9 +22,12 @@ type Expectation struct {
 	Src     *lab.Netns
 	Dst     netip.Addr
 	OK      bool
-	Detail  string // "reply in 0.1ms", "no reply in 1s"
-	Result  probe.Result
-	done    chan struct{}
+	// Cut reports that the run ended (--timeout, a signal) before the
+	// expectation came to its end: it is neither ok nor FAIL.
+	Cut    bool
+	Detail string // "reply in 0.1ms", "no reply in 1s"
+	Result probe.Result
+	done   chan struct{}
 }
 
 // newExpectation starts the record of an expect_* call made on thread t.
@@ -46,8 +49,8 @@ func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns
 	go func() {
 		defer close(e.done)
 		check(e)
-		if r.Ctx.Err() != nil && !e.OK {
-			e.Detail += " (run cancelled)"
+		if e.Cut {
+			e.OK = false
 		}
 	}()
 	r.emit(&outItem{exp: e})
@@ -104,7 +107,7 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
-		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d)) + " || true"}})
+		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d), interval.d) + " || true"}})
 	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count.n, Timeout: timeout.d, Interval: interval.d})
 	return resultValue(res), nil
 }
@@ -163,7 +166,7 @@ func expectOnce(r *Run, e *Expectation, reachable bool, timeout time.Duration) {
 	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: timeout})
 	e.Result = res
 	got := reply(res)
-	e.OK = got == reachable
+	e.OK, e.Cut = got == reachable, res.Cut
 	e.Detail = res.Detail
 	if got && !reachable {
 		e.Detail = "got a " + res.Detail
@@ -186,6 +189,11 @@ func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.D
 		e.Result = res
 		got := reply(res)
 		took := fmtSeconds(time.Since(start))
+		if res.Cut || r.Ctx.Err() != nil && got != reachable {
+			e.Cut = true
+			e.Detail = fmt.Sprintf("stopped after %s of %s (%d probes; last: %s)", took, within, n, res.Detail)
+			return
+		}
 		if got == reachable {
 			e.OK = true
 			if reachable {
@@ -195,7 +203,7 @@ func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.D
 			}
 			return
 		}
-		if time.Until(deadline) <= 0 || r.Ctx.Err() != nil {
+		if time.Until(deadline) <= 0 {
 			if reachable {
 				e.Detail = fmt.Sprintf("no reply within %s (%d probes; last: %s)", within, n, res.Detail)
 			} else {
@@ -232,7 +240,7 @@ func fmtSeconds(d time.Duration) string {
 // ping re-sends until its deadline (reachable), or a loop probes until the
 // silence comes (unreachable).
 func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, reachable bool) string {
-	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout))
+	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout), 0)
 	switch {
 	case within > 0 && reachable:
 		return strings.Replace(cmd, fmt.Sprintf(" -W%d ", ceilSeconds(timeout)), fmt.Sprintf(" -w%d ", ceilSeconds(within)), 1)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"go.starlark.net/starlark"
@@ -35,6 +36,7 @@ type Run struct {
 	queue   []*outItem // output waiting for earlier expectations, in order
 	passed  int
 	failed  int
+	cut     int
 	results []*Expectation
 	closers []func() // see Defer
 }
@@ -108,35 +110,46 @@ func (r *Run) drain(wait bool) {
 // of the line that asked for it.
 func (r *Run) Flush() { r.drain(true) }
 
+// report writes e's line: ok, FAIL, or CUT for an expectation that the end
+// of the run cut short (never counted as passed or failed).
 func (r *Run) report(e *Expectation) {
 	r.mu.Lock()
-	if e.OK {
+	word, color := "ok  ", "32"
+	switch {
+	case e.Cut:
+		r.cut++
+		word, color = "CUT ", "1;33"
+	case e.OK:
 		r.passed++
-	} else {
+	default:
 		r.failed++
+		word, color = "FAIL", "1;31"
 	}
 	r.results = append(r.results, e)
 	r.mu.Unlock()
-	okWord, failWord := "ok  ", "FAIL"
 	if r.Color {
-		okWord, failWord = "\x1b[32mok\x1b[0m  ", "\x1b[1;31mFAIL\x1b[0m"
+		w := strings.TrimSpace(word)
+		word = "\x1b[" + color + "m" + w + "\x1b[0m" + word[len(w):]
 	}
-	if e.OK {
-		fmt.Fprintf(r.Out, "%s %s: %s: %s: %s\n", okWord, e.Pos, e.Builtin, e.What, e.Detail)
-		return
-	}
-	fmt.Fprintf(r.Out, "%s %s: %s: %s: %s\n", failWord, e.Pos, e.Builtin, e.What, e.Detail)
-	if r.OnFail != nil {
+	fmt.Fprintf(r.Out, "%s %s: %s: %s: %s\n", word, e.Pos, e.Builtin, e.What, e.Detail)
+	if !e.OK && !e.Cut && r.OnFail != nil {
 		r.OnFail(e)
 	}
 }
 
 // Finish waits for every expectation, then writes the summary line
-// "N passed, N failed" and returns the counts.
-func (r *Run) Finish() (passed, failed int) {
+// "N passed, N failed", followed by ", N cut short" when the end of the run
+// cut expectations short, and returns the counts.
+func (r *Run) Finish() (passed, failed, cut int) {
 	r.Flush()
-	fmt.Fprintf(r.Out, "%d passed, %d failed\n", r.passed, r.failed)
-	return r.passed, r.failed
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.Out, "%d passed, %d failed", r.passed, r.failed)
+	if r.cut > 0 {
+		fmt.Fprintf(r.Out, ", %d cut short", r.cut)
+	}
+	fmt.Fprintln(r.Out)
+	return r.passed, r.failed, r.cut
 }
 
 // Defer registers fn to run when the run is closed, to stop what a builtin

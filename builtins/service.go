@@ -213,7 +213,7 @@ func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	cmd := lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen)
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
 		res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
-		e.OK, e.Detail = res.OK, res.Detail
+		e.OK, e.Detail, e.Cut = res.OK, res.Detail, res.Cut
 		if res.OK && seen.IsValid() {
 			e.OK, e.Detail = checkSeen(res, seen)
 		}
@@ -231,7 +231,7 @@ func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 	cmd := "! " + lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}) + " || exit 1"
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
 		res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
-		e.OK, e.Detail = !res.OK, res.Detail
+		e.OK, e.Detail, e.Cut = !res.OK, res.Detail, res.Cut
 		if res.OK {
 			e.Detail = "got " + res.Detail
 		}
@@ -328,7 +328,7 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status.n, contains, seen)
 	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
 		got, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
-		e.Detail = res.Detail
+		e.Detail, e.Cut = res.Detail, res.Cut
 		switch {
 		case !res.OK:
 		case status.n != 0 && got != status.n:
@@ -354,7 +354,7 @@ func fnExpectNoHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	cmds[0] = "! " + strings.TrimSuffix(cmds[0], " >/dev/null") + " >/dev/null 2>&1 || exit 1"
 	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
 		_, _, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
-		e.OK, e.Detail = !res.OK, res.Detail
+		e.OK, e.Detail, e.Cut = !res.OK, res.Detail, res.Cut
 		if res.OK {
 			e.Detail = "got " + res.Detail
 		}

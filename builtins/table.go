@@ -16,8 +16,9 @@ type Builtin struct {
 	Sig    string // Starlark signature, "veth(name?, peer?, ns=host, ...)"
 	Domain string // the file it lives in: netns, link, route, probe
 	Doc    string // what it does; first sentence is the summary
-	// Mutates is set for builtins that change the lab; expectations still
-	// probing are finished before such a builtin runs.
+	// Mutates is set for the barriers: builtins that change the lab (and
+	// run(), and sleep()). Expectations still probing are finished before
+	// such a builtin runs, so each observes the lab as of its own line.
 	Mutates bool
 	Fn      func(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 }
@@ -55,17 +56,17 @@ var Table = []*Builtin{
 	// probe.go
 	{Name: "ping", Domain: "probe", Fn: fnPing,
 		Sig: `ping(src, dst, count=1, timeout="1s", interval="200ms")`,
-		Doc: `Sends ICMP echo requests from namespace src to dst (an address, a namespace, which stands for its first address, or a link) and returns a result with ok, sent, received, rtt (milliseconds of the first reply), outcome and detail. Never fails the run.`},
+		Doc: `Sends ICMP echo requests from namespace src to dst (an address, a namespace, which stands for its first address, or a link) and returns a result with ok, sent, received, rtt (milliseconds of the first reply), outcome and detail. All count requests are sent, interval apart; timeout is how long to wait for replies after the last one (ping's -W), so it never cuts the count short. Never fails the run.`},
 	{Name: "expect_reachable", Domain: "probe", Fn: fnExpectReachable,
 		Sig: `expect_reachable(src, dst, timeout="1s", within=None)`,
-		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script and are re-sent while no reply came, so one lost first packet does not fail them. With within (e.g. "5s"), a network that is still converging gets until then: probes (each at most timeout) are repeated until one gets a reply, and the line says how long it took ("reply after 1.2s (within 5s)").`},
+		Doc: `Expects an ICMP echo reply from dst to src within timeout. Records ok or FAIL with the script position and goes on; the run ends with "N passed, N failed" and exit status 1 if any failed. Probes run concurrently with the rest of the script (never with a change: every change, run() and sleep() waits for them, so the line observes the lab as of its position; one cut short by the end of the run prints CUT) and are re-sent while no reply came, so one lost first packet does not fail them. With within (e.g. "5s"), a network that is still converging gets until then: probes (each at most timeout) are repeated until one gets a reply, and the line says how long it took ("reply after 1.2s (within 5s)").`},
 	{Name: "expect_unreachable", Domain: "probe", Fn: fnExpectUnreachable,
 		Sig: `expect_unreachable(src, dst, timeout="1s", within=None)`,
 		Doc: `Expects no echo reply from dst to src. An ICMP error or a missing route settles it at once; only silence waits the timeout (all silent probes wait it together). With within, probes are repeated until one gets no reply or the deadline passes ("unreachable after 0.4s (within 5s): no reply in 300ms").`},
 	// matrix.go (reachability matrix)
 	{Name: "reachability", Domain: "matrix", Fn: fnReachability,
 		Sig: `reachability(nss, expect=None, timeout="1s")`,
-		Doc: `Probes every ordered pair of the namespaces in the list nss (values or names; each is probed at its first address) at once and prints the matrix: one row per source, one column per destination, 1 for a reply, 0 for none, - on the diagonal (not probed). Returns it as a list of rows of True, False and None. With expect, the same shape written as strings ("- 1 0", spaces ignored) or lists ([None, True, False]), the matrix counts as one expectation: ok, or FAIL naming the pairs that differ, which the table marks with ! and explains one per line (what the probe saw). Silent pairs wait timeout together.`},
+		Doc: `Probes every ordered pair of the namespaces in the list nss (values or names; each is probed at its first address) at once and prints the matrix: one row per source, one column per destination, 1 for a reply, 0 for none, - on the diagonal (not probed). Returns it as a list of rows of True, False and None. With expect, the same shape written as strings ("- 1 0", spaces ignored) or lists ([None, True, False]), the matrix counts as one expectation: ok, or FAIL naming the pairs that differ, which the table marks with ! and explains one per line (what the probe saw). Silent pairs wait timeout together; a pair that the end of the run cut short shows ? and makes the matrix CUT.`},
 
 	// iface.go (macvlan, ipvlan, vlan, vxlan, tap, dummy)
 	{Name: "macvlan", Domain: "iface", Mutates: true, Fn: fnMacvlan,
@@ -125,6 +126,9 @@ var Table = []*Builtin{
 	{Name: "run", Domain: "exec", Mutates: true, Fn: fnRun,
 		Sig: `run(ns, argv, timeout="30s", check=True, stdin="", env=None, background=False, ready=None)`,
 		Doc: `Runs a real program inside namespace ns and returns a result with ok, status, signal, stdout and stderr. argv is a list (["bash", "setup.sh", "up"]) or a string run by sh -c. The working directory is the script's; the lab's namespaces are first bound under /run/netns, so "ip netns exec NAME" and scripts that use it see them (in the sandbox, privately). A status other than 0 stops the run with an error unless check=False; so does running longer than timeout. With background=True the program keeps running and a process value is returned (attributes pid, running, status, stdout, stderr; method stop); ready ("IP:PORT" or a port number on 127.0.0.1) waits, up to timeout, until it accepts tcp connections there. Every program, and whatever it left in its process group, is stopped when the run ends.`},
+	{Name: "sleep", Domain: "exec", Mutates: true, Fn: fnSleep,
+		Sig: `sleep(duration)`,
+		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
 
 	// impair.go (delay, loss, rate)
 	{Name: "impair", Domain: "impair", Mutates: true, Fn: fnImpair,
@@ -245,16 +249,24 @@ func wrap(b *Builtin) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, 
 	}
 }
 
-// call runs fn as builtin (or method) name, with the bookkeeping of wrap.
+// call runs fn as builtin (or method) name, with the bookkeeping of wrap. A
+// cancelled run refuses the call, and a call that returns into a cancelled
+// run ends the script at its line (lang's guard covers the predeclared
+// builtins; this covers methods too).
 func call(r *Run, name string, mutates bool, t *starlark.Thread, fn func() (starlark.Value, error)) (starlark.Value, error) {
-	if err := r.Ctx.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+	if err := lang.Stopped(r.Ctx); err != nil {
+		return nil, err
 	}
 	if mutates {
 		r.Flush()
 	}
 	r.Lab.SetPos(lang.CallerPos(t))
 	v, err := fn()
+	if stop := lang.Stopped(r.Ctx); stop != nil {
+		// Cut short (or finished) as the run ended: the script goes no further.
+		t.Cancel(stop.Error())
+		return nil, stop
+	}
 	if err != nil {
 		if !strings.HasPrefix(err.Error(), name+": ") {
 			err = fmt.Errorf("%s: %w", name, err)

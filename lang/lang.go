@@ -66,12 +66,46 @@ func Exec(ctx context.Context, o Options) (starlark.StringDict, error) {
 	if r, err := filepath.EvalSymlinks(root); err == nil {
 		root = r
 	}
+	o.Predeclared = guard(ctx, o.Predeclared)
 	ld := &loader{opts: o, root: root, ctx: ctx, cache: map[string]*entry{}, pos: newPositions()}
 	globals, err := ld.exec(o.Filename, src)
 	if err != nil {
 		return globals, ld.wrap(err)
 	}
 	return globals, nil
+}
+
+// Stopped returns nil while ctx is live, and once it has ended an error that
+// gives the cause ("timeout: run stopped after 2s (--timeout)").
+func Stopped(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return errors.New(cancelReason(ctx))
+}
+
+// guard wraps every builtin of d so that a call which returns into a
+// cancelled run fails with the cancellation: the thread's own cancellation
+// comes from another goroutine and could let the next lines run (a print of
+// the cut-short result) before it lands. Other values are kept.
+func guard(ctx context.Context, d starlark.StringDict) starlark.StringDict {
+	out := make(starlark.StringDict, len(d))
+	for name, v := range d {
+		b, ok := v.(*starlark.Builtin)
+		if !ok {
+			out[name] = v
+			continue
+		}
+		out[name] = starlark.NewBuiltin(b.Name(), func(t *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			v, err := b.CallInternal(t, args, kwargs)
+			if stop := Stopped(ctx); stop != nil {
+				t.Cancel(stop.Error())
+				return nil, stop
+			}
+			return v, err
+		})
+	}
+	return out
 }
 
 func cancelReason(ctx context.Context) string {

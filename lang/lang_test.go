@@ -2,6 +2,7 @@ package lang
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +117,30 @@ func TestStepLimitAndCancel(t *testing.T) {
 	_, err = Exec(ctx, Options{Filename: p})
 	if err == nil || !strings.Contains(err.Error(), "cancelled") || time.Since(start) > time.Second {
 		t.Errorf("cancel: %v after %v", err, time.Since(start))
+	}
+}
+
+// TestNothingRunsAfterCancel: a builtin that returns into a cancelled run
+// ends the script at its line; the next line never runs, whenever the
+// thread's own cancellation lands.
+func TestNothingRunsAfterCancel(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	block := starlark.NewBuiltin("block", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+		cancel(errors.New("timeout: run stopped after 2s (--timeout)"))
+		return starlark.String("cut short"), nil
+	})
+	var printed []string
+	_, err := Exec(ctx, Options{
+		Filename:    "lab.star",
+		Src:         []byte("r = block()\nprint(r)\n"),
+		Predeclared: starlark.StringDict{"block": block},
+		Print:       func(_ *starlark.Thread, msg string) { printed = append(printed, msg) },
+	})
+	if len(printed) > 0 {
+		t.Errorf("the script went on after the run was cancelled: printed %q", printed)
+	}
+	if err == nil || err.Error() != "lab.star:1:5: timeout: run stopped after 2s (--timeout)" {
+		t.Errorf("error = %v, want the cancellation at the builtin's line", err)
 	}
 }

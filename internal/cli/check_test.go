@@ -7,63 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rogpeppe/go-internal/txtar"
-
+	"github.com/nsscript/nsscript/internal/exercise"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
-
-func writeExercise(t *testing.T, dir, name string, files map[string]string) string {
-	t.Helper()
-	ar := &txtar.Archive{Comment: []byte("# A title\n# more\n")}
-	for _, n := range []string{"task.md", "start.star", "checks.star", "solution.star", "extra"} {
-		if s, ok := files[n]; ok {
-			ar.Files = append(ar.Files, txtar.File{Name: n, Data: []byte(s)})
-		}
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, txtar.Format(ar), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func TestLoadExercise(t *testing.T) {
-	dir := t.TempDir()
-	full := map[string]string{"task.md": "# Task\n", "start.star": "x = 1\n", "checks.star": "check('a', lambda: None)\n"}
-	ex, err := loadExercise(writeExercise(t, dir, "ok.txtar", full))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ex.name != "ok" || ex.title != "A title" || string(ex.files["start.star"]) != "x = 1\n" {
-		t.Errorf("loaded %+v", ex)
-	}
-	for _, tc := range []struct {
-		name  string
-		files map[string]string
-		want  string
-	}{
-		{"nochecks.txtar", map[string]string{"task.md": "", "start.star": ""}, "exercise has no checks.star"},
-		{"extra.txtar", map[string]string{"task.md": "", "start.star": "", "checks.star": "", "extra": ""}, `unknown file "extra" in exercise`},
-	} {
-		_, err := loadExercise(writeExercise(t, dir, tc.name, tc.files))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
-		}
-	}
-	if _, err := loadExercise(filepath.Join(dir, "missing.txtar")); err == nil || !strings.Contains(err.Error(), "missing.txtar: no such file") {
-		t.Errorf("missing file: %v", err)
-	}
-	// A directory works too; its title is task.md's heading.
-	exdir := filepath.Join(dir, "bridge")
-	os.Mkdir(exdir, 0o755)
-	for n, s := range map[string]string{"task.md": "# Bridge it\n\ntext", "start.star": "", "checks.star": ""} {
-		os.WriteFile(filepath.Join(exdir, n), []byte(s), 0o644)
-	}
-	ex, err = loadExercise(exdir)
-	if err != nil || ex.title != "Bridge it" || ex.name != "bridge" || ex.checksAt != filepath.Join(exdir, "checks.star") {
-		t.Errorf("directory exercise: %+v, %v", ex, err)
-	}
-}
 
 func TestCheckTaskAndHandout(t *testing.T) {
 	ex := repoExercise(t, "bridge.txtar")
@@ -112,16 +58,16 @@ func TestShippedExercises(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			t.Parallel()
-			ex, err := loadExercise(f)
+			ex, err := exercise.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ex.files["solution.star"] == nil {
+			if ex.Files["solution.star"] == nil {
 				t.Fatal("a shipped exercise needs a solution.star")
 			}
 			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "solution.star"), ex.files["solution.star"], 0o644)
-			os.WriteFile(filepath.Join(dir, "start.star"), ex.files["start.star"], 0o644)
+			os.WriteFile(filepath.Join(dir, "solution.star"), ex.Files["solution.star"], 0o644)
+			os.WriteFile(filepath.Join(dir, "start.star"), ex.Files["start.star"], 0o644)
 			abs, _ := filepath.Abs(f)
 			out, errOut, code := runNsscript(t, dir, "check", abs, "solution.star")
 			m := scoreRE.FindStringSubmatch(out)
@@ -141,7 +87,7 @@ func TestCheckReport(t *testing.T) {
 	testenv.NeedNamespaces(t)
 	t.Parallel()
 	dir := t.TempDir()
-	ex := writeExercise(t, dir, "ex.txtar", map[string]string{
+	ex := testenv.WriteExercise(t, dir, "ex.txtar", map[string]string{
 		"task.md":    "# Two\n",
 		"start.star": "",
 		"checks.star": `def exists():
@@ -177,12 +123,12 @@ score: 1/4
 		t.Errorf("script error: exit %d\n%s", code, out)
 	}
 	// A broken checks.star is the teacher's error: exit 2.
-	bad := writeExercise(t, dir, "bad.txtar", map[string]string{"task.md": "", "start.star": "", "checks.star": "check(\"x\")\n"})
+	bad := testenv.WriteExercise(t, dir, "bad.txtar", map[string]string{"task.md": "", "start.star": "", "checks.star": "check(\"x\")\n"})
 	_, errOut, code = runNsscript(t, dir, "check", bad, "half.star")
 	if code != 2 || !strings.Contains(errOut, "nsscript check: error in the exercise's checks: ") || !strings.Contains(errOut, "bad.txtar:checks.star:1:1: check: missing argument for fn") {
 		t.Errorf("bad checks: exit %d: %s", code, errOut)
 	}
-	none := writeExercise(t, dir, "none.txtar", map[string]string{"task.md": "", "start.star": "", "checks.star": "x = 1\n"})
+	none := testenv.WriteExercise(t, dir, "none.txtar", map[string]string{"task.md": "", "start.star": "", "checks.star": "x = 1\n"})
 	_, errOut, code = runNsscript(t, dir, "check", none, "half.star")
 	if code != 2 || !strings.Contains(errOut, "defines no check(...)") {
 		t.Errorf("no checks: exit %d: %s", code, errOut)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bazelbuild/buildtools/build"
+	"github.com/rogpeppe/go-internal/diff"
 )
 
 const fmtAbout = `Formats .star scripts the way buildifier formats Starlark (bazelbuild/
@@ -120,120 +121,10 @@ func starFiles(args []string) ([]string, error) {
 }
 
 // unifiedDiff returns a unified diff (three lines of context) from a to b,
-// both the text of file; "" when they are equal.
+// both the text of file, as gofmt -d writes it; "" when they are equal.
 func unifiedDiff(file, a, b string) string {
-	x, y := splitLines(a), splitLines(b)
-	ops := diffLines(x, y)
-	var out strings.Builder
-	fmt.Fprintf(&out, "--- %s\n+++ %s (formatted)\n", file, file)
-	const context = 3
-	for i := 0; i < len(ops); {
-		if ops[i].kind == ' ' {
-			i++
-			continue
-		}
-		// A hunk: from context lines before the change to context lines
-		// after the last change that is at most 2*context lines away.
-		start := max(i-context, 0)
-		end := i
-		for j := i; j < len(ops); j++ {
-			if ops[j].kind != ' ' {
-				end = j
-			} else if j-end > 2*context {
-				break
-			}
-		}
-		end = min(end+context+1, len(ops))
-		var ax, ay, nx, ny int
-		ax, ay = ops[start].x+1, ops[start].y+1
-		var body strings.Builder
-		for _, o := range ops[start:end] {
-			switch o.kind {
-			case ' ':
-				nx++
-				ny++
-				body.WriteString(" " + x[o.x])
-			case '-':
-				nx++
-				body.WriteString("-" + x[o.x])
-			case '+':
-				ny++
-				body.WriteString("+" + y[o.y])
-			}
-		}
-		if nx == 0 {
-			ax--
-		}
-		if ny == 0 {
-			ay--
-		}
-		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n%s", ax, nx, ay, ny, body.String())
-		i = end
-	}
-	return out.String()
-}
-
-// splitLines splits s after each newline; a last line without one gets
-// "\ No newline at end of file" as diff writes it.
-func splitLines(s string) []string {
-	lines := strings.SplitAfter(s, "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	} else {
-		lines[len(lines)-1] += "\n\\ No newline at end of file\n"
-	}
-	return lines
-}
-
-// diffOp is one line of an edit script: ' ' keep x[x] (= y[y]), '-' drop
-// x[x], '+' insert y[y]. x and y also mark the position in the other side.
-type diffOp struct {
-	kind byte
-	x, y int
-}
-
-// diffLines finds a shortest edit script by the longest common subsequence
-// (scripts are short; past 4M cells it replaces the whole file).
-func diffLines(x, y []string) []diffOp {
-	n, m := len(x), len(y)
-	var ops []diffOp
-	if n*m > 4<<20 {
-		for i := range x {
-			ops = append(ops, diffOp{'-', i, 0})
-		}
-		for j := range y {
-			ops = append(ops, diffOp{'+', n, j})
-		}
-		return ops
-	}
-	// lcs[i][j] is the LCS length of x[i:] and y[j:].
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			ops = append(ops, diffOp{' ', i, j})
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			ops = append(ops, diffOp{'-', i, j})
-			i++
-		default:
-			ops = append(ops, diffOp{'+', i, j})
-			j++
-		}
-	}
-	return ops
+	d := diff.Diff(file, []byte(a), file+" (formatted)", []byte(b))
+	// Drop diff's "diff OLD NEW" header line: the ---/+++ lines name both.
+	_, rest, _ := bytes.Cut(d, []byte("\n"))
+	return string(rest)
 }

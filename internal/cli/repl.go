@@ -149,9 +149,9 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 		}
 		r.Flush()
 	}
-	_, failed := r.Finish()
+	_, failed, cut := r.Finish()
 	switch {
-	case errs > 0:
+	case errs > 0, cut > 0:
 		return ExitError
 	case failed > 0:
 		return ExitFail

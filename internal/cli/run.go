@@ -27,13 +27,16 @@ killed. Root is not needed where the kernel allows unprivileged user
 namespaces.
 
 Every expect_* line prints "ok" or "FAIL" with its script position; the run
-ends with "N passed, N failed".
+ends with "N passed, N failed". An expectation that the end of the run (--timeout,
+Ctrl-C) cut short prints "CUT" instead and never counts as passed; the summary
+then adds ", N cut short".
 
 Exit status:
   0  every expectation passed
   1  an expectation failed
   2  script error, usage error, or the lab could not be built
-     (also when interrupted or stopped by --timeout)`
+     (also when interrupted or stopped by --timeout, or an expectation was
+     cut short)`
 
 // runFlags are the flags of nsscript run.
 type runFlags struct {
@@ -186,6 +189,9 @@ func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map
 	})
 	r.Flush()
 	if err != nil {
+		if ctx.Err() != nil && len(r.Results()) > 0 {
+			r.Finish() // what the run had found until it was stopped
+		}
 		le := lang.Wrap(err)
 		fmt.Fprintln(env.Stderr, le.Error())
 		if f.verbose && le.Backtrace != "" {
@@ -193,7 +199,7 @@ func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map
 		}
 		return ExitError
 	}
-	_, failed := r.Finish()
+	_, failed, _ := r.Finish() // an expectation is cut short only by the end of ctx
 	if c := context.Cause(ctx); c != nil {
 		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", c)
 		return ExitError

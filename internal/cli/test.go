@@ -1,20 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/nsscript/nsscript/internal/spec"
 )
@@ -30,12 +22,14 @@ the scripts directory beside their own directory, and the conditions [root],
 [userns], [linktype:NAME], [qdisc:NAME] and [exec:NAME].
 
 Prints one line per spec ("ok   NAME  0.12s" or "FAIL NAME  0.30s" followed by
-the failing phase of its log), then "N passed, N failed".
+the failing phase of its log), then "N passed, N failed". A spec that -timeout
+or Ctrl-C stopped before its end is "CUT", never ok; the summary then adds
+", N cut short" (in --json its status is "cut", in --junit an error).
 
 Exit status:
   0  every spec passed (or was skipped)
   1  a spec failed
-  2  usage error, or no spec found`
+  2  usage error, no spec found, or a spec was cut short`
 
 // testFlags are the flags of nsscript test.
 type testFlags struct {
@@ -87,175 +81,35 @@ func cmdTest(env *Env, args []string) int {
 		}
 		match = re
 	}
-	groups, err := specGroups(fs.Args(), match)
+	groups, err := spec.Groups(fs.Args(), match)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript test: %v\n", err)
 		return ExitError
 	}
-	r := &specRunner{env: env, flags: f, sem: make(chan struct{}, f.parallel), multi: len(groups) > 1}
-	for _, g := range groups {
-		for _, file := range g.files {
-			r.width = max(r.width, len(r.display(g.dir, specName(file))))
-		}
+	width := 0
+	for _, name := range spec.Names(groups) {
+		width = max(width, len(name))
 	}
-	if err := r.runAll(groups); err != nil {
+	r := &spec.Runner{Parallel: f.parallel, Verbose: f.verbose, Update: f.update, Timeout: f.timeout,
+		Report: func(res *spec.Result) { reportSpec(env.Stdout, res, f, width) }}
+	results, err := r.Run(groups)
+	if err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript test: %v\n", err)
 		return ExitError
 	}
-	return r.finish()
+	return finishTest(env, results, f)
 }
 
-// specGroup is the specs of one directory, run by one testscript.RunT.
-type specGroup struct {
-	dir   string
-	files []string
-}
-
-// specGroups resolves the command line into spec files grouped by directory,
-// keeping those whose name matches (all when match is nil).
-func specGroups(args []string, match *regexp.Regexp) ([]*specGroup, error) {
-	if len(args) == 0 {
-		args = []string{"."}
-		if st, err := os.Stat("testdata"); err == nil && st.IsDir() {
-			args = []string{"testdata"}
-		}
-	}
-	var groups []*specGroup
-	byDir := map[string]*specGroup{}
-	add := func(file string) {
-		if match != nil && !match.MatchString(specName(file)) {
-			return
-		}
-		dir := filepath.Dir(file)
-		g := byDir[dir]
-		if g == nil {
-			g = &specGroup{dir: dir}
-			byDir[dir] = g
-			groups = append(groups, g)
-		}
-		g.files = append(g.files, file)
-	}
-	found := 0
-	for _, a := range args {
-		st, err := os.Stat(a)
-		if err != nil {
-			return nil, unwrapPathErr(err, a)
-		}
-		if !st.IsDir() {
-			found++
-			add(filepath.Clean(a))
-			continue
-		}
-		entries, err := os.ReadDir(a)
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		for _, e := range entries {
-			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".txtar") || strings.HasSuffix(e.Name(), ".txt")) {
-				n++
-				add(filepath.Join(a, e.Name()))
-			}
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("no specs (*.txtar, *.txt) in %s", a)
-		}
-		found += n
-	}
-	if len(groups) == 0 {
-		return nil, fmt.Errorf("none of the %d specs matches -run %q", found, match)
-	}
-	return groups, nil
-}
-
-// specName is the name testscript gives the spec in file.
-func specName(file string) string {
-	base := filepath.Base(file)
-	for _, ext := range []string{".txtar", ".txt"} {
-		if s, ok := strings.CutSuffix(base, ext); ok {
-			return s
-		}
-	}
-	return base
-}
-
-// specResult is the outcome of one spec.
-type specResult struct {
-	Name    string    `json:"name"`
-	File    string    `json:"file"`
-	Status  string    `json:"status"` // "pass", "fail" or "skip"
-	Start   time.Time `json:"start"`
-	Elapsed float64   `json:"elapsed"` // seconds
-	Log     string    `json:"log,omitempty"`
-}
-
-// specRunner runs the specs and reports each one as it ends.
-type specRunner struct {
-	env   *Env
-	flags testFlags
-	sem   chan struct{}
-	multi bool // more than one directory: show directories in names
-	width int
-
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	results []*specResult
-	errs    []string
-}
-
-func (r *specRunner) display(dir, name string) string {
-	if r.multi {
-		return filepath.Join(dir, name)
-	}
-	return name
-}
-
-// runAll runs every group through testscript.RunT and waits for all specs.
-func (r *specRunner) runAll(groups []*specGroup) error {
-	deadline := time.Now().Add(r.flags.timeout)
-	for _, g := range groups {
-		p, cleanup, err := spec.Params(spec.Options{Files: g.files, Update: r.flags.update, Deadline: deadline})
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		files := map[string]string{}
-		for _, f := range g.files {
-			files[specName(f)] = f
-		}
-		top := &specT{r: r, dir: g.dir, files: files, top: true}
-		done := make(chan struct{})
-		go func() { // RunT's Fatal ends its goroutine with runtime.Goexit
-			defer close(done)
-			testscript.RunT(top, p)
-		}()
-		<-done
-		if msg := strings.TrimSpace(top.log.String()); msg != "" {
-			r.mu.Lock()
-			r.errs = append(r.errs, msg)
-			r.mu.Unlock()
-		}
-	}
-	r.wg.Wait()
-	if len(r.errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(r.errs, "; "))
-	}
-	return nil
-}
-
-// report prints one spec's result as soon as it is known.
-func (r *specRunner) report(res *specResult) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.results = append(r.results, res)
-	w := r.env.Stdout
-	if r.flags.json {
-		writeJSONLine(w, res, r.flags.verbose)
+// reportSpec prints one spec's result as soon as it is known: a JSON line,
+// or "ok   NAME  0.12s" and, unless it passed, its log.
+func reportSpec(w io.Writer, res *spec.Result, f testFlags, width int) {
+	if f.json {
+		spec.WriteJSONLine(w, res, f.verbose)
 		return
 	}
-	word := map[string]string{"pass": "ok", "fail": "FAIL", "skip": "skip"}[res.Status]
-	fmt.Fprintf(w, "%-4s %-*s %5.2fs\n", word, r.width, res.Name, res.Elapsed)
-	if res.Status != "pass" || r.flags.verbose {
+	word := map[string]string{"pass": "ok", "fail": "FAIL", "skip": "skip", "cut": "CUT"}[res.Status]
+	fmt.Fprintf(w, "%-4s %-*s %5.2fs\n", word, width, res.Name, res.Elapsed)
+	if res.Status != "pass" || f.verbose {
 		for _, line := range strings.Split(strings.TrimRight(res.Log, "\n"), "\n") {
 			if line != "" {
 				fmt.Fprintf(w, "    %s\n", line)
@@ -264,237 +118,36 @@ func (r *specRunner) report(res *specResult) {
 	}
 }
 
-// finish writes the summary (and the JUnit file) and returns the exit code.
-func (r *specRunner) finish() int {
-	sort.Slice(r.results, func(i, j int) bool { return r.results[i].Name < r.results[j].Name })
-	var passed, failed, skipped int
-	for _, res := range r.results {
-		switch res.Status {
-		case "pass":
-			passed++
-		case "fail":
-			failed++
-		default:
-			skipped++
-		}
+// finishTest writes the summary (and the JUnit file) and returns the exit
+// code.
+func finishTest(env *Env, results []*spec.Result, f testFlags) int {
+	n := map[string]int{}
+	for _, res := range results {
+		n[res.Status]++
 	}
-	summary := fmt.Sprintf("%d passed, %d failed", passed, failed)
-	if skipped > 0 {
-		summary += fmt.Sprintf(", %d skipped", skipped)
+	summary := fmt.Sprintf("%d passed, %d failed", n["pass"], n["fail"])
+	if n["skip"] > 0 {
+		summary += fmt.Sprintf(", %d skipped", n["skip"])
 	}
-	if r.flags.json {
-		fmt.Fprintln(r.env.Stderr, summary)
+	if n["cut"] > 0 {
+		summary += fmt.Sprintf(", %d cut short", n["cut"])
+	}
+	if f.json {
+		fmt.Fprintln(env.Stderr, summary)
 	} else {
-		fmt.Fprintln(r.env.Stdout, summary)
+		fmt.Fprintln(env.Stdout, summary)
 	}
-	if r.flags.junit != "" {
-		if err := writeJUnit(r.flags.junit, r.results); err != nil {
-			fmt.Fprintf(r.env.Stderr, "nsscript test: write junit: %v\n", err)
+	if f.junit != "" {
+		if err := spec.WriteJUnit(f.junit, results); err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript test: write junit: %v\n", err)
 			return ExitError
 		}
 	}
-	if failed > 0 {
+	switch {
+	case n["cut"] > 0:
+		return ExitError
+	case n["fail"] > 0:
 		return ExitFail
 	}
 	return ExitOK
-}
-
-// specT implements testscript.T for one spec (or, with top set, for the run
-// of a directory, whose Run starts the specs). FailNow and Skip end the
-// calling goroutine with runtime.Goexit, as testing.T's do.
-type specT struct {
-	r     *specRunner
-	dir   string
-	files map[string]string // spec name -> file
-	top   bool
-	name  string
-
-	mu      sync.Mutex
-	log     strings.Builder
-	failed  bool
-	skipped bool
-	holds   bool // holds a slot of the semaphore
-	start   time.Time
-}
-
-var _ testscript.T = (*specT)(nil)
-
-func (t *specT) Log(args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.log.WriteString(fmt.Sprintln(args...))
-}
-
-func (t *specT) Fatal(args ...any) {
-	t.Log(args...)
-	t.FailNow()
-}
-
-func (t *specT) FailNow() {
-	t.mu.Lock()
-	t.failed = true
-	t.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (t *specT) Skip(args ...any) {
-	t.Log(args...)
-	t.mu.Lock()
-	t.skipped = true
-	t.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (t *specT) Verbose() bool { return t.r.flags.verbose }
-
-// Parallel waits for one of the -p slots; the spec's time starts then.
-func (t *specT) Parallel() {
-	if t.top || t.holds {
-		return
-	}
-	t.r.sem <- struct{}{}
-	t.holds = true
-	t.start = time.Now()
-}
-
-// Run starts the spec name on its own goroutine and returns at once.
-func (t *specT) Run(name string, f func(testscript.T)) {
-	child := &specT{r: t.r, dir: t.dir, name: name, start: time.Now()}
-	file := t.files[strings.SplitN(name, "#", 2)[0]]
-	t.r.wg.Add(1)
-	go func() {
-		defer t.r.wg.Done()
-		defer func() {
-			if e := recover(); e != nil {
-				child.Log(fmt.Sprintf("panic: %v", e))
-				child.failed = true
-			}
-			if child.holds {
-				<-t.r.sem
-			}
-			res := &specResult{Name: t.r.display(t.dir, name), File: file, Status: "pass",
-				Start: child.start, Elapsed: time.Since(child.start).Seconds(), Log: child.log.String()}
-			switch {
-			case child.failed:
-				res.Status = "fail"
-			case child.skipped:
-				res.Status = "skip"
-			}
-			t.r.report(res)
-		}()
-		f(child)
-	}()
-}
-
-// writeJSONLine prints res as one JSON object; the log of a passing spec
-// only in verbose mode.
-func writeJSONLine(w io.Writer, res *specResult, verbose bool) {
-	out := *res
-	if out.Status == "pass" && !verbose {
-		out.Log = ""
-	}
-	b, err := json.Marshal(&out)
-	if err != nil { // cannot happen: plain strings and numbers
-		b = []byte(fmt.Sprintf(`{"name":%q,"status":"fail","log":%q}`, res.Name, err.Error()))
-	}
-	fmt.Fprintf(w, "%s\n", b)
-}
-
-// JUnit XML, as read by Jenkins, GitLab and GitHub test reporters.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
-}
-
-type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",cdata"`
-}
-
-type junitText struct {
-	Text string `xml:",cdata"`
-}
-
-// writeJUnit writes results to file as one test suite named nsscript.
-func writeJUnit(file string, results []*specResult) error {
-	suite := junitSuite{Name: "nsscript", Timestamp: time.Now().UTC().Format(time.RFC3339)}
-	var total float64
-	for _, res := range results {
-		dir, _ := filepath.Abs(filepath.Dir(res.File))
-		c := junitCase{Name: res.Name, Classname: "nsscript." + filepath.Base(dir),
-			File: res.File, Time: fmt.Sprintf("%.3f", res.Elapsed)}
-		switch res.Status {
-		case "fail":
-			suite.Failures++
-			c.Failure = &junitMessage{Message: xmlSafe(failLine(res.Log)), Type: "FAIL", Text: xmlSafe(res.Log)}
-		case "skip":
-			suite.Skipped++
-			c.Skipped = &junitMessage{Message: xmlSafe(strings.TrimSpace(lastLine(res.Log)))}
-		default:
-			c.SystemOut = &junitText{xmlSafe(res.Log)}
-		}
-		suite.Tests++
-		total += res.Elapsed
-		suite.Cases = append(suite.Cases, c)
-	}
-	suite.Time = fmt.Sprintf("%.3f", total)
-	doc := junitSuites{Tests: suite.Tests, Failures: suite.Failures, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
-	b, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, append([]byte(xml.Header), append(b, '\n')...), 0o666)
-}
-
-// failLine picks testscript's "FAIL: spec.txtar:7: ..." line out of a log,
-// the spec position of the failure.
-func failLine(log string) string {
-	for _, line := range strings.Split(log, "\n") {
-		if strings.HasPrefix(line, "FAIL: ") {
-			return strings.TrimPrefix(line, "FAIL: ")
-		}
-	}
-	return strings.TrimSpace(lastLine(log))
-}
-
-func lastLine(s string) string {
-	s = strings.TrimRight(s, "\n")
-	return s[strings.LastIndexByte(s, '\n')+1:]
-}
-
-// xmlSafe replaces the characters XML 1.0 forbids even in CDATA (terminal
-// escapes from a program's output, say) with U+FFFD.
-func xmlSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r != 0xFFFE && r != 0xFFFF && !(r >= 0xD800 && r <= 0xDFFF) {
-			return r
-		}
-		return '\uFFFD'
-	}, s)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
+	"time"
 
 	"github.com/nsscript/nsscript/internal/probe"
 )
@@ -35,7 +37,13 @@ func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Opti
 // so that explain and -v show its shell equivalent in script order.
 func (l *Lab) Note(s Step) { l.apply(s, nil) }
 
-// PingCmd is the shell equivalent of a probe, for explain.
-func PingCmd(src *Netns, dst netip.Addr, count int, timeoutSec int) string {
-	return inNS(src, fmt.Sprintf("ping -c%d -W%d %s", count, timeoutSec, dst))
+// PingCmd is the shell equivalent of a probe, for explain: count requests,
+// timeoutSec to wait for each reply (-W), and, for more than one request,
+// interval between them (-i; ping's own default is 1s).
+func PingCmd(src *Netns, dst netip.Addr, count, timeoutSec int, interval time.Duration) string {
+	i := ""
+	if count > 1 {
+		i = " -i" + strconv.FormatFloat(interval.Seconds(), 'f', -1, 64)
+	}
+	return inNS(src, fmt.Sprintf("ping -c%d -W%d%s %s", count, timeoutSec, i, dst))
 }

@@ -40,6 +40,27 @@ type ConnResult struct {
 	// Bytes counts the payload received: the udp answer, the http body,
 	// the bytes echoed back by Transfer.
 	Bytes int64
+	// Cut reports that the caller's context ended the probe before it came
+	// to its own end (an answer, an error or its timeout).
+	Cut bool
+}
+
+// markCut marks r as cut short when ctx, the caller's context, ended before
+// the probe found anything conclusive. A socket deadline taken from ctx's
+// can fire a moment before ctx itself reports the end: a passed deadline
+// counts as ended.
+func markCut(r *ConnResult, ctx context.Context, start time.Time) {
+	if r.OK || r.Outcome != Timeout {
+		return
+	}
+	if d, ok := ctx.Deadline(); ctx.Err() == nil && (!ok || time.Now().Before(d)) {
+		return
+	}
+	r.Cut = true
+	r.Detail = "stopped after " + fmtDur(time.Since(start)) + ": no answer yet"
+	if r.Bytes > 0 {
+		r.Detail += fmt.Sprintf(" (%d bytes back)", r.Bytes)
+	}
 }
 
 // failed turns a dial or I/O error into a result.
@@ -90,9 +111,12 @@ func watch(ctx context.Context, c net.Conn) (stop func() bool) {
 // udp: sends a datagram every 200ms until any answer arrives; an ICMP port
 // unreachable (or other ICMP error) reported on the connected socket ends the
 // probe at once as Unreachable.
-func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Duration) ConnResult {
+//
+// A probe that ctx ends before it found anything is Cut.
+func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Duration) (res ConnResult) {
 	start := time.Now()
 	timeout = orDefault(timeout)
+	defer markCut(&res, ctx, start)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch proto {

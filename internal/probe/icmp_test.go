@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -58,6 +59,23 @@ func TestPingCount(t *testing.T) {
 	}
 	if r.Elapsed < 40*time.Millisecond || r.Elapsed > 200*time.Millisecond {
 		t.Errorf("elapsed %v, want about 2 intervals", r.Elapsed)
+	}
+}
+
+// TestPingCountOutlastsTimeout: a count is sent in full, its timeout is per
+// reply (ping's -W), not a cap on the whole probe.
+func TestPingCountOutlastsTimeout(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"),
+		Options{Count: 4, Interval: 60 * time.Millisecond, Timeout: 20 * time.Millisecond})
+	t.Logf("%v %s (%v)", r.Outcome, r.Detail, r.Elapsed)
+	if r.Outcome != Reply || r.Sent != 4 || r.Received != 4 || r.Cut {
+		t.Errorf("got %+v, want 4/4 replies", r)
+	}
+	if !strings.HasPrefix(r.Detail, "4/4 replies") {
+		t.Errorf("detail %q, want it to start with 4/4 replies", r.Detail)
 	}
 }
 
@@ -139,8 +157,8 @@ func TestPingContextAndClose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	r := p.Ping(ctx, netip.MustParseAddr("10.9.0.77"), Options{Timeout: 5 * time.Second})
-	if r.Outcome != Timeout || r.Elapsed > time.Second {
-		t.Errorf("canceled ping = %+v", r)
+	if r.Outcome != Timeout || !r.Cut || !strings.HasPrefix(r.Detail, "stopped after ") || r.Elapsed > time.Second {
+		t.Errorf("canceled ping = %+v, want cut short", r)
 	}
 
 	done := make(chan Result)

@@ -19,13 +19,16 @@ import (
 // within one second".
 type Options struct {
 	// Count is the number of echo requests to send, Interval apart (ping
-	// semantics). 0 means "until the first reply": a request is resent
-	// every Interval until a reply, an error or Timeout, so that one lost
-	// packet does not fail a reachability check.
+	// semantics): all of them are sent, however long that takes. 0 means
+	// "until the first reply": a request is resent every Interval until a
+	// reply, an error or Timeout, so that one lost packet does not fail a
+	// reachability check.
 	Count int
 	// Interval separates two requests; 200ms when 0.
 	Interval time.Duration
-	// Timeout bounds the whole probe; 1s when 0.
+	// Timeout is how long to wait for replies; 1s when 0. Without Count it
+	// bounds the whole probe; with Count it runs from the last request, as
+	// ping's -W does, so it never cuts the count short.
 	Timeout time.Duration
 	// Size is the number of payload bytes in each request; 56 when 0.
 	Size int
@@ -62,8 +65,12 @@ type Result struct {
 	From netip.Addr
 	// Detail is a short lowercase text for humans: "reply in 0.31ms",
 	// "destination host unreachable (from 10.0.0.1)", "network is
-	// unreachable", "no reply in 1s".
+	// unreachable", "no reply in 1s", "stopped after 0.5s: no reply yet".
 	Detail string
+	// Cut reports that ctx ended the probe before it came to its own end
+	// (a reply, its count, an error or its timeout): the outcome says
+	// what happened until then, not what the probe would have found.
+	Cut bool
 	// Elapsed is the time from the call to the outcome.
 	Elapsed time.Duration
 }
@@ -72,8 +79,8 @@ type Result struct {
 // echo reply ends a Count==0 probe as soon as it arrives; an ICMP error about
 // one of the requests, or a send that the local stack refuses, ends any probe
 // at once. Only silence waits for Timeout. ctx cancellation ends the probe
-// early with Outcome Timeout (unless replies came). Ping is safe for
-// concurrent use.
+// early with Cut set and Outcome Timeout (Reply if replies came). Ping is
+// safe for concurrent use.
 func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 	start := time.Now()
 	o = o.withDefaults()
@@ -113,6 +120,9 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 
 	deadline := time.NewTimer(o.Timeout)
 	defer deadline.Stop()
+	if o.Count > 1 {
+		deadline.Stop() // armed when the last request is sent
+	}
 	next := time.NewTimer(o.Interval)
 	defer next.Stop()
 	var sum time.Duration
@@ -180,6 +190,9 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 				if err := send(); err != nil {
 					return sendErr(err)
 				}
+				if res.Sent == o.Count {
+					deadline.Reset(o.Timeout)
+				}
 				next.Reset(o.Interval)
 			}
 		case <-deadline.C:
@@ -188,10 +201,12 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 			}
 			return finish(Timeout, "no reply in "+fmtDur(o.Timeout))
 		case <-ctx.Done():
+			res.Cut = true
+			stopped := "stopped after " + fmtDur(time.Since(start)) + ": "
 			if res.Received > 0 {
-				return finish(Reply, replyText(res, o))
+				return finish(Reply, stopped+replyText(res, o))
 			}
-			return finish(Timeout, "no reply before "+ctxText(ctx))
+			return finish(Timeout, stopped+"no reply yet")
 		case <-p.done:
 			return finish(NoRoute, errPingerClosed.Error())
 		}
@@ -215,12 +230,4 @@ func errnoText(err error) string {
 		return errno.Error()
 	}
 	return err.Error()
-}
-
-// ctxText names why ctx ended: "deadline" or "cancel".
-func ctxText(ctx context.Context) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return "deadline"
-	}
-	return "cancel"
 }

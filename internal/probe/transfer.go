@@ -21,10 +21,11 @@ const maxBody = 16 << 20
 // network namespace nsFD within timeout (1s when 0) and ctx. It reads the
 // whole body: Bytes is its length, body its first 16 MiB. r.OK means a
 // response was read completely, whatever its status; r.Peer is set when the
-// body is a built-in server's "peer IP:PORT" line.
+// body is a built-in server's "peer IP:PORT" line. Cut as with Connect.
 func HTTPGet(ctx context.Context, nsFD int, url string, timeout time.Duration) (status int, body []byte, r ConnResult) {
 	start := time.Now()
 	timeout = orDefault(timeout)
+	defer markCut(&r, ctx, start)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tr := &http.Transport{
@@ -76,10 +77,11 @@ func (w *bytesBuf) Write(p []byte) (int, error) {
 // establishment to the last byte echoed back, so n/Elapsed can be compared
 // with a configured rate. Bytes counts the bytes echoed back, which are
 // checked against what was sent; OK means all n came back. timeout (1s when
-// 0) and ctx bound the whole transfer.
-func Transfer(ctx context.Context, nsFD int, addr string, n int64, timeout time.Duration) ConnResult {
+// 0) and ctx bound the whole transfer; cut as with Connect.
+func Transfer(ctx context.Context, nsFD int, addr string, n int64, timeout time.Duration) (res ConnResult) {
 	start := time.Now()
 	timeout = orDefault(timeout)
+	defer markCut(&res, ctx, start)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := dialNS(ctx, nsFD, "tcp", addr)
