@@ -221,9 +221,9 @@ func (p *Process) stop(t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	})
 }
 
-// fnSleep implements sleep(duration): a barrier that waits. The expectations
-// queued before it finish first (it is marked Mutates), then it waits while
-// background programs go on; the end of the run ends it at once.
+// fnSleep implements sleep(duration). It is a barrier that waits: the
+// expectations queued before it finish first (it is marked Mutates), then it
+// waits while background programs go on; the end of the run ends it at once.
 func fnSleep(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var d durationArg
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "duration", &d); err != nil {
