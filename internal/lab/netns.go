@@ -370,14 +370,4 @@ func (n *Netns) removeLink(lk *Link) {
 }
 
 // listLinks dumps links, retrying when a concurrent deletion interrupted it.
-func listLinks(h *netlink.Handle) ([]netlink.Link, error) {
-	var err error
-	for range 5 {
-		var links []netlink.Link
-		links, err = h.LinkList()
-		if err == nil || !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return links, err
-		}
-	}
-	return nil, err
-}
+func listLinks(h *netlink.Handle) ([]netlink.Link, error) { return retryDump(h.LinkList) }
