@@ -117,19 +117,10 @@ func fnRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if ready.addr != "" && !background {
 		return nil, fmt.Errorf("ready needs background=True")
 	}
-	dir, err := filepath.Abs(filepath.Dir(t.CallFrame(1).Pos.Filename()))
+	pr, err := startProgram(r, t, ns.ns, lab.Program{Argv: argv.argv, Env: env.env, Stdin: stdin}, background)
 	if err != nil {
 		return nil, err
 	}
-	// Programs such as `ip netns exec` find namespaces by name.
-	if err := r.Lab.BindAll(); err != nil {
-		return nil, err
-	}
-	pr, err := r.Lab.Start(ns.ns, lab.Program{Argv: argv.argv, Dir: dir, Env: env.env, Stdin: stdin}, background)
-	if err != nil {
-		return nil, err
-	}
-	r.Defer(func() { pr.Stop() }) // also ends what a finished program left running
 	if background {
 		if ready.addr != "" {
 			if err := r.Lab.WaitListening(r.Ctx, pr, ready.addr, timeout.d); err != nil {
@@ -147,6 +138,27 @@ func fnRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nil, fmt.Errorf("%s: %s (pass check=False to go on)", argv.label, res.Failure())
 	}
 	return runResult(res), nil
+}
+
+// startProgram starts p in ns for a builtin called on thread t, in the
+// directory of the calling script, and stops it (and what it left running)
+// when the run ends.
+func startProgram(r *Run, t *starlark.Thread, ns *lab.Netns, p lab.Program, background bool) (*lab.Process, error) {
+	dir, err := filepath.Abs(filepath.Dir(t.CallFrame(1).Pos.Filename()))
+	if err != nil {
+		return nil, err
+	}
+	p.Dir = dir
+	// Programs such as `ip netns exec` find namespaces by name.
+	if err := r.Lab.BindAll(); err != nil {
+		return nil, err
+	}
+	pr, err := r.Lab.Start(ns, p, background)
+	if err != nil {
+		return nil, err
+	}
+	r.Defer(func() { pr.Stop() }) // also ends what a finished program left running
+	return pr, nil
 }
 
 func runResult(res lab.ExecResult) starlark.Value {

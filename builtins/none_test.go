@@ -41,6 +41,12 @@ var noneCalls = map[string]string{
 	"impair":             `impair(x, delay = "10ms")`,
 	"expect_rate":        `expect_rate(a, "10.0.0.1:80", rate = "1mbit")`,
 	"expect_rtt":         `expect_rtt(a, "10.0.0.1", max = "10ms")`,
+	"routes":             `routes(a)`,
+	"route_get":          `route_get(a, "10.0.0.1")`,
+	"expect_route":       `expect_route(a, "10.0.0.1")`,
+	"expect_neighbour":   `expect_neighbour(a, "10.0.0.1")`,
+	"expect":             `expect(True)`,
+	"expect_run":         `expect_run(a, "true")`,
 }
 
 // noneParams returns the parameters of sig whose default is None.

@@ -27,6 +27,7 @@ type Expectation struct {
 	Cut    bool
 	Detail string // "reply in 0.1ms", "no reply in 1s"
 	Result probe.Result
+	Output string // shown under a FAIL line: what a wrapped program wrote
 	done   chan struct{}
 }
 
@@ -41,7 +42,11 @@ func newExpectation(t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst
 // nothing.
 func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string, cmds []string, check func(e *Expectation)) {
 	e := newExpectation(t, b, src, dst, what)
-	r.Lab.Note(lab.Step{NS: src.Name, Op: "expect", Desc: b.Name() + " " + what, Cmds: cmds})
+	ns := "" // a custom check (expect, expect_run) has no source namespace
+	if src != nil {
+		ns = src.Name
+	}
+	r.Lab.Note(lab.Step{NS: ns, Op: "expect", Desc: b.Name() + " " + what, Cmds: cmds})
 	if r.Lab.Planning() {
 		return
 	}

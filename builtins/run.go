@@ -132,6 +132,13 @@ func (r *Run) report(e *Expectation) {
 		word = "\x1b[" + color + "m" + w + "\x1b[0m" + word[len(w):]
 	}
 	fmt.Fprintf(r.Out, "%s %s: %s: %s: %s\n", word, e.Pos, e.Builtin, e.What, e.Detail)
+	if !e.OK && !e.Cut {
+		for _, l := range strings.SplitAfter(e.Output, "\n") {
+			if l != "" {
+				fmt.Fprintf(r.Out, "     %s", l)
+			}
+		}
+	}
 	if !e.OK && !e.Cut && r.OnFail != nil {
 		r.OnFail(e)
 	}

@@ -108,7 +108,7 @@ func (l *Link) Freeze()               {}
 func (l *Link) Truth() starlark.Bool  { return true }
 func (l *Link) Hash() (uint32, error) { return identityHash(l) }
 
-var linkAttrs = []string{"addr", "addrs", "delete", "down", "index", "kind", "mac", "master", "move", "mtu", "name", "ns", "peer", "rename", "set", "up"}
+var linkAttrs = []string{"addr", "addrs", "delete", "down", "index", "kind", "mac", "master", "move", "mtu", "name", "ns", "peer", "rename", "set", "stats", "up"}
 
 // AttrNames implements starlark.HasAttrs.
 func (l *Link) AttrNames() []string { return linkAttrs }
@@ -150,6 +150,8 @@ func (l *Link) Attr(name string) (starlark.Value, error) {
 			return starlark.MakeInt(st.MTU), nil
 		}
 		return starlark.String(st.HardwareAddr.String()), nil
+	case "stats":
+		return linkStats(lk)
 	}
 	if m, ok := linkMethods[name]; ok {
 		return starlark.NewBuiltin(name, m).BindReceiver(l), nil

@@ -13,7 +13,7 @@ import (
 )
 
 // noChange lists the step kinds that only look at the lab.
-var noChange = map[string]bool{"ping": true, "expect": true, "netns open": true}
+var noChange = map[string]bool{"ping": true, "expect": true, "netns open": true, "show": true}
 
 // planHost runs the script in plan mode (no kernel) and prints, before a
 // --host run touches the real machine, the changes it is about to make.
