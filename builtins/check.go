@@ -16,22 +16,34 @@ import (
 // Counted custom checks: expect(cond) and expect_run(ns, cmd) record ok or
 // FAIL at their position like every expect_*.
 
+// outcome is how a polled check ended.
+type outcome struct {
+	ok, cut bool // cut: the run ended before the check could settle
+	detail  string
+}
+
 // poll calls check until it reports true, within is over (a single call
-// when within is 0) or the run is cancelled, and describes the outcome:
-// check's own detail, with how long it took when within was given.
-func poll(r *Run, within time.Duration, check func() (bool, string, error)) (bool, string, error) {
+// when within is 0) or the run ends, and describes the outcome: check's
+// own detail, with how long it took when within was given.
+func poll(r *Run, within time.Duration, check func() (bool, string, error)) (outcome, error) {
 	start := time.Now()
 	for n := 1; ; n++ {
 		ok, detail, err := check()
-		if err != nil || within == 0 {
-			return ok, detail, err
-		}
-		if ok {
-			return true, fmt.Sprintf("%s (after %s, within %s)", detail, fmtSeconds(time.Since(start)), within), nil
+		switch {
+		case err != nil:
+			return outcome{}, err
+		case ok && within > 0:
+			return outcome{ok: true, detail: fmt.Sprintf("%s (after %s, within %s)", detail, fmtSeconds(time.Since(start)), within)}, nil
+		case ok:
+			return outcome{ok: true, detail: detail}, nil
+		case r.Ctx.Err() != nil:
+			return outcome{cut: true, detail: fmt.Sprintf("stopped after %s (%d checks; last: %s)", fmtSeconds(time.Since(start)), n, detail)}, nil
+		case within == 0:
+			return outcome{detail: detail}, nil
 		}
 		left := time.Until(start.Add(within))
-		if left <= 0 || r.Ctx.Err() != nil {
-			return false, fmt.Sprintf("%s (still after %s, %d checks)", detail, within, n), nil
+		if left <= 0 {
+			return outcome{detail: fmt.Sprintf("%s (still after %s, %d checks)", detail, within, n)}, nil
 		}
 		select {
 		case <-time.After(min(withinPause, left)):
@@ -40,10 +52,17 @@ func poll(r *Run, within time.Duration, check func() (bool, string, error)) (boo
 	}
 }
 
-// settled queues an expectation whose outcome is already known.
-func settled(r *Run, t *starlark.Thread, b *starlark.Builtin, what string, ok bool, detail, output string) {
+// settle records o in expectation e.
+func (o outcome) settle(e *Expectation) { e.OK, e.Cut, e.Detail = o.ok, o.cut, o.detail }
+
+// settled queues an expectation whose outcome is already known; output is
+// shown under its line when it failed.
+func settled(r *Run, t *starlark.Thread, b *starlark.Builtin, what string, o outcome, output string) {
 	queueExpect(r, t, b, nil, netip.Addr{}, what, nil, func(e *Expectation) {
-		e.OK, e.Detail, e.Output = ok, detail, output
+		o.settle(e)
+		if !o.ok {
+			e.Output = output
+		}
 	})
 }
 
@@ -73,10 +92,10 @@ func fnExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		}
 	}
 	if r.Lab.Planning() {
-		settled(r, t, b, msg, true, "planned", "")
+		settled(r, t, b, msg, outcome{ok: true}, "")
 		return starlark.None, nil
 	}
-	ok, detail, err := poll(r, within.d, func() (bool, string, error) {
+	o, err := poll(r, within.d, func() (bool, string, error) {
 		v := cond
 		if callable {
 			var err error
@@ -90,7 +109,7 @@ func fnExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	r.Lab.SetPos(lang.CallerPos(t)) // builtins the condition called moved it
-	settled(r, t, b, msg, ok, detail, "")
+	settled(r, t, b, msg, o, "")
 	return starlark.None, nil
 }
 
@@ -157,7 +176,7 @@ func fnExpectRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	}
 	p := lab.Program{Argv: argv.argv, Env: env.env, Stdin: stdin}
 	var output string // what the last run wrote, shown when it failed
-	ok, detail, err := poll(r, within.d, func() (bool, string, error) {
+	o, err := poll(r, within.d, func() (bool, string, error) {
 		pr, err := startProgram(r, t, ns.ns, p, false)
 		if err != nil {
 			return false, "", err
@@ -172,10 +191,7 @@ func fnExpectRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, err
 	}
-	if ok {
-		output = ""
-	}
-	settled(r, t, b, ns.ns.Name+": "+argv.label, ok, detail, output)
+	settled(r, t, b, ns.ns.Name+": "+argv.label, o, output)
 	return starlark.None, nil
 }
 

@@ -104,7 +104,7 @@ func fnExpectRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 		cmd += " | grep -q " + lab.ShellJoin([]string{grep + " "})
 	}
 	queueExpect(r, t, b, ns.ns, dst.addr, what, []string{cmd}, func(e *Expectation) {
-		e.OK, e.Detail, _ = poll(r, within.d, func() (bool, string, error) {
+		o, _ := poll(r, within.d, func() (bool, string, error) {
 			rt, err := ns.ns.RouteGet(dst.addr, q)
 			if errors.Is(err, lab.ErrNoRoute) {
 				return false, "no route", nil
@@ -115,6 +115,7 @@ func fnExpectRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 			ok, detail := w.check(rt)
 			return ok, detail, nil
 		})
+		o.settle(e)
 	})
 	return starlark.None, nil
 }
@@ -171,9 +172,10 @@ func fnExpectNeighbour(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 	}
 	cmd := neighCmd(ns.ns, addr.addr, state, mac)
 	queueExpect(r, t, b, ns.ns, addr.addr, what, []string{cmd}, func(e *Expectation) {
-		e.OK, e.Detail, _ = poll(r, within.d, func() (bool, string, error) {
+		o, _ := poll(r, within.d, func() (bool, string, error) {
 			return checkNeighbour(ns.ns, addr.addr, state, mac)
 		})
+		o.settle(e)
 	})
 	return starlark.None, nil
 }
