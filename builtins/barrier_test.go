@@ -13,6 +13,8 @@ var observers = map[string]bool{
 	"expect_reachable": true, "expect_unreachable": true, "expect_rtt": true,
 	"connect": true, "http_get": true, "expect_connect": true, "expect_no_connect": true,
 	"expect_http": true, "expect_no_http": true,
+	"routes": true, "route_get": true, "addresses": true, "neighbours": true, "fdb": true,
+	"expect_route": true, "expect_neighbour": true, "expect": true,
 }
 
 // TestBarriers: the ordering model (an expectation observes the lab as of
