@@ -95,15 +95,20 @@ func fnExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		settled(r, t, b, msg, outcome{ok: true}, "")
 		return starlark.None, nil
 	}
+	last := "not evaluated"
 	o, err := poll(r, within.d, func() (bool, string, error) {
 		v := cond
 		if callable {
 			var err error
 			if v, err = starlark.Call(t, fn, nil, nil); err != nil {
+				if r.Ctx.Err() != nil {
+					return false, last, nil // the end of the run stopped the call: cut short
+				}
 				return false, "", err
 			}
 		}
-		return bool(v.Truth()), strings.ToLower(v.Truth().String()), nil
+		last = strings.ToLower(v.Truth().String())
+		return bool(v.Truth()), last, nil
 	})
 	if err != nil {
 		return nil, err
