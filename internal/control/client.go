@@ -89,16 +89,7 @@ func Exec(path string, req Request, stdio []*os.File, sigs <-chan os.Signal, sta
 	if err := send(c, req, stdio...); err != nil {
 		return Reply{}, err
 	}
-	var r Reply
-	if waiting != nil {
-		c.SetReadDeadline(time.Now().Add(time.Second))
-	}
-	_, err = recv(c, &r)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		waiting()
-		c.SetReadDeadline(time.Time{})
-		_, err = recv(c, &r)
-	}
+	r, err := recvStart(c, waiting)
 	if err != nil {
 		return Reply{}, fmt.Errorf("the lab went away: %w", err)
 	}
@@ -131,6 +122,31 @@ func Exec(path string, req Request, stdio []*os.File, sigs <-chan os.Signal, sta
 			return r, nil
 		}
 	}
+}
+
+// waitNotice is how long Exec waits for the lab's first answer before it
+// calls its waiting function.
+var waitNotice = time.Second
+
+// recvStart reads the lab's answer to an exec request (the command started,
+// or why not). When waiting is not nil and the answer takes longer than
+// waitNotice, it calls waiting and goes on waiting. The read deadline is
+// cleared before it returns: the command's exit may come any time later.
+func recvStart(c *net.UnixConn, waiting func()) (Reply, error) {
+	var r Reply
+	if waiting == nil {
+		_, err := recv(c, &r)
+		return r, err
+	}
+	c.SetReadDeadline(time.Now().Add(waitNotice))
+	_, err := recv(c, &r)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		waiting()
+		c.SetReadDeadline(time.Time{})
+		_, err = recv(c, &r)
+	}
+	c.SetReadDeadline(time.Time{})
+	return r, err
 }
 
 // ExitCode turns how a command ended into an exit status: its own code, or

@@ -218,3 +218,36 @@ func TestDialGone(t *testing.T) {
 		t.Fatalf("GetInfo of a missing socket: %v", err)
 	}
 }
+
+// TestExecOutlivesWaitNotice runs a command that lasts longer than the
+// client's first-answer notice (`nsscript exec` passes a waiting function
+// unless -t): the command's end must still come through. The command
+// reads its standard input until the test closes it, which the test does
+// only well after the notice deadline passed.
+func TestExecOutlivesWaitNotice(t *testing.T) {
+	defer func(d time.Duration) { waitNotice = d }(waitNotice)
+	waitNotice = 20 * time.Millisecond
+	_, path := testServer(t)
+	stdio, collect := pipes(t)
+	in, release, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdio[0].Close()
+	stdio[0] = in
+	started := func() {
+		in.Close()
+		go func() {
+			time.Sleep(10 * waitNotice) // only ever longer under load
+			release.Close()
+		}()
+	}
+	r, err := Exec(path, Request{Argv: []string{"sh", "-c", "cat; echo done"}, Env: os.Environ()}, stdio, nil, started, func() {})
+	out, _ := collect()
+	if err != nil {
+		t.Fatalf("exec of a command that outlives the notice: %v", err)
+	}
+	if r.ExitCode() != 0 || out != "done\n" {
+		t.Fatalf("exit %d, stdout %q", r.ExitCode(), out)
+	}
+}
