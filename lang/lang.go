@@ -53,9 +53,9 @@ var fileOptions = &syntax.FileOptions{
 func Exec(ctx context.Context, o Options) (starlark.StringDict, error) {
 	src := o.Src
 	if src == nil {
-		b, err := os.ReadFile(o.Filename)
+		b, err := ReadSource(o.Filename)
 		if err != nil {
-			return nil, &Error{Msg: fmt.Sprintf("read script: %v", unwrapPath(err))}
+			return nil, &Error{Msg: fmt.Sprintf("read script: %v", err), cause: err}
 		}
 		src = b
 	}
@@ -202,9 +202,9 @@ func (ld *loader) load(thread *starlark.Thread, module string) (starlark.StringD
 	}
 	e = &entry{loading: true}
 	ld.cache[abs] = e
-	src, err := os.ReadFile(abs)
+	src, err := ReadSource(abs)
 	if err != nil {
-		e.err = unwrapPath(err)
+		e.err = err
 	} else {
 		e.globals, e.err = ld.exec(path, src)
 		if e.err != nil {

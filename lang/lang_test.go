@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"golang.org/x/sys/unix"
 )
 
 func write(t *testing.T, dir, name, src string) string {
@@ -142,5 +143,23 @@ func TestNothingRunsAfterCancel(t *testing.T) {
 	}
 	if err == nil || err.Error() != "lab.star:1:5: timeout: run stopped after 2s (--timeout)" {
 		t.Errorf("error = %v, want the cancellation at the builtin's line", err)
+	}
+}
+
+// TestLoadFIFO loads a named pipe: it is refused with the load's position
+// instead of blocking the run until something writes to it.
+func TestLoadFIFO(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mkfifo(filepath.Join(dir, "pipe.star"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	main := write(t, dir, "main.star", "x = 1\nload(\"pipe.star\", \"y\")\n")
+	_, err := exec(t, main, Options{})
+	want := main + ":2:1: cannot load pipe.star: " + filepath.Join(dir, "pipe.star") + ": not a regular file (a named pipe)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("load of a named pipe: %v", err)
+	}
+	if _, err := exec(t, filepath.Join(dir, "pipe.star"), Options{}); !errors.Is(err, ErrNotRegular) {
+		t.Fatalf("a named pipe as the script: %v, want ErrNotRegular", err)
 	}
 }

@@ -1,7 +1,6 @@
 package lang
 
 import (
-	"os"
 	"sync"
 
 	"go.starlark.net/starlark"
@@ -34,7 +33,7 @@ func (p *positions) callStart(pos syntax.Position) syntax.Position {
 	m, ok := p.files[name]
 	if !ok {
 		m = map[[2]int32][2]int32{}
-		if src, err := os.ReadFile(name); err == nil {
+		if src, err := ReadSource(name); err == nil {
 			if f, err := fileOptions.Parse(name, src, 0); err == nil {
 				addCalls(m, f)
 			}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,8 +66,8 @@ func cmdExplain(env *Env, args []string) int {
 // step goes to log (when set) as it is recorded; print() output goes to out.
 // The error is a one-line message with the script position.
 func planScript(file string, vars map[string]starlark.Value, log func(lab.Step), out io.Writer) (*lab.Lab, error) {
-	if _, err := os.Stat(file); err != nil {
-		return nil, unwrapPathErr(err, file)
+	if err := lang.CheckSource(file); err != nil {
+		return nil, err
 	}
 	l, err := lab.New(lab.Options{Plan: true, Log: log})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/bazelbuild/buildtools/build"
 	"github.com/rogpeppe/go-internal/diff"
+
+	"github.com/nsscript/nsscript/lang"
 )
 
 const fmtAbout = `Formats .star scripts the way buildifier formats Starlark (bazelbuild/
@@ -45,9 +47,9 @@ func cmdFmt(env *Env, args []string) int {
 	}
 	status := ExitOK
 	for _, f := range files {
-		src, err := os.ReadFile(f)
+		src, err := lang.ReadSource(f)
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "nsscript fmt: %v\n", unwrapPathErr(err, f))
+			fmt.Fprintf(env.Stderr, "nsscript fmt: %v\n", err)
 			status = ExitError
 			continue
 		}

@@ -93,8 +93,8 @@ func cmdRun(env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "nsscript run: --timeout must not be negative")
 		return ExitError
 	}
-	if _, err := os.Stat(file); err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", unwrapPathErr(err, file))
+	if err := lang.CheckSource(file); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
 		return ExitError
 	}
 	if f.host {
