@@ -12,15 +12,20 @@ change before it makes it (in ` + lab.DefaultJournalDir + `/journal-PID.json) an
 them itself on exit, error, SIGINT and SIGTERM; only a run killed with
 SIGKILL (or kept with --keep) leaves a journal behind. clean reads each
 journal, newest change first, and removes what that run made and nothing
-else: links that carry the run's alias tag, namespaces whose bind mount
-still holds the run's namespace, sysctls still at the value the run set
-(restored to the old value), its routes and nftables tables.
+else: links that carry the run's alias tag, namespace files under
+/run/netns that hold the run's namespace (or are the empty files the run
+made for them), sysctls (net.* only) still at the value the run set
+(restored to the old value), its routes (marked "proto 110"), its
+nftables table and /run/netns itself when the run made it and it is
+empty and in use by no other mount namespace. It trusts no journal: an
+entry of another kind, or for a file elsewhere, is refused.
 
 Without arguments it cleans every journal of a run that is no longer
 running; or name journal files. Needs root.
 
 Exit status: 0 everything undone (or nothing to do), 2 something could not
-be undone (its journal is kept, with what is left).`
+be undone or was refused (said on stderr; its journal is kept, with what
+is left).`
 
 func init() {
 	register(&command{"clean", "[-n] [JOURNAL...]", "undo what a killed --host run left behind", 20, cmdClean})
@@ -62,7 +67,7 @@ func cmdClean(env *Env, args []string) int {
 			continue
 		}
 		fmt.Fprintf(env.Stdout, "run %d (%d changes):\n", f.PID, len(f.Entries))
-		err = lab.Clean(p, *dry, func(line string) { fmt.Fprintf(env.Stdout, "  %s\n", line) })
+		err = lab.Clean(p, lab.CleanOptions{DryRun: *dry}, func(line string) { fmt.Fprintf(env.Stdout, "  %s\n", line) })
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "nsscript clean: %s: %v\n", p, oneLine(err))
 			code = ExitError

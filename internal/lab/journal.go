@@ -53,7 +53,8 @@ type JournalEntry struct {
 	Tag    string `json:"tag,omitempty"`    // link: the alias it carries
 	Index  int    `json:"index,omitempty"`  // link: interface index once made
 	Path   string `json:"path,omitempty"`   // netns: bind mount; dir: the directory
-	Inode  uint64 `json:"inode,omitempty"`  // netns: namespace inode once bound
+	Inode  uint64 `json:"inode,omitempty"`  // netns: the namespace's inode
+	File   uint64 `json:"file,omitempty"`   // netns: inode of the file it is bound on, once made
 	Old    string `json:"old,omitempty"`    // sysctl: value before
 	New    string `json:"new,omitempty"`    // sysctl: value set
 	Family int    `json:"family,omitempty"` // route, nft table: address family
@@ -152,9 +153,14 @@ func (j *journal) intend(e JournalEntry) (*JournalEntry, error) {
 
 // done marks an entry as made, with what was learnt while making it.
 func (j *journal) done(e *JournalEntry) error {
+	e.Done = true
+	return j.update(e)
+}
+
+// update writes what was learnt so far while making an entry's change.
+func (j *journal) update(e *JournalEntry) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	e.Done = true
 	for i := range j.f.Entries {
 		if j.f.Entries[i].ID == e.ID {
 			j.f.Entries[i] = *e
@@ -297,16 +303,19 @@ func (l *Lab) hostBind(n *Netns) error {
 			return err
 		}
 	}
-	e := JournalEntry{Kind: JNetns, Name: n.Name, Path: filepath.Join(dir, n.Name)}
+	// The entry names the namespace by its inode before the bind, and the
+	// file it is bound on once that exists: after a kill at any point of
+	// the bind or of its undo, clean can tell what at the path is the run's.
+	var st unix.Stat_t
+	if err := unix.Fstat(n.fd, &st); err != nil {
+		return fmt.Errorf("bind netns %q: %w", n.Name, err)
+	}
+	e := JournalEntry{Kind: JNetns, Name: n.Name, Path: filepath.Join(dir, n.Name), Inode: st.Ino}
 	return l.journalChange(e, "delete namespace "+n.Name, func(e *JournalEntry) error {
-		if err := n.Bind(); err != nil {
-			return err
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(n.fd, &st); err == nil {
-			e.Inode = st.Ino
-		}
-		return nil
+		return n.bindAt(e.Path, func(file uint64) error {
+			e.File = file
+			return l.jr.update(e)
+		})
 	}, func(*JournalEntry) error { return n.unbind() })
 }
 
@@ -342,6 +351,7 @@ func (l *Lab) hostRoute(n *Netns, rt *netlink.Route, add func() error) error {
 	if !l.journaled(n) {
 		return add()
 	}
+	rt.Protocol = routeProto // clean deletes only routes with this mark
 	e := JournalEntry{Kind: JRoute, NS: nsPath(n), Family: rt.Family, Dev: rt.LinkIndex, Metric: rt.Priority}
 	if rt.Dst != nil {
 		e.Dst = rt.Dst.String()
@@ -351,7 +361,7 @@ func (l *Lab) hostRoute(n *Netns, rt *netlink.Route, add func() error) error {
 	}
 	// Like links, the route must not exist yet, so that clean never takes
 	// away one that was there before the run.
-	if have, err := findRoute(n.h, &e); err != nil {
+	if have, err := findRoute(n.h, &e, false); err != nil {
 		return err
 	} else if have != nil {
 		return fmt.Errorf("a route to %s already exists: %w", e.Dst, unix.EEXIST)

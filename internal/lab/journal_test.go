@@ -183,7 +183,7 @@ func TestJournalCleanAfterKill(t *testing.T) {
 	os.WriteFile(dead, b, 0o600)
 
 	var lines []string
-	if err := Clean(dead, false, func(s string) { lines = append(lines, s) }); err != nil {
+	if err := Clean(dead, CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := linkNames(t, h), before+" jpre0"; got != want {
@@ -227,13 +227,13 @@ func TestJournalCleanInterrupted(t *testing.T) {
 		{ID: 2, Kind: JLink, NS: path, Name: "jother", Tag: "nsscript:1.1:2"},
 		{ID: 3, Kind: JLink, NS: path, Name: "jnever", Tag: "nsscript:1.1:3"},
 		{ID: 4, Kind: JSys, NS: path, Name: "net.ipv4.ip_forward", Old: "0", New: "1"},
-		{ID: 5, Kind: JLink, NS: "/nonexistent/ns", Name: "x", Tag: "nsscript:1.1:5"},
+		{ID: 5, Kind: JLink, NS: "/proc/999999999/ns/net", Name: "x", Tag: "nsscript:1.1:5"},
 	}}
 	dead := filepath.Join(t.TempDir(), "journal-1.json")
 	b, _ := json.Marshal(&f)
 	os.WriteFile(dead, b, 0o600)
 	var lines []string
-	if err := Clean(dead, false, func(s string) { lines = append(lines, s) }); err != nil {
+	if err := Clean(dead, CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := linkNames(t, h); got != "lo jold0 jother" {

@@ -55,13 +55,28 @@ func (f *JournalFile) Running() bool {
 	return err == nil && start == f.Start
 }
 
+// CleanOptions configure Clean.
+type CleanOptions struct {
+	// DryRun only reports what Clean would do.
+	DryRun bool
+	// NetnsDir is the only directory in which Clean removes files (the
+	// namespaces a run bound, and the directory itself when the run made
+	// it); default /run/netns.
+	NetnsDir string
+}
+
 // Clean undoes the changes a journal lists, newest first, and removes the
-// journal once nothing is left. It deletes only what the run made: links
-// that carry the run's tag (or, for a change a kill interrupted, a link of
-// the journaled name with no alias at all), namespaces whose inode matches,
-// sysctls still at the value the run set. report receives one line per
-// entry. With dryRun it only reports what it would do.
-func Clean(path string, dryRun bool, report func(string)) error {
+// journal once nothing is left. It trusts no entry (see journalcheck.go)
+// and deletes only what the run made: links that carry the run's tag (or,
+// for a change a kill interrupted, a link of the journaled name and of a
+// type the lab makes with no alias at all), routes with the lab's protocol
+// mark, namespace files whose inode the journal recorded, sysctls still at
+// the value the run set. report receives one line per entry. What it could
+// not undo, or refused to, is in the error, and stays in the journal.
+func Clean(path string, o CleanOptions, report func(string)) error {
+	if o.NetnsDir == "" {
+		o.NetnsDir = "/run/netns"
+	}
 	f, err := ReadJournal(path)
 	if err != nil {
 		return err
@@ -73,7 +88,12 @@ func Clean(path string, dryRun bool, report func(string)) error {
 	left := []JournalEntry{}
 	for i := len(f.Entries) - 1; i >= 0; i-- {
 		e := f.Entries[i]
-		msg, err := cleanEntry(&e, dryRun)
+		msg, err := "", checkEntry(&e, o.NetnsDir)
+		if err != nil {
+			err = fmt.Errorf("refused: %w", err)
+		} else {
+			msg, err = cleanEntry(&e, o.DryRun)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", describe(&e), err))
 			left = append([]JournalEntry{e}, left...)
@@ -81,7 +101,7 @@ func Clean(path string, dryRun bool, report func(string)) error {
 		}
 		report(msg)
 	}
-	if dryRun {
+	if o.DryRun {
 		return errors.Join(errs...)
 	}
 	os.Remove(path + ".tmp") // a save the kill interrupted
@@ -131,10 +151,21 @@ func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 	case JNetns:
 		return cleanNetns(e, dryRun)
 	case JDir:
+		if err := realDir(e.Path); errors.Is(err, os.ErrNotExist) {
+			return what + ": already gone", nil
+		} else if err != nil {
+			return "", err
+		}
 		if dryRun {
 			return "would remove " + what + " if empty", nil
 		}
-		return "removed " + what + " (if empty)", removeEmptyDir(e.Path)
+		if err := removeEmptyDir(e.Path); err != nil {
+			return "", err
+		}
+		if _, err := os.Lstat(e.Path); err == nil {
+			return what + ": left, it is not empty or in use", nil
+		}
+		return "removed " + what, nil
 	}
 	var msg string
 	err := inJournalNS(e.NS, func(h *netlink.Handle, fd int) error {
@@ -145,7 +176,7 @@ func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 		case JSys:
 			msg, err = cleanSysctl(fd, e, dryRun)
 		case JRoute:
-			if have, ferr := findRoute(h, e); ferr != nil || have == nil {
+			if have, ferr := findRoute(h, e, true); ferr != nil || have == nil {
 				msg, err = what+": already gone", ferr
 			} else if dryRun {
 				msg = "would delete " + what
@@ -230,35 +261,62 @@ func findTagged(h *netlink.Handle, e *JournalEntry) netlink.Link {
 	links, _ := listLinks(h)
 	for _, nl := range links {
 		a := nl.Attrs()
-		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && a.Alias == "") {
+		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && unaliasedMade(nl)) {
 			return nl
 		}
 	}
 	return nil
 }
 
+// cleanNetns removes the namespace file a run bound, after a kill at any
+// point of the bind or of its undo: the bind mount of the namespace the
+// journal names, or the empty file the run created for it (once unmounted,
+// or before it was mounted). Anything else at the path is not the run's.
 func cleanNetns(e *JournalEntry, dryRun bool) (string, error) {
 	what := describe(e)
+	if err := realDir(filepath.Dir(e.Path)); errors.Is(err, os.ErrNotExist) {
+		return what + ": already gone", nil
+	} else if err != nil {
+		return "", err
+	}
 	var st unix.Stat_t
-	if err := unix.Stat(e.Path, &st); err != nil {
+	if err := unix.Lstat(e.Path, &st); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return what + ": already gone", nil
 		}
 		return "", err
 	}
-	// A bind made by the run has the namespace's inode; a bind the run was
-	// interrupted making is an empty file or an unrecorded inode.
-	if e.Done && e.Inode != 0 && st.Ino != e.Inode {
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		return what + ": left alone, a symbolic link is not the run's", nil
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(e.Path, &fs); err != nil {
+		return "", err
+	}
+	bound := fs.Type == unix.NSFS_MAGIC
+	var ours bool
+	switch {
+	case bound:
+		ours = e.Inode != 0 && st.Ino == e.Inode
+	case st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0:
+		// The file made for the bind: recorded, or made by a run killed
+		// before it could record it (the name was free when the entry was
+		// written).
+		ours = st.Ino == e.File || (e.File == 0 && !e.Done)
+	}
+	if !ours {
 		return what + ": left alone, it is not the run's namespace any more", nil
 	}
 	if dryRun {
 		return "would delete " + what, nil
 	}
-	if err := unix.Unmount(e.Path, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-		return "", err
+	if bound {
+		if err := unix.Unmount(e.Path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil && !errors.Is(err, unix.EINVAL) {
+			return "", fmt.Errorf("unmount: %w", err)
+		}
 	}
-	if err := os.Remove(e.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", unwrapPath(err)
+	if err := unix.Unlink(e.Path); err != nil && !errors.Is(err, unix.ENOENT) {
+		return "", fmt.Errorf("remove: %w", err)
 	}
 	return "deleted " + what, nil
 }
@@ -294,11 +352,12 @@ func cleanSysctl(fd int, e *JournalEntry, dryRun bool) (string, error) {
 
 // routeOf rebuilds the route an entry describes.
 func routeOf(e *JournalEntry) (*netlink.Route, error) {
-	rt := &netlink.Route{Family: e.Family, LinkIndex: e.Dev, Priority: e.Metric, Table: unix.RT_TABLE_MAIN}
+	rt := &netlink.Route{Family: e.Family, LinkIndex: e.Dev, Priority: e.Metric, Table: unix.RT_TABLE_MAIN,
+		Protocol: routeProto}
 	if e.Dst != "" {
-		_, dst, err := net.ParseCIDR(e.Dst)
+		_, dst, err := parseCIDR(e.Dst)
 		if err != nil {
-			return nil, fmt.Errorf("bad destination %q in journal", e.Dst)
+			return nil, err
 		}
 		rt.Dst = dst
 	}
@@ -311,8 +370,9 @@ func routeOf(e *JournalEntry) (*netlink.Route, error) {
 }
 
 // findRoute returns the main-table route with e's family, destination and
-// metric (the kernel's key for "already exists"), or nil.
-func findRoute(h *netlink.Handle, e *JournalEntry) (*netlink.Route, error) {
+// metric (the kernel's key for "already exists"), or nil; with marked, only
+// a route that carries the lab's protocol mark.
+func findRoute(h *netlink.Handle, e *JournalEntry, marked bool) (*netlink.Route, error) {
 	want, err := routeOf(e)
 	if err != nil {
 		return nil, err
@@ -322,7 +382,7 @@ func findRoute(h *netlink.Handle, e *JournalEntry) (*netlink.Route, error) {
 		return nil, err
 	}
 	for i, r := range routes {
-		if r.Priority == want.Priority && sameDst(r.Dst, want.Dst) {
+		if r.Priority == want.Priority && sameDst(r.Dst, want.Dst) && (!marked || r.Protocol == routeProto) {
 			return &routes[i], nil
 		}
 	}
@@ -387,12 +447,21 @@ func delNftTable(fd int, family nftables.TableFamily, name string) error {
 	return nil
 }
 
+// parseCIDR parses a prefix a journal names.
+func parseCIDR(s string) (net.IP, *net.IPNet, error) {
+	ip, n, err := net.ParseCIDR(s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bad prefix %q in journal", s)
+	}
+	return ip, n, nil
+}
+
 // delAddr removes e's address from the link with e's index; an address or
 // link already gone is fine.
 func delAddr(h *netlink.Handle, e *JournalEntry) error {
-	ip, ipnet, err := net.ParseCIDR(e.Dst)
+	ip, ipnet, err := parseCIDR(e.Dst)
 	if err != nil {
-		return fmt.Errorf("bad address %q in journal", e.Dst)
+		return err
 	}
 	ipnet.IP = ip
 	nl, err := h.LinkByIndex(e.Index)
@@ -404,15 +473,6 @@ func delAddr(h *netlink.Handle, e *JournalEntry) error {
 		return nil
 	}
 	return err
-}
-
-// removeEmptyDir removes dir unless something else put files in it.
-func removeEmptyDir(dir string) error {
-	err := os.Remove(dir)
-	if err == nil || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTEMPTY) || errors.Is(err, unix.EEXIST) {
-		return nil
-	}
-	return unwrapPath(err)
 }
 
 // deleteTagged deletes the link that carries e's tag; for an entry that was
@@ -430,7 +490,7 @@ func deleteTagged(h *netlink.Handle, e *JournalEntry) (bool, error) {
 	}
 	for _, nl := range links {
 		a := nl.Attrs()
-		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && a.Alias == "") {
+		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && unaliasedMade(nl)) {
 			return true, h.LinkDel(nl)
 		}
 	}

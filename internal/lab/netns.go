@@ -306,13 +306,27 @@ func (n *Netns) Bind() error {
 	if n.Existing {
 		return nil
 	}
-	dir := n.lab.opts.NetnsDir
-	p := filepath.Join(dir, n.Name)
+	return n.bindAt(filepath.Join(n.lab.opts.NetnsDir, n.Name), nil)
+}
+
+// bindAt creates the empty file p and bind-mounts the namespace on it.
+// made, when not nil, learns the file's inode in between (the --host
+// journal records it) and may stop the bind with an error.
+func (n *Netns) bindAt(p string, made func(file uint64) error) error {
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
 	if err != nil {
 		return fmt.Errorf("bind netns %q: %w", n.Name, err)
 	}
+	var st unix.Stat_t
+	err = unix.Fstat(int(f.Fd()), &st)
 	f.Close()
+	if err == nil && made != nil {
+		err = made(st.Ino)
+	}
+	if err != nil {
+		os.Remove(p)
+		return fmt.Errorf("bind netns %q: %w", n.Name, err)
+	}
 	src := fmt.Sprintf("/proc/self/fd/%d", n.fd)
 	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
 		os.Remove(p)
