@@ -242,9 +242,11 @@ func TestHostKillThenClean(t *testing.T) {
 	t.Logf("nsscript clean:\n%s", out)
 }
 
-// TestHostKillRandom kills --host runs with SIGKILL at random moments
-// (during the plan, the build, the probing and the undo), then runs
-// nsscript clean on the journal: the host must be as before every time.
+// TestHostKillRandom kills --host runs with SIGKILL at random moments, then
+// runs nsscript clean on the journal: the host must be as before every
+// time. Half the kills fall anywhere in the run (the plan, the build, the
+// probing, the undo); the other half fall in the run's own undo, after its
+// summary line. RunsEnv sets the number of runs (make reliability: 50).
 func TestHostKillRandom(t *testing.T) {
 	testenv.LockHost(t, true)
 	h := newHostLab(t)
@@ -252,16 +254,24 @@ func TestHostKillRandom(t *testing.T) {
 	before := snapshot(t)
 	t0 := time.Now()
 	p := start(t, []string{"run", "--host", file}, nil)
+	p.waitLine(t, "1 passed, 0 failed", 30*time.Second)
+	summary := time.Since(t0)
 	if code := p.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("normal run: exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
 	}
 	full := time.Since(t0)
+	undo := max(full-summary, time.Millisecond)
 	mustEqual(t, "after a normal --host run", before, snapshot(t))
-	n := max(runs(10)/2, 2)
-	cleaned := 0
+	n := runs(4)
+	cleaned, inUndo := 0, 0
 	for i := range n {
-		at := time.Duration(rand.Int64N(int64(full)))
 		p := start(t, []string{"run", "--host", file}, nil)
+		at := time.Duration(rand.Int64N(int64(full)))
+		if i%2 == 1 {
+			p.waitLine(t, "1 passed, 0 failed", 30*time.Second)
+			at = time.Duration(rand.Int64N(int64(undo)))
+			inUndo++
+		}
 		time.Sleep(at)
 		p.signal(syscall.SIGKILL)
 		p.wait(t, 10*time.Second)
@@ -270,10 +280,52 @@ func TestHostKillRandom(t *testing.T) {
 		}
 		out := clean(t, p.cmd.Process.Pid)
 		if d := diff(before, snapshot(t)); len(d) > 0 {
-			t.Fatalf("run %d killed after %v, then cleaned: the host changed (%s):\n%s\nnsscript clean said:\n%s",
-				i, at, countObjects(d), strings.Join(d, "\n"), out)
+			t.Fatalf("run %d killed %v after %s, then cleaned: the host changed (%s):\n%s\nnsscript clean said:\n%s",
+				i, at, map[bool]string{true: "its summary (in the undo)", false: "its start"}[i%2 == 1],
+				countObjects(d), strings.Join(d, "\n"), out)
 		}
 	}
-	t.Logf("%d --host runs killed with SIGKILL within %v; %d left a journal that nsscript clean undid; 0 objects leaked",
-		n, full.Round(time.Millisecond), cleaned)
+	t.Logf("%d --host runs killed with SIGKILL (%d in the undo) within %v; %d left a journal that nsscript clean undid; 0 objects leaked",
+		n, inUndo, full.Round(time.Millisecond), cleaned)
+}
+
+// TestHostKeepsSandboxNetnsDir runs a --host run that creates /run/netns
+// while a sandboxed run has covered that directory with its private tmpfs.
+// The --host run's undo must not remove the directory from under the
+// sandbox (rmdir detaches other namespaces' mounts on it): the sandboxed
+// run would then bind its namespaces on the real host's /run, or fail.
+func TestHostKeepsSandboxNetnsDir(t *testing.T) {
+	testenv.LockHost(t, true)
+	h := newHostLab(t)
+	if h.hadDir {
+		t.Skip("/run/netns exists: a --host run does not create it")
+	}
+	// newHostLab made a namespace there: take it away again.
+	p0 := "/run/netns/" + h.p + "nx"
+	unix.Unmount(p0, unix.MNT_DETACH)
+	os.Remove(p0)
+	if err := os.Remove("/run/netns"); err != nil {
+		t.Fatal(err)
+	}
+	flags := t.TempDir()
+	wait := func(name string) string {
+		return fmt.Sprintf("run(host, [\"sh\", \"-c\", \"while [ ! -e %s ]; do sleep 0.05; done\"])\n", filepath.Join(flags, name))
+	}
+	hostRun := start(t, []string{"run", "--host", writeScript(t, "host.star",
+		fmt.Sprintf("netns(%q)\nprint(\"ready\")\n", h.p+"n")+wait("host-done"))}, nil)
+	hostRun.waitLine(t, "ready", 30*time.Second)
+	sandboxed := start(t, []string{"run", writeScript(t, "sandbox.star",
+		"print(\"ready\")\n"+wait("sandbox-go")+fmt.Sprintf("run(netns(%q), [\"true\"])\nprint(\"bound\")\n", h.p+"q"))}, nil)
+	sandboxed.waitLine(t, "ready", 30*time.Second)
+	os.WriteFile(filepath.Join(flags, "host-done"), nil, 0o644)
+	if code := hostRun.wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("--host run: exit %d\nstderr:\n%s", code, hostRun.stderr)
+	}
+	os.WriteFile(filepath.Join(flags, "sandbox-go"), nil, 0o644)
+	if code := sandboxed.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("sandboxed run after the --host run ended: exit %d\nstderr:\n%s", code, sandboxed.stderr)
+	}
+	if _, err := os.Lstat("/run/netns/" + h.p + "q"); err == nil {
+		t.Errorf("the sandboxed run's namespace %s appeared on the real host's /run/netns", h.p+"q")
+	}
 }
