@@ -29,7 +29,7 @@ ci:
 
 # reliability: the long version of the leak, --host, concurrency and rootless
 # tests (docs/reliability.md): 100 sandboxed runs killed at random (50
-# SIGKILL, 50 SIGINT), 50 --host runs SIGKILLed and cleaned, the spec suite
+# SIGKILL, 50 SIGINT), 100 --host runs SIGKILLed and cleaned, the spec suite
 # and every script as nobody. Needs root for the --host and nobody parts.
 reliability:
 	NSSCRIPT_RELIABILITY_RUNS=100 NSSCRIPT_REQUIRE_NAMESPACES=1 $(GO) test -count=1 -v -timeout 60m ./internal/reliability

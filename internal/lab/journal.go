@@ -37,6 +37,7 @@ const (
 	JRoute = "route"     // a route added
 	JNft   = "nft-table" // an nftables table created
 	JAddr  = "addr"      // an address added to a link the lab did not make
+	JQdisc = "qdisc"     // an impairment (root qdisc) on a link the lab did not make
 )
 
 // JournalEntry is one change to the real machine.
@@ -385,6 +386,28 @@ func (l *Lab) hostAddr(lk *Link, p netip.Prefix, add func() error) error {
 	e := JournalEntry{Kind: JAddr, NS: nsPath(lk.ns), Name: lk.name, Index: idx, Dst: p.String()}
 	return l.journalChange(e, fmt.Sprintf("remove %s from %s", p, lk.name), func(*JournalEntry) error { return add() },
 		func(e *JournalEntry) error { return delAddr(lk.ns.h, e) })
+}
+
+// hostQdisc runs set, which replaces the root qdisc of lk (index idx)
+// with the lab's impairment. On a link the lab found (in the host, or a
+// namespace opened with existing=True) rather than made, the change is
+// journaled; undo and clean delete the lab's root qdisc, and the kernel's
+// default queue takes over. The lab's own links there take theirs along
+// when clean deletes them; the lab's undo clears it first all the same.
+func (l *Lab) hostQdisc(lk *Link, idx int, set func() error) error {
+	if !l.journaled(lk.ns) {
+		return set()
+	}
+	if !lk.adopted {
+		if err := set(); err != nil {
+			return err
+		}
+		l.onUndo("clear impairment of "+lk.name, func() error { return lk.deleteRoot(idx) })
+		return nil
+	}
+	e := JournalEntry{Kind: JQdisc, NS: nsPath(lk.ns), Name: lk.name, Index: idx}
+	return l.journalChange(e, "clear impairment of "+lk.name, func(*JournalEntry) error { return set() },
+		func(*JournalEntry) error { return lk.deleteRoot(idx) })
 }
 
 // hostNftTable runs create, which creates nftables table name (of family)

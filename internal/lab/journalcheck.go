@@ -72,10 +72,41 @@ func checkEntry(e *JournalEntry, netnsDir string) error {
 		if _, _, err := parseCIDR(e.Dst); err != nil {
 			return err
 		}
+	case JQdisc:
+		if e.Index <= 0 {
+			return fmt.Errorf("invalid link index %d", e.Index)
+		}
 	default:
 		return fmt.Errorf("unknown kind %q", e.Kind)
 	}
 	return nil
+}
+
+// describe names an entry for messages.
+func describe(e *JournalEntry) string {
+	where := ""
+	if e.NS != "" {
+		where = " in " + e.NS
+	}
+	switch e.Kind {
+	case JLink:
+		return "link " + e.Name + where
+	case JNetns:
+		return "namespace " + e.Path
+	case JDir:
+		return "directory " + e.Path
+	case JSys:
+		return "sysctl " + e.Name + where
+	case JRoute:
+		return "route to " + e.Dst + where
+	case JNft:
+		return "nftables table " + e.Name + where
+	case JAddr:
+		return "address " + e.Dst + " on " + e.Name + where
+	case JQdisc:
+		return "impairment of " + e.Name + where
+	}
+	return e.Kind + " " + e.Name
 }
 
 // inNetnsDir reports whether path is a namespace file directly in dir.
@@ -171,4 +202,10 @@ func removeEmptyDir(dir string) error {
 		return nil
 	}
 	return unwrapPath(err)
+}
+
+// labQdisc reports whether q is a root qdisc an impairment installs:
+// netem or tbf with handle 1:.
+func labQdisc(q netlink.Qdisc) bool {
+	return (q.Type() == "netem" || q.Type() == "tbf") && q.Attrs().Handle == netlink.MakeHandle(1, 0)
 }

@@ -134,3 +134,35 @@ func TestJournalCleanNetnsUndoKilled(t *testing.T) {
 		t.Errorf("%s/jns left after clean (%v); clean said:\n%s", netnsDir, err, strings.Join(lines, "\n"))
 	}
 }
+
+// TestJournalCleanImpairment impairs a link the lab did not make, as
+// `link(host, "eth0").impair(...)` does with --host, and is killed: clean
+// puts the kernel's default queue back.
+func TestJournalCleanImpairment(t *testing.T) {
+	path, h := parkedNetns(t)
+	l, w := journalLab(t, path)
+	if err := w.Link("jold0").Impair(Impairment{Rate: 1e6}); err != nil {
+		t.Skipf("impairment: %v", err)
+	}
+	b, err := os.ReadFile(l.jr.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f JournalFile
+	json.Unmarshal(b, &f)
+	if len(f.Entries) != 1 || f.Entries[0].Kind != JQdisc || !f.Entries[0].Done {
+		t.Fatalf("journal entries %+v, want one done qdisc entry", f.Entries)
+	}
+	f.Start++ // another, dead run
+	var lines []string
+	if err := Clean(writeJournal(t, f), CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.LinkByName("jold0")
+	qs, _ := h.QdiscList(old)
+	for _, q := range qs {
+		if q.Type() == "tbf" {
+			t.Errorf("tbf left on jold0 after clean; clean said:\n%s", strings.Join(lines, "\n"))
+		}
+	}
+}

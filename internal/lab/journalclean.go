@@ -119,31 +119,6 @@ func Clean(path string, o CleanOptions, report func(string)) error {
 	return errors.Join(errs...)
 }
 
-// describe names an entry for messages.
-func describe(e *JournalEntry) string {
-	where := ""
-	if e.NS != "" {
-		where = " in " + e.NS
-	}
-	switch e.Kind {
-	case JLink:
-		return "link " + e.Name + where
-	case JNetns:
-		return "namespace " + e.Path
-	case JDir:
-		return "directory " + e.Path
-	case JSys:
-		return "sysctl " + e.Name + where
-	case JRoute:
-		return "route to " + e.Dst + where
-	case JNft:
-		return "nftables table " + e.Name + where
-	case JAddr:
-		return "address " + e.Dst + " on " + e.Name + where
-	}
-	return e.Kind + " " + e.Name
-}
-
 // cleanEntry undoes one entry (or says what it would do).
 func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 	what := describe(e)
@@ -188,6 +163,12 @@ func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 				msg = "would remove " + what
 			} else {
 				msg, err = "removed "+what, delAddr(h, e)
+			}
+		case JQdisc:
+			if dryRun {
+				msg = "would clear " + what
+			} else {
+				msg, err = "cleared "+what, deleteRootQdisc(h, e.Index, labQdisc)
 			}
 		case JNft:
 			family := nftables.TableFamily(e.Family)

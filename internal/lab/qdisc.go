@@ -129,30 +129,23 @@ func (lk *Link) Impair(im Impairment) error {
 		if err != nil {
 			return err
 		}
-		if err := lk.deleteRoot(idx); err != nil {
-			return err
-		}
-		for _, q := range qs {
-			q.Attrs().LinkIndex = idx
-			if err := n.h.QdiscAdd(q); err != nil {
-				return qdiscError(q.Type(), err)
+		return n.lab.hostQdisc(lk, idx, func() error {
+			if err := lk.deleteRoot(idx); err != nil {
+				return err
 			}
-		}
-		lk.journalQdisc(idx)
-		return nil
+			for _, q := range qs {
+				q.Attrs().LinkIndex = idx
+				if err := n.h.QdiscAdd(q); err != nil {
+					return qdiscError(q.Type(), err)
+				}
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("%s in netns %q: %w", lk.name, n.Name, err)
 	}
 	return nil
-}
-
-// journalQdisc makes a --host run put the kernel's default queue back on a
-// link that outlives the lab (one in host or in a namespace it opened).
-func (lk *Link) journalQdisc(idx int) {
-	if lk.ns == lk.ns.lab.Host || lk.ns.Existing {
-		lk.ns.lab.onUndo("clear impairment of "+lk.name, func() error { return lk.deleteRoot(idx) })
-	}
 }
 
 // ClearImpairment removes the link's root qdisc, so the kernel's default
@@ -176,16 +169,22 @@ func (lk *Link) ClearImpairment() error {
 // deleteRoot removes the root qdisc the lab may have installed on the link
 // (a no-op for the kernel's default queue).
 func (lk *Link) deleteRoot(idx int) error {
-	qs, err := lk.ns.h.QdiscList(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx}})
+	return deleteRootQdisc(lk.ns.h, idx, func(netlink.Qdisc) bool { return true })
+}
+
+// deleteRootQdisc removes the root qdisc of the link with index idx, if
+// it is not the kernel's default queue and which accepts it.
+func deleteRootQdisc(h *netlink.Handle, idx int, which func(netlink.Qdisc) bool) error {
+	qs, err := h.QdiscList(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx}})
 	if err != nil {
 		return fmt.Errorf("list qdiscs: %w", err)
 	}
 	for _, q := range qs {
 		a := q.Attrs()
-		if a.Parent != netlink.HANDLE_ROOT || a.Handle == 0 || q.Type() == "noqueue" {
+		if a.Parent != netlink.HANDLE_ROOT || a.Handle == 0 || q.Type() == "noqueue" || !which(q) {
 			continue
 		}
-		if err := lk.ns.h.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := h.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("delete %s qdisc: %w", q.Type(), err)
 		}
 	}
