@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/lab"
@@ -172,7 +171,7 @@ func topoDump(dir string) (string, error) {
 			return "", fmt.Errorf("open netns %s: %w", n, err)
 		}
 		fds[n] = fd
-		h, err := netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
+		h, err := nsutil.NewHandle(fd, unix.NETLINK_ROUTE)
 		if err != nil {
 			return "", fmt.Errorf("netlink in %s: %w", n, err)
 		}

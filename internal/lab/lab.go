@@ -18,7 +18,6 @@ import (
 	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/nsutil"
@@ -301,5 +300,5 @@ func sortedNames[V any](m map[string]V) []string {
 
 // newHandle opens a netlink route socket inside the namespace behind fd.
 func newHandle(fd int) (*netlink.Handle, error) {
-	return netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
+	return nsutil.NewHandle(fd, unix.NETLINK_ROUTE)
 }

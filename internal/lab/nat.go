@@ -13,8 +13,9 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
 // NFTTable is the nftables table (family inet) that holds the lab's NAT and
@@ -279,7 +280,7 @@ func (n *Netns) createTable(t *nftables.Table) error {
 
 // flushConntrack forgets every connection the namespace tracks.
 func (n *Netns) flushConntrack() error {
-	h, err := netlink.NewHandleAt(netns.NsHandle(n.fd), unix.NETLINK_NETFILTER)
+	h, err := nsutil.NewHandle(n.fd, unix.NETLINK_NETFILTER)
 	if err != nil {
 		return fmt.Errorf("conntrack: %w", err)
 	}

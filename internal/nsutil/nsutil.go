@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -83,6 +84,11 @@ func New() (int, error) {
 		}
 		fd, ferr := unix.Open(threadNetnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// The thread stays locked (the runtime discards it); the new
+			// namespace is of no use to the caller, who gets an error.
+			if ferr == nil {
+				unix.Close(fd)
+			}
 			done <- result{-1, fmt.Errorf("restore netns: %w", err)}
 			return
 		}
@@ -95,6 +101,31 @@ func New() (int, error) {
 	}()
 	r := <-done
 	return r.fd, r.err
+}
+
+// NewHandle returns a netlink handle whose sockets (one per family given,
+// NETLINK_ROUTE when none is) are opened inside the namespace behind nsFD,
+// on a thread Do switches: the sockets stay in that namespace, so the
+// handle's calls need no switch, from any goroutine. (netlink.NewHandleAt
+// switches the calling thread itself and unlocks it even when switching
+// back failed.)
+func NewHandle(nsFD int, families ...int) (*netlink.Handle, error) {
+	if len(families) == 0 {
+		families = []int{unix.NETLINK_ROUTE}
+	}
+	var h *netlink.Handle
+	err := Do(nsFD, func() error {
+		var err error
+		h, err = netlink.NewHandle(families...)
+		return err
+	})
+	if err != nil {
+		if h != nil {
+			h.Close()
+		}
+		return nil, err
+	}
+	return h, nil
 }
 
 // Current returns a new file descriptor for the network namespace of the

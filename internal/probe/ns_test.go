@@ -10,7 +10,6 @@ import (
 
 	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,7 +62,7 @@ func newNS(t testing.TB) int {
 // handle returns a netlink handle inside the namespace fd.
 func handle(t testing.TB, fd int) *netlink.Handle {
 	t.Helper()
-	h, err := netlink.NewHandleAt(netns.NsHandle(fd), unix.NETLINK_ROUTE)
+	h, err := nsutil.NewHandle(fd, unix.NETLINK_ROUTE)
 	if err != nil {
 		t.Fatal(err)
 	}
