@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -178,9 +177,7 @@ func TestJournalCleanAfterKill(t *testing.T) {
 		t.Errorf("journal kinds %v, want 3 links, 1 route, 1 sysctl, 1 address", kinds)
 	}
 	f.Start++
-	dead := filepath.Join(t.TempDir(), "journal-1.json")
-	b, _ = json.Marshal(&f)
-	os.WriteFile(dead, b, 0o600)
+	dead := writeJournal(t, f)
 
 	var lines []string
 	if err := Clean(dead, CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
@@ -229,9 +226,7 @@ func TestJournalCleanInterrupted(t *testing.T) {
 		{ID: 4, Kind: JSys, NS: path, Name: "net.ipv4.ip_forward", Old: "0", New: "1"},
 		{ID: 5, Kind: JLink, NS: "/proc/999999999/ns/net", Name: "x", Tag: "nsscript:1.1:5"},
 	}}
-	dead := filepath.Join(t.TempDir(), "journal-1.json")
-	b, _ := json.Marshal(&f)
-	os.WriteFile(dead, b, 0o600)
+	dead := writeJournal(t, f)
 	var lines []string
 	if err := Clean(dead, CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
 		t.Fatal(err)
