@@ -196,4 +196,3 @@ func (n *Netns) checkIface(name string) error {
 	_, err := n.FindLink(name)
 	return err
 }
-
