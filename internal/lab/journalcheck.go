@@ -191,6 +191,11 @@ func mountedOn(mountinfo, dir, dev string) bool {
 	return false
 }
 
+// RemoveNetnsDir removes dir, a netns directory such as /run/netns, unless
+// something put files in it or any mount namespace has a mount on it
+// (tests that made /run/netns remove it the same way).
+func RemoveNetnsDir(dir string) error { return removeEmptyDir(dir) }
+
 // removeEmptyDir removes dir, the netns directory a run created, unless
 // something else put files in it or mounted on it.
 func removeEmptyDir(dir string) error {
