@@ -141,9 +141,11 @@ func Current() (int, error) {
 }
 
 // Open returns a file descriptor for the network namespace at path, which may
-// be a bind mount such as /run/netns/NAME or a /proc/PID/ns/net entry.
+// be a bind mount such as /run/netns/NAME or a /proc/PID/ns/net entry. It
+// opens without blocking: a named pipe at path is refused at once (as not
+// a namespace) instead of waiting for a writer.
 func Open(path string) (int, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return -1, err
 	}

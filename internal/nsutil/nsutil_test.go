@@ -48,3 +48,17 @@ func TestNewHandle(t *testing.T) {
 		t.Errorf("the calling thread moved from netns %d to %d", before, after)
 	}
 }
+
+// TestOpenFIFO opens a named pipe as a namespace (netns(path=...) in a
+// script, a journal's namespace in nsscript clean): refused at once, not
+// blocked until something writes to it.
+func TestOpenFIFO(t *testing.T) {
+	p := t.TempDir() + "/pipe"
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fd, err := Open(p); err == nil {
+		unix.Close(fd)
+		t.Fatal("a named pipe opened as a network namespace")
+	}
+}
