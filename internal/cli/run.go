@@ -132,6 +132,9 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 	}()
 
 	if f.host {
+		// Programs' orphans stay below this process, where Stop finds
+		// them (in the sandbox, this process is their init already).
+		sandbox.Reap()
 		if code, ok := planHost(ctx, env, file, vars, f); !ok {
 			return code
 		}

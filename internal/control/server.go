@@ -10,10 +10,13 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // StartFunc starts the command of an exec request with the client's
-// standard files (stdin, stdout, stderr) and returns it started.
+// standard files (stdin, stdout, stderr) and returns it started, through
+// sandbox.StartCmd (the server waits for it with sandbox.WaitCmd).
 type StartFunc func(req *Request, stdio []*os.File) (*exec.Cmd, error)
 
 // Server answers the clients of one paused lab on its socket.
@@ -155,7 +158,7 @@ func (s *Server) exec(c *net.UnixConn, req *Request, files []*os.File) {
 			}
 		}
 	}()
-	werr := cmd.Wait()
+	werr := sandbox.WaitCmd(cmd) // started by a StartFunc, with sandbox.StartCmd
 	close(done)
 	s.mu.Lock()
 	delete(s.running, cmd)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/nsutil"
+	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // LabStarter returns a StartFunc that runs commands in the namespaces of
@@ -70,7 +71,7 @@ func LabStarter(l *lab.Lab, id string, helper []string) StartFunc {
 		} else {
 			cmd.SysProcAttr.Setpgid = true
 		}
-		if err := nsutil.Do(ns.FD(), cmd.Start); err != nil {
+		if err := sandbox.StartCmd(cmd, func() error { return nsutil.Do(ns.FD(), cmd.Start) }); err != nil {
 			return nil, fmt.Errorf("start %s in %s: %w", req.Argv[0], ns.Name, err)
 		}
 		return cmd, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/nsscript/nsscript/internal/probe"
+	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // maxOutput bounds the bytes of each of a program's stdout and stderr that
@@ -50,9 +51,11 @@ type ExecResult struct {
 }
 
 // Process is a program the lab started in a namespace. It runs in a process
-// group of its own, so Stop also ends what it started; programs that leave
-// their group are still found, as descendants of nsscript, which makes itself
-// their reaper.
+// group of its own, so Stop also ends what it started; members of the group
+// whose parent exited are still found, as descendants of nsscript, which is
+// their reaper (init of the sandbox's PID namespace, or a child subreaper
+// with --host: see sandbox.Reap). In the sandbox, whatever left the group
+// (setsid) dies with the sandbox.
 type Process struct {
 	NS   *Netns
 	Argv []string
@@ -99,7 +102,6 @@ func (l *Lab) Start(n *Netns, p Program, background bool) (*Process, error) {
 }
 
 func (pr *Process) start(p Program) error {
-	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	cmd := exec.Command(p.Argv[0], p.Argv[1:]...)
 	cmd.Dir = p.Dir
 	cmd.Env = append(os.Environ(), p.Env...)
@@ -128,7 +130,7 @@ func (pr *Process) start(p Program) error {
 		}()
 	}
 	cmd.Stdout, cmd.Stderr = ends[0], ends[1]
-	err := nsutil.Do(pr.NS.fd, cmd.Start)
+	err := sandbox.StartCmd(cmd, func() error { return nsutil.Do(pr.NS.fd, cmd.Start) })
 	for _, w := range ends {
 		w.Close()
 	}
@@ -137,7 +139,7 @@ func (pr *Process) start(p Program) error {
 	}
 	pr.cmd, pr.started = cmd, time.Now()
 	go func() {
-		cmd.Wait()
+		sandbox.WaitCmd(cmd)
 		pr.state, pr.end = cmd.ProcessState, time.Now()
 		close(pr.done)
 	}()
@@ -266,21 +268,13 @@ func waitGroup(pgid int, d time.Duration) {
 // pgid and reports whether there were any. It walks nsscript's own process
 // tree rather than calling kill(-pgid): once a group's leader is reaped its
 // id may be reused, but a descendant is always one of ours. Members orphaned
-// by their parent were reparented to nsscript (a child subreaper), so they
-// are found too, and reaped here once dead; the leader is reaped by its Wait.
+// by their parent were reparented to nsscript (their reaper), so they are
+// found too; the reaper waits for them once dead, the leader's Wait for it.
 func signalGroup(pgid int, sig unix.Signal) bool {
-	self := os.Getpid()
 	alive := false
-	for _, pid := range descendants(self) {
+	for _, pid := range descendants(os.Getpid()) {
 		st, ok := procStat(pid)
-		if !ok || st.pgrp != pgid {
-			continue
-		}
-		if st.state == "Z" || st.state == "X" {
-			if st.ppid == self && pid != pgid {
-				var ws unix.WaitStatus
-				unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-			}
+		if !ok || st.pgrp != pgid || st.state == "Z" || st.state == "X" {
 			continue
 		}
 		alive = true

@@ -100,7 +100,7 @@ func TestStartFailures(t *testing.T) {
 }
 
 // TestStopEndsWhatProgramsLeave: a finished program's background child
-// (orphaned, so reparented to the test process, a subreaper) and a
+// (orphaned, so reparented to the test process, a subreaper: see newLab) and a
 // background program's group both end with Stop.
 func TestStopEndsWhatProgramsLeave(t *testing.T) {
 	l := newLab(t, Options{})
@@ -117,8 +117,8 @@ func TestStopEndsWhatProgramsLeave(t *testing.T) {
 		t.Fatalf("orphan %d: %+v %v (want reparented to %d)", orphan, st, ok, os.Getpid())
 	}
 	pr.Stop()
-	if _, ok := procStat(orphan); ok {
-		t.Errorf("orphan %d survived Stop", orphan)
+	if st, ok := procStat(orphan); ok && st.state != "Z" {
+		t.Errorf("orphan %d survived Stop: %+v", orphan, st)
 	}
 
 	bg := startIn(t, l, l.Host, Program{Argv: []string{"sh", "-c", "sleep 60 & sleep 60 & wait"}}, true)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nsscript/nsscript/internal/probe"
+	"github.com/nsscript/nsscript/internal/sandbox"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
 
@@ -15,6 +16,8 @@ func newLab(t *testing.T, opts Options) *Lab {
 	t.Helper()
 	testenv.NeedNamespaces(t)
 	testenv.NeedRoot(t)
+	// As nsscript run does: programs' orphans stay below the test process.
+	sandbox.Reap()
 	opts.FreshHost = true
 	l, err := New(opts)
 	if err != nil {

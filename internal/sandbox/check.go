@@ -17,12 +17,12 @@ var check = sync.OnceValue(func() error {
 	if _, err := os.Stat("/proc/self/exe"); err != nil {
 		return fmt.Errorf("sandbox: cannot re-execute nsscript (%w): /proc must be mounted", err)
 	}
-	userNS := needUserNS()
+	rootless := needUserNS()
 	// The probe child is cloned exactly as Run's, with the id mappings
 	// written; it fails to exec and ForkExec reaps it. Nothing stays behind.
 	pid, err := syscall.ForkExec(probePath, []string{probePath}, &syscall.ProcAttr{
 		Env: []string{},
-		Sys: sysProcAttr(userNS),
+		Sys: sysProcAttr(rootless),
 	})
 	switch {
 	case errors.Is(err, syscall.ENOENT):
@@ -32,7 +32,7 @@ var check = sync.OnceValue(func() error {
 		syscall.Wait4(pid, &ws, 0, nil)
 		return nil
 	}
-	return explain(err, userNS)
+	return explain(err, rootless)
 })
 
 // Check reports whether a sandbox can be made here: nil, or an error whose
@@ -53,29 +53,27 @@ func (e *nsError) Unwrap() error { return e.err }
 
 // explain turns an error from creating the sandbox's namespaces into one that
 // says why and what to do.
-func explain(err error, userNS bool) error {
+func explain(err error, rootless bool) error {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return fmt.Errorf("sandbox: create namespaces: %w", err)
 	}
-	if !userNS {
-		msg := fmt.Sprintf("sandbox: cannot create mount and network namespaces (%v): "+
-			"a seccomp profile or security module forbids it; in a container, grant CAP_SYS_ADMIN or run it privileged", errno)
-		return &nsError{msg, err}
-	}
 	why := errno.Error()
 	fix := "run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)"
+	if !rootless {
+		fix = "enable user namespaces (user.max_user_namespaces > 0), or build on the real host with --host; in a container, the runtime's seccomp profile may forbid them"
+	}
 	switch {
-	case sysctl("kernel/unprivileged_userns_clone") == "0":
+	case rootless && sysctl("kernel/unprivileged_userns_clone") == "0":
 		why = "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0"
 		fix = "run as root, or enable them with sysctl kernel.unprivileged_userns_clone=1"
 	case sysctl("user/max_user_namespaces") == "0":
 		why = "user namespaces are disabled: user.max_user_namespaces=0"
-		fix = "run as root, or enable them with sysctl user.max_user_namespaces=10000"
+		fix = "enable them with sysctl user.max_user_namespaces=10000"
 	case errno == syscall.ENOSPC || errno == syscall.EUSERS:
-		why = "too many namespaces: user.max_user_namespaces, user.max_net_namespaces or user.max_mnt_namespaces reached"
+		why = "too many namespaces: user.max_user_namespaces, user.max_pid_namespaces, user.max_net_namespaces or user.max_mnt_namespaces reached"
 		fix = "wait for other runs to end, or raise the limit with sysctl"
-	case errno == syscall.EPERM || errno == syscall.EACCES:
+	case rootless && (errno == syscall.EPERM || errno == syscall.EACCES):
 		fix += "; in a container, the runtime's seccomp profile may forbid them"
 	}
 	return &nsError{fmt.Sprintf("sandbox: cannot create a user namespace (%s): %s", why, fix), err}

@@ -77,9 +77,15 @@ func childMain(mode string) int {
 	case "exit3":
 		return 3
 	case "sigterm-self":
+		// Init of a PID namespace cannot die of its own signals: Go's
+		// runtime, finding SIGTERM unhandled and itself still alive,
+		// exits with status 2.
 		syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		time.Sleep(10 * time.Second)
 		return 1
+	case "wait":
+		fmt.Println("ready")
+		select {}
 	case "signals":
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
@@ -102,7 +108,7 @@ func childMain(mode string) int {
 			fmt.Println("veth:", err)
 			return 1
 		}
-		fmt.Println("ready", os.Getpid())
+		fmt.Println("ready")
 		select {}
 	}
 	fmt.Fprintf(os.Stderr, "unknown child mode %q\n", mode)
@@ -132,7 +138,7 @@ func printInfo() int {
 	in.SysClassNet = names("/sys/class/net")
 	_, in.EnvVarSet = os.LookupEnv(EnvVar)
 	in.Args = os.Args
-	in.NamedNetns = namedNetns(filepath.Join(netnsDir, "lab"+strconv.Itoa(os.Getpid())))
+	in.NamedNetns = namedNetns(filepath.Join(netnsDir, "lab"+strconv.FormatUint(in.Netns, 10)))
 	b, _ := json.Marshal(in)
 	fmt.Println(string(b))
 	return 0

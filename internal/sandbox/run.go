@@ -10,8 +10,6 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // Options configures Run. Zero values mean os.Args, os.Environ() and the
@@ -29,12 +27,12 @@ type Options struct {
 // the child's exit code, or 128+N if the child died of signal N; the code is
 // meaningful only when the error is nil.
 //
-// SIGINT and SIGTERM that reach this process are forwarded to the child, which
-// decides what to do with them; Run returns when the child exits. One SIGINT is
-// not forwarded: while this process is the terminal's foreground job, Ctrl-C
-// has already reached the child (it is in the same process group) and
-// forwarding would deliver it twice. If this process is killed, the kernel
-// kills the child (and so the whole sandbox) with SIGKILL.
+// SIGINT and SIGTERM that reach this process, from the terminal (Ctrl-C) or
+// anyone else, are forwarded to the child, which decides what to do with
+// them; Run returns when the child exits. The child is in a session of its
+// own, so nothing sent to this process's group reaches it directly. If this
+// process is killed, the kernel kills the child (and so the whole sandbox)
+// with SIGKILL, and the child also ends once it sees the lifeline closed.
 func Run(opts Options) (int, error) {
 	args := opts.Args
 	if args == nil {
@@ -65,8 +63,17 @@ func Run(opts Options) (int, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
-	userNS := needUserNS()
-	cmd.SysProcAttr = sysProcAttr(userNS)
+	rootless := needUserNS()
+	cmd.SysProcAttr = sysProcAttr(rootless)
+	// The lifeline: the child reads its end until EOF, which comes when
+	// this process is gone, however it ended (see watchParent).
+	lifeline, keep, err := os.Pipe()
+	if err != nil {
+		return 1, fmt.Errorf("sandbox: %w", err)
+	}
+	defer keep.Close()
+	cmd.ExtraFiles = append(cmd.ExtraFiles[:len(cmd.ExtraFiles):len(cmd.ExtraFiles)], lifeline)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lifelineEnv, 2+len(cmd.ExtraFiles)))
 
 	// Listen before starting, so that a signal in between is forwarded
 	// rather than killing this process.
@@ -81,7 +88,9 @@ func Run(opts Options) (int, error) {
 		// hold this thread until the child is gone.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
+		err := cmd.Start()
+		lifeline.Close()
+		if err != nil {
 			started <- err
 			return
 		}
@@ -93,9 +102,6 @@ func Run(opts Options) (int, error) {
 	for running := false; ; {
 		select {
 		case sig := <-sigs:
-			if sig == syscall.SIGINT && foregroundJob() {
-				continue
-			}
 			if !running {
 				pending = append(pending, sig)
 				continue
@@ -105,7 +111,7 @@ func Run(opts Options) (int, error) {
 			if err != nil {
 				var errno syscall.Errno
 				if errors.As(err, &errno) && errno != syscall.ENOENT && errno != syscall.EACCES {
-					return 1, explain(err, userNS)
+					return 1, explain(err, rootless)
 				}
 				return 1, fmt.Errorf("sandbox: re-execute %s: %w", args[0], err)
 			}
@@ -128,26 +134,14 @@ func Run(opts Options) (int, error) {
 	}
 }
 
-// childEnv returns env without any EnvVar entry, plus EnvVar=1.
+// childEnv returns env without any EnvVar or lifelineEnv entry, plus
+// EnvVar=1.
 func childEnv(env []string) []string {
-	out := make([]string, 0, len(env)+1)
+	out := make([]string, 0, len(env)+2)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, EnvVar+"=") {
+		if !strings.HasPrefix(kv, EnvVar+"=") && !strings.HasPrefix(kv, lifelineEnv+"=") {
 			out = append(out, kv)
 		}
 	}
 	return append(out, EnvVar+"=1")
-}
-
-// foregroundJob reports whether this process's group is the foreground group
-// of its controlling terminal, where the terminal's own SIGINT (Ctrl-C) goes
-// to every process of the group, the child included.
-func foregroundJob() bool {
-	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false // no controlling terminal
-	}
-	defer unix.Close(fd)
-	pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-	return err == nil && pgrp == unix.Getpgrp()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -158,7 +157,7 @@ func TestRunDirDoesNotLeak(t *testing.T) {
 	for range 2 { // the second run must not see the first's file
 		in := runInfo(t)
 		checkInfo(t, in, netnsInode(t))
-		created = append(created, filepath.Join(netnsDir, "lab"+strconv.Itoa(pidOf(t, in))))
+		created = append(created, filepath.Join(netnsDir, "lab"+strconv.FormatUint(in.Netns, 10)))
 		if !hostHad {
 			// /run was covered: the host's entries must still be there.
 			after := names("/run")
@@ -180,24 +179,23 @@ func TestRunDirDoesNotLeak(t *testing.T) {
 	}
 }
 
-// pidOf reads the child's pid from its Where line.
-func pidOf(t *testing.T, in info) int {
-	t.Helper()
-	var pid int
-	if _, err := fmt.Sscanf(in.Where, "sandbox: pid %d,", &pid); err != nil {
-		t.Fatalf("no pid in %q: %v", in.Where, err)
-	}
-	return pid
-}
-
 func TestExitCode(t *testing.T) {
 	t.Parallel()
 	requireSandbox(t)
 	if code, out := runChild(t, "exit3", nil); code != 3 {
 		t.Errorf("exit3: Run = %d, want 3 (%s)", code, out)
 	}
-	if code, out := runChild(t, "sigterm-self", nil); code != 128+int(syscall.SIGTERM) {
-		t.Errorf("sigterm-self: Run = %d, want %d (%s)", code, 128+int(syscall.SIGTERM), out)
+	if code, out := runChild(t, "sigterm-self", nil); code != 2 {
+		t.Errorf("sigterm-self: Run = %d, want 2 (%s)", code, out)
+	}
+	// Killed from outside, the child dies of the signal, and Run says so.
+	cmd, out, stderr := startParent(t, "wait")
+	if line := readLine(t, out, stderr); line != "ready" {
+		t.Fatalf("child said %q, want ready", line)
+	}
+	syscall.Kill(sandboxChild(t, cmd.Process.Pid), syscall.SIGKILL)
+	if code := exitCode(t, cmd, stderr); code != 128+int(syscall.SIGKILL) {
+		t.Errorf("killed child: Run = %d, want %d (%s)", code, 128+int(syscall.SIGKILL), stderr)
 	}
 }
 
@@ -313,7 +311,8 @@ func TestExplain(t *testing.T) {
 		{syscall.EPERM, true, "sandbox: cannot create a user namespace ("},
 		{syscall.EPERM, true, "run as root"},
 		{syscall.ENOSPC, true, "raise the limit"},
-		{syscall.EPERM, false, "sandbox: cannot create mount and network namespaces (operation not permitted)"},
+		{syscall.EPERM, false, "sandbox: cannot create a user namespace (operation not permitted): enable user namespaces"},
+		{syscall.EPERM, false, "--host"},
 	} {
 		err := explain(&os.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: tc.err}, tc.userNS)
 		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -13,6 +14,10 @@ import (
 )
 
 const netnsDir = "/run/netns"
+
+// lifelineEnv names the descriptor of the pipe whose other end the parent
+// holds (see Run and watchParent).
+const lifelineEnv = "NSSCRIPT_SANDBOX_LIFELINE"
 
 var (
 	setupOnce sync.Once
@@ -23,7 +28,14 @@ var (
 
 // Setup prepares the sandboxed child. The child calls it first thing (when
 // Inside reports true), before starting goroutines that use namespaces. It
+//   - checks that it is init of a new PID namespace started by Run, and
+//     exits at once when Run's process is gone (watchParent);
 //   - makes every mount private, so nothing mounted here reaches the host;
+//   - mounts a fresh /proc for its PID namespace, so the lab's programs see
+//     only the sandbox's processes (if the kernel refuses, as under a
+//     container's masked /proc, the host's /proc stays and Where says so;
+//     the host's processes still cannot be signalled or joined);
+//   - reaps orphaned processes, as an init must (Reap);
 //   - mounts an empty tmpfs on /run/netns, where named namespaces are
 //     bind-mounted as `ip netns add` does. If the host has no /run/netns, it is
 //     not created there (that would leave a directory behind on the host):
@@ -47,11 +59,15 @@ func setup() error {
 	if !Inside() {
 		return fmt.Errorf("sandbox: setup called outside the sandbox (%s is not 1)", EnvVar)
 	}
-	if err := checkPrivate(); err != nil {
+	if err := watchParent(); err != nil {
 		return err
 	}
+	Reap()
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("sandbox: make mounts private: %w", mountHint(err))
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		note("host /proc kept (mount proc: %v)", err)
 	}
 	if err := mountNetnsDir(); err != nil {
 		return err
@@ -62,23 +78,36 @@ func setup() error {
 	if err := loopbackUp(); err != nil {
 		return fmt.Errorf("sandbox: bring up loopback: %w", err)
 	}
+	os.Unsetenv(lifelineEnv)
 	return os.Unsetenv(EnvVar)
 }
 
-// checkPrivate refuses to go on when this process shares its mount or network
-// namespace with its parent: EnvVar was set by hand, not by Run, and making
-// mounts private would change the host's.
-func checkPrivate() error {
-	for _, ns := range []string{"mnt", "net"} {
-		var self, parent unix.Stat_t
-		if unix.Stat("/proc/self/ns/"+ns, &self) != nil ||
-			unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", os.Getppid(), ns), &parent) != nil {
-			continue // cannot tell; Run's child can always read its own
-		}
-		if self.Ino == parent.Ino && self.Dev == parent.Dev {
-			return fmt.Errorf("sandbox: not in a private %s namespace: %s=1 was set, but not by sandbox.Run", ns, EnvVar)
-		}
+// watchParent refuses to go on unless this process is what Run started: init
+// of a new PID namespace (its parent is outside: getppid is 0) holding the
+// read end of Run's lifeline pipe. Otherwise EnvVar was set by hand, and
+// making mounts private would change the host's. It then waits on the pipe in
+// the background and ends this process, and with it the whole sandbox, when
+// the pipe reaches end of file: Run's process is gone. This covers what
+// Pdeathsig cannot: a parent that died before the kernel was told to signal
+// the child (say, while the child was stopped by SIGSTOP).
+func watchParent() error {
+	fd, err := strconv.Atoi(os.Getenv(lifelineEnv))
+	var st unix.Stat_t
+	if err != nil || os.Getpid() != 1 || os.Getppid() != 0 ||
+		unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("sandbox: not in a private sandbox: %s=1 was set, but not by sandbox.Run", EnvVar)
 	}
+	unix.CloseOnExec(fd)
+	go func() {
+		var b [1]byte
+		for {
+			n, err := unix.Read(fd, b[:])
+			if n == 0 && err != unix.EINTR {
+				// As init, exiting kills every process of the sandbox.
+				os.Exit(2)
+			}
+		}
+	}()
 	return nil
 }
 
