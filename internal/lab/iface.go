@@ -266,8 +266,17 @@ func (l *Lab) OpenNetnsPID(name string, pid int) (*Netns, error) {
 	path := fmt.Sprintf("/proc/%d/ns/net", pid)
 	if !l.opts.Plan {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-			return nil, fmt.Errorf("open netns %q: no process %d", name, pid)
+			return nil, fmt.Errorf("open netns %q: no process %d%s", name, pid, l.outsideHint())
 		}
 	}
 	return l.OpenNetns(name, path)
+}
+
+// outsideHint says, outside HostMode, why a process may not be found: in the
+// sandbox's PID namespace only the lab's own processes are visible.
+func (l *Lab) outsideHint() string {
+	if l.opts.HostMode {
+		return ""
+	}
+	return " (only the lab's own processes are visible; joining a namespace outside the lab needs --host)"
 }

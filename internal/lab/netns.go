@@ -241,11 +241,18 @@ func (l *Lab) OpenNetns(name, path string) (*Netns, error) {
 		fd, err := nsutil.Open(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no namespace at %s", path)
+				hint := ""
+				if strings.HasPrefix(path, "/proc/") {
+					hint = l.outsideHint()
+				}
+				return fmt.Errorf("no namespace at %s%s", path, hint)
 			}
 			return err
 		}
 		n.fd = fd
+		if err := l.checkOwned(fd, path); err != nil {
+			return err
+		}
 		if err := n.openHandle(); err != nil {
 			return err
 		}
@@ -258,6 +265,23 @@ func (l *Lab) OpenNetns(name, path string) (*Netns, error) {
 	l.byName[name] = n
 	l.order = append(l.order, n)
 	return n, nil
+}
+
+// checkOwned refuses, outside HostMode, a namespace that neither this
+// process nor anything it started made: in the sandbox, one of the real
+// host's (whose user namespace is outside the sandbox's).
+func (l *Lab) checkOwned(fd int, path string) error {
+	if l.opts.HostMode {
+		return nil
+	}
+	owned, err := nsutil.Owned(fd)
+	if err != nil {
+		return err
+	}
+	if !owned {
+		return fmt.Errorf("%s is a namespace outside the sandbox: joining a namespace outside the lab needs --host", path)
+	}
+	return nil
 }
 
 // adoptLinks records the links an existing namespace already has, with their

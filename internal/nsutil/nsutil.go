@@ -13,6 +13,7 @@
 package nsutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -159,4 +160,48 @@ func Open(path string) (int, error) {
 		return -1, fmt.Errorf("%s is not a network namespace", path)
 	}
 	return fd, nil
+}
+
+// ioctls on namespace descriptors (linux/nsfs.h).
+const (
+	nsGetUserns = 0xb701 // _IO(0xb7, 0x1): the owning user namespace
+	nsGetParent = 0xb702 // _IO(0xb7, 0x2): a user namespace's parent
+)
+
+// Owned reports whether the namespace behind nsFD belongs to this process's
+// user namespace or to one below it: whether this process, or something it
+// started, made it. Inside the sandbox, namespaces of the real host (or of
+// anything else outside the sandbox) are not owned, and the kernel would not
+// let this process enter them.
+func Owned(nsFD int) (bool, error) {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/user", &self); err != nil {
+		return false, fmt.Errorf("read own user namespace: %w", err)
+	}
+	u, err := unix.IoctlRetInt(nsFD, nsGetUserns)
+	if errors.Is(err, unix.EPERM) {
+		return false, nil // its owner is outside this process's view
+	}
+	if err != nil {
+		return false, fmt.Errorf("read owning user namespace: %w", err)
+	}
+	for {
+		var st unix.Stat_t
+		err := unix.Fstat(u, &st)
+		if err == nil && st.Ino == self.Ino && st.Dev == self.Dev {
+			unix.Close(u)
+			return true, nil
+		}
+		// Going up from a namespace outside this one's subtree ends with
+		// EPERM at the first ancestor this process cannot see.
+		p, perr := unix.IoctlRetInt(u, nsGetParent)
+		unix.Close(u)
+		if err != nil {
+			return false, fmt.Errorf("read owning user namespace: %w", err)
+		}
+		if perr != nil {
+			return false, nil
+		}
+		u = p
+	}
 }
