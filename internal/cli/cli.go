@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/nsscript/nsscript/internal/sandbox"
+	"github.com/nsscript/nsscript/internal/signals"
 )
 
 // Exit statuses of nsscript.
@@ -51,6 +52,10 @@ type Env struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Signals, when set, delivers the SIGINT and SIGTERM this process got
+	// since it started (signals.Take); run reads it instead of asking for
+	// its own, so that no signal comes between two handlers.
+	Signals <-chan os.Signal
 }
 
 // enterSandbox runs command name in a private sandbox. Outside one, it
@@ -73,11 +78,12 @@ func enterSandbox(env *Env, name string, args []string, prepare func(*sandbox.Op
 	}
 	// The child sees the terminal as the parent does (termEnv).
 	o := sandbox.Options{
-		Args:   append([]string{os.Args[0], name}, args...),
-		Stdin:  env.Stdin,
-		Stdout: env.Stdout,
-		Stderr: env.Stderr,
-		Env:    append(os.Environ(), termEnv+"="+detectTerm(env).String()),
+		Args:    append([]string{os.Args[0], name}, args...),
+		Stdin:   env.Stdin,
+		Stdout:  env.Stdout,
+		Stderr:  env.Stderr,
+		Env:     append(os.Environ(), termEnv+"="+detectTerm(env).String()),
+		Signals: env.Signals,
 	}
 	done := func() {}
 	if prepare != nil {
@@ -99,8 +105,17 @@ func enterSandbox(env *Env, name string, args []string, prepare func(*sandbox.Op
 // Main runs nsscript with os.Args and returns the exit status.
 func Main() int {
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if len(os.Args) > 1 && runsLab(os.Args[1]) {
+		env.Signals = signals.Take()
+	} else {
+		signals.Release()
+	}
 	return MainArgs(env, os.Args[1:])
 }
+
+// runsLab reports whether the command named name is nsscript run, which
+// answers SIGINT and SIGTERM from its first moment by stopping the run.
+func runsLab(name string) bool { return name == "run" || strings.HasSuffix(name, ".star") }
 
 // MainArgs runs nsscript with args (without the program name).
 func MainArgs(env *Env, args []string) int {

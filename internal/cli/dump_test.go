@@ -71,7 +71,7 @@ func roundTripChild(mode, file string) int {
 		}
 		defer l.Close()
 		env := &Env{Stdout: os.Stderr, Stderr: os.Stderr, Getenv: os.Getenv}
-		if code := execScript(context.Background(), env, l, file, nil, runFlags{}); code != ExitOK {
+		if code := execScript(context.Background(), env, l, file, nil, runFlags{}, func() {}); code != ExitOK {
 			return 3
 		}
 		if err := l.BindAll(); err != nil {

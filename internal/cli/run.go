@@ -122,12 +122,23 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 		ctx, stop = context.WithTimeoutCause(ctx, f.timeout, fmt.Errorf("timeout: run stopped after %s (--timeout)", f.timeout))
 		defer stop()
 	}
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	sigs := env.Signals
+	if sigs == nil {
+		own := make(chan os.Signal, 2)
+		signal.Notify(own, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(own)
+		sigs = own
+	}
+	stopSigs := make(chan struct{})
+	defer close(stopSigs)
 	go func() {
-		for s := range sigs {
-			cancel(fmt.Errorf("interrupted by %s", sigName(s)))
+		for {
+			select {
+			case s := <-sigs:
+				cancel(fmt.Errorf("interrupted by %s", sigName(s)))
+			case <-stopSigs:
+				return
+			}
 		}
 	}()
 
@@ -163,9 +174,7 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
 		return ExitError
 	}
-	stopWatchdog := watchdog(ctx, env, l, f.host)
-	code := execScript(ctx, env, l, file, vars, f)
-	stopWatchdog()
+	code := execScript(ctx, env, l, file, vars, f, watchdog(ctx, env, l, f.host))
 	if explained != nil {
 		explained(l)
 	}
@@ -176,8 +185,9 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 	return code
 }
 
-// execScript runs the script against lab l and reports.
-func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map[string]starlark.Value, f runFlags) (code int) {
+// execScript runs the script against lab l and reports. It calls
+// stopWatchdog once the script's execution returned.
+func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map[string]starlark.Value, f runFlags, stopWatchdog func()) (code int) {
 	r := builtins.NewRun(ctx, l, env.Stdout)
 	defer r.Close() // stop servers and background programs before the lab goes
 	defer func() { pauseLab(ctx, env, l, file, f, code) }()
@@ -190,6 +200,7 @@ func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map
 		SetupThread: r.SetupThread,
 		MaxSteps:    f.maxSteps,
 	})
+	stopWatchdog()
 	r.Flush()
 	if err != nil {
 		if ctx.Err() != nil && len(r.Results()) > 0 {

@@ -31,6 +31,10 @@ const outputGrace = 500 * time.Millisecond
 // stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
 const stopGrace = time.Second
 
+// StopTime bounds how long Stop takes: SIGTERM, SIGKILL after stopGrace, at
+// most stopGrace more for the group to die, and the output's grace.
+const StopTime = 2*stopGrace + outputGrace
+
 // Program is a program to run inside a namespace.
 type Program struct {
 	Argv  []string // program and arguments; Argv[0] is looked up in PATH

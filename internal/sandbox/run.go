@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options configures Run. Zero values mean os.Args, os.Environ() and the
@@ -21,6 +23,9 @@ type Options struct {
 	Stdout     io.Writer
 	Stderr     io.Writer
 	ExtraFiles []*os.File // passed as descriptors 3, 4, ...
+	// Signals, when set, is where SIGINT and SIGTERM arrive (the caller
+	// asked for them early); otherwise Run asks for them itself.
+	Signals <-chan os.Signal
 }
 
 // Run re-executes /proc/self/exe in a new sandbox and waits for it. It returns
@@ -34,12 +39,108 @@ type Options struct {
 // process is killed, the kernel kills the child (and so the whole sandbox)
 // with SIGKILL, and the child also ends once it sees the lifeline closed.
 func Run(opts Options) (int, error) {
+	cmd, err := childCmd(opts)
+	if err != nil {
+		return 1, err
+	}
+	rootless := needUserNS()
+	cmd.SysProcAttr = sysProcAttr(rootless)
+	// The lifeline: the child reads its end until EOF, which comes when
+	// this process is gone, however it ended (see watchParent); it writes
+	// a byte once it handles signals (see Setup).
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 1, fmt.Errorf("sandbox: %w", err)
+	}
+	keep, lifeline := os.NewFile(uintptr(pair[0]), "lifeline"), os.NewFile(uintptr(pair[1]), "lifeline")
+	defer keep.Close()
+	cmd.ExtraFiles = append(cmd.ExtraFiles[:len(cmd.ExtraFiles):len(cmd.ExtraFiles)], lifeline)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lifelineEnv, 2+len(cmd.ExtraFiles)))
+
+	// Listen before starting, so that a signal in between is forwarded
+	// rather than killing this process.
+	sigs := opts.Signals
+	if sigs == nil {
+		own := make(chan os.Signal, 4)
+		signal.Notify(own, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(own)
+		sigs = own
+	}
+
+	started := make(chan error, 1)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the forking thread exits, not the process:
+		// hold this thread until the child is gone.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		lifeline.Close()
+		started <- err
+		if err == nil {
+			go func() {
+				var b [1]byte
+				keep.Read(b[:]) // a byte, or EOF if the child ended first
+				close(ready)
+			}()
+			done <- cmd.Wait()
+		}
+	}()
+
+	// Signals wait until the child handles them: the child is init of its
+	// PID namespace, and the kernel drops a signal that init has no
+	// handler for.
+	var pending []os.Signal
+	for {
+		select {
+		case sig := <-sigs:
+			pending = append(pending, sig)
+			if ready == nil {
+				forward(cmd, pending)
+				pending = nil
+			}
+		case err := <-started:
+			if err != nil {
+				var errno syscall.Errno
+				if errors.As(err, &errno) && errno != syscall.ENOENT && errno != syscall.EACCES {
+					return 1, explain(err, rootless)
+				}
+				return 1, fmt.Errorf("sandbox: re-execute %s: %w", cmd.Args[0], err)
+			}
+		case <-ready:
+			ready = nil
+			forward(cmd, pending)
+			pending = nil
+		case err := <-done:
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				return 1, fmt.Errorf("sandbox: wait for child: %w", err)
+			}
+			ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if ws.Signaled() {
+				return 128 + int(ws.Signal()), nil
+			}
+			return ws.ExitStatus(), nil
+		}
+	}
+}
+
+// forward sends sigs to the child; it fails only if the child is gone.
+func forward(cmd *exec.Cmd, sigs []os.Signal) {
+	for _, sig := range sigs {
+		cmd.Process.Signal(sig)
+	}
+}
+
+// childCmd returns the command that re-executes this program as opts say.
+func childCmd(opts Options) (*exec.Cmd, error) {
 	args := opts.Args
 	if args == nil {
 		args = os.Args
 	}
 	if len(args) == 0 {
-		return 1, errors.New("sandbox: no arguments to re-execute with")
+		return nil, errors.New("sandbox: no arguments to re-execute with")
 	}
 	env := opts.Env
 	if env == nil {
@@ -63,75 +164,7 @@ func Run(opts Options) (int, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
-	rootless := needUserNS()
-	cmd.SysProcAttr = sysProcAttr(rootless)
-	// The lifeline: the child reads its end until EOF, which comes when
-	// this process is gone, however it ended (see watchParent).
-	lifeline, keep, err := os.Pipe()
-	if err != nil {
-		return 1, fmt.Errorf("sandbox: %w", err)
-	}
-	defer keep.Close()
-	cmd.ExtraFiles = append(cmd.ExtraFiles[:len(cmd.ExtraFiles):len(cmd.ExtraFiles)], lifeline)
-	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lifelineEnv, 2+len(cmd.ExtraFiles)))
-
-	// Listen before starting, so that a signal in between is forwarded
-	// rather than killing this process.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-
-	started := make(chan error, 1)
-	done := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the forking thread exits, not the process:
-		// hold this thread until the child is gone.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		lifeline.Close()
-		if err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		done <- cmd.Wait()
-	}()
-
-	var pending []os.Signal
-	for running := false; ; {
-		select {
-		case sig := <-sigs:
-			if !running {
-				pending = append(pending, sig)
-				continue
-			}
-			cmd.Process.Signal(sig) // fails only if the child is gone already
-		case err := <-started:
-			if err != nil {
-				var errno syscall.Errno
-				if errors.As(err, &errno) && errno != syscall.ENOENT && errno != syscall.EACCES {
-					return 1, explain(err, rootless)
-				}
-				return 1, fmt.Errorf("sandbox: re-execute %s: %w", args[0], err)
-			}
-			running = true
-			for _, sig := range pending {
-				cmd.Process.Signal(sig)
-			}
-			pending = nil
-		case err := <-done:
-			var exit *exec.ExitError
-			if err != nil && !errors.As(err, &exit) {
-				return 1, fmt.Errorf("sandbox: wait for child: %w", err)
-			}
-			ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if ws.Signaled() {
-				return 128 + int(ws.Signal()), nil
-			}
-			return ws.ExitStatus(), nil
-		}
-	}
+	return cmd, nil
 }
 
 // childEnv returns env without any EnvVar or lifelineEnv entry, plus

@@ -15,7 +15,7 @@ import (
 
 const netnsDir = "/run/netns"
 
-// lifelineEnv names the descriptor of the pipe whose other end the parent
+// lifelineEnv names the descriptor of the socket whose other end the parent
 // holds (see Run and watchParent).
 const lifelineEnv = "NSSCRIPT_SANDBOX_LIFELINE"
 
@@ -84,20 +84,24 @@ func setup() error {
 
 // watchParent refuses to go on unless this process is what Run started: init
 // of a new PID namespace (its parent is outside: getppid is 0) holding the
-// read end of Run's lifeline pipe. Otherwise EnvVar was set by hand, and
-// making mounts private would change the host's. It then waits on the pipe in
-// the background and ends this process, and with it the whole sandbox, when
-// the pipe reaches end of file: Run's process is gone. This covers what
+// end of Run's lifeline socket. Otherwise EnvVar was set by hand, and
+// making mounts private would change the host's. It tells Run that signals
+// may come now, then waits on the socket in the background and ends this
+// process, and with it the whole sandbox, when the socket reaches end of
+// file: Run's process is gone. This covers what
 // Pdeathsig cannot: a parent that died before the kernel was told to signal
 // the child (say, while the child was stopped by SIGSTOP).
 func watchParent() error {
 	fd, err := strconv.Atoi(os.Getenv(lifelineEnv))
 	var st unix.Stat_t
 	if err != nil || os.Getpid() != 1 || os.Getppid() != 0 ||
-		unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		return fmt.Errorf("sandbox: not in a private sandbox: %s=1 was set, but not by sandbox.Run", EnvVar)
 	}
 	unix.CloseOnExec(fd)
+	// Setup runs after the program set up its signal handling (cli.Main
+	// does first thing): from now on Run may forward signals.
+	unix.Write(fd, []byte{1})
 	go func() {
 		var b [1]byte
 		for {
