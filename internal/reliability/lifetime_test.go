@@ -1,0 +1,187 @@
+package reliability
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsscript/nsscript/internal/testenv"
+)
+
+// killWays are the ways TestNothingOutlivesARun ends a run, and the exit
+// statuses each may give besides 0 (the run ended before the signal came):
+// SIGKILL's own, or 2 for a run that stopped itself. A SIGINT or SIGTERM
+// that comes before the program's first package initialised (its first
+// milliseconds, longer on a loaded machine) still ends it with 128+N, as
+// it ends any program; such runs are counted apart.
+var killWays = []struct {
+	name  string
+	sig   syscall.Signal
+	stop  bool // SIGSTOP to the process group first
+	codes []int
+}{
+	{"SIGKILL", syscall.SIGKILL, false, []int{128 + 9}},
+	{"SIGINT", syscall.SIGINT, false, []int{2}},
+	{"SIGTERM", syscall.SIGTERM, false, []int{2}},
+	{"SIGSTOP+SIGKILL", syscall.SIGKILL, true, []int{128 + 9}},
+}
+
+// TestNothingOutlivesARun runs testdata/procs.star (background programs, a
+// double fork, setsid, a program that ignores SIGTERM) in its sandbox, as
+// root and as nobody, and ends each run at a random moment with SIGKILL,
+// SIGINT, SIGTERM, or SIGSTOP to its process group then SIGKILL. After every
+// run no process of the lab, no nsscript process and nothing on the host
+// (links, mounts, /run/netns, ...) may be left.
+func TestNothingOutlivesARun(t *testing.T) {
+	testenv.LockHost(t, false)
+	testenv.NeedNamespaces(t)
+	for _, user := range []string{"root", "nobody"} {
+		t.Run(user, func(t *testing.T) {
+			var as func(*exec.Cmd)
+			if user == "nobody" {
+				needNobody(t)
+				as = asNobody
+			} else {
+				testenv.NeedRoot(t)
+			}
+			killRuns(t, as)
+		})
+	}
+}
+
+func killRuns(t *testing.T, as func(*exec.Cmd)) {
+	dir, err := os.MkdirTemp("", "nsscript-lifetime-") // nobody reads it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	script := filepath.Join(dir, "procs.star")
+	src, err := os.ReadFile("testdata/procs.star")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(script, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A mark no other process on the machine has in its command line.
+	mark := strconv.Itoa(700000 + os.Getpid()%100000)
+	launch := func(out *os.File) *proc {
+		return start(t, []string{"run", "--set", "mark=" + mark, script}, func(c *exec.Cmd) {
+			if as != nil {
+				as(c)
+			}
+			// A process group of its own, as a shell's job.
+			if c.SysProcAttr == nil {
+				c.SysProcAttr = &syscall.SysProcAttr{}
+			}
+			c.SysProcAttr.Setpgid = true
+			if out != nil {
+				c.Stdout, c.Stderr = out, out
+			}
+		})
+	}
+	before := snapshot(t)
+	t0 := time.Now()
+	p := launch(nil)
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("normal run: exit %d\nstdout:\n%s\nstderr:\n%s", code, p.stdout, p.stderr)
+	}
+	full := time.Since(t0)
+	noSurvivors(t, mark, "a normal run")
+	mustEqual(t, "after a normal run", before, snapshot(t))
+
+	n := runs(2) * len(killWays)
+	ended := map[string]int{}
+	for i := range n {
+		way := killWays[i%len(killWays)]
+		at := time.Duration(rand.Int64N(int64(full)))
+		out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := launch(out)
+		time.Sleep(at)
+		if way.stop {
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGSTOP)
+		}
+		p.signal(way.sig)
+		code := p.wait(t, 60*time.Second)
+		what := fmt.Sprintf("run %d (%s after %v)", i, way.name, at)
+		switch {
+		case code == 0:
+			ended["before the signal"]++
+		case containsInt(way.codes, code):
+			ended[way.name]++
+		case !way.stop && code == 128+int(way.sig):
+			ended[way.name+" before its handler"]++
+		default:
+			b, _ := os.ReadFile(out.Name())
+			t.Fatalf("%s: exit %d\noutput:\n%s", what, code, b)
+		}
+		out.Close()
+		noSurvivors(t, mark, what)
+		mustEqual(t, what, before, snapshot(t))
+	}
+	t.Logf("%d runs (normal run %v; signals at uniform random moments within it): %v; 0 processes, links, mounts or /run/netns entries left",
+		n, full.Round(time.Millisecond), ended)
+}
+
+// noSurvivors fails when a process of the lab (one with mark in its command
+// line) or of nsscript is alive after a run ended. The kernel kills a PID
+// namespace's processes when its init dies, and that takes a moment.
+func noSurvivors(t *testing.T, mark, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := append(leftovers(), marked(mark)...)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, l := range left {
+				if pid, err := strconv.Atoi(strings.SplitN(l, ":", 2)[0]); err == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			t.Fatalf("%s: processes left behind:\n%s", what, strings.Join(left, "\n"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// marked lists the live processes whose command line holds mark.
+func marked(mark string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(b), mark) {
+			continue
+		}
+		if st, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil && strings.Contains(string(st), ") Z ") {
+			continue // dead, waiting for its parent
+		}
+		out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	return out
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
