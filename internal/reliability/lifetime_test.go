@@ -98,7 +98,7 @@ func killRuns(t *testing.T, as func(*exec.Cmd)) {
 	noSurvivors(t, mark, "a normal run")
 	mustEqual(t, "after a normal run", before, snapshot(t))
 
-	n := runs(2) * len(killWays)
+	n := runs(2 * len(killWays)) // the ways take turns
 	ended := map[string]int{}
 	for i := range n {
 		way := killWays[i%len(killWays)]
