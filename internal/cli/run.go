@@ -21,10 +21,11 @@ import (
 )
 
 const runAbout = `Runs a lab script. By default the lab is built inside a private sandbox (new
-user, mount and network namespaces): nothing it creates is visible on the real
-host, and the kernel tears it all down when the run ends, even if nsscript is
-killed. Root is not needed where the kernel allows unprivileged user
-namespaces.
+user, mount, network, PID and UTS namespaces): nothing it creates is visible
+on the real host, and the kernel tears it all down, every program the script
+started included, when the run ends, even if nsscript is killed. The sandbox
+does not isolate files: programs run with the caller's file access. Root is
+not needed where the kernel allows unprivileged user namespaces.
 
 Every expect_* line prints "ok" or "FAIL" with its script position; the run
 ends with "N passed, N failed". An expectation that the end of the run (--timeout,
