@@ -72,10 +72,8 @@ func enterSandbox(env *Env, name string, args []string, prepare func(*sandbox.Op
 		}
 		return 0, false
 	}
-	if err := sandbox.Check(); err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript %s: %v\n", name, err)
-		return ExitError, true
-	}
+	// No sandbox.Check first: Run explains a failure to create the
+	// namespaces as well, and a probe child would cost a second set.
 	// The child sees the terminal as the parent does (termEnv).
 	o := sandbox.Options{
 		Args:    append([]string{os.Args[0], name}, args...),
@@ -96,7 +94,7 @@ func enterSandbox(env *Env, name string, args []string, prepare func(*sandbox.Op
 	code, err := sandbox.Run(o)
 	done()
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript %s: start sandbox: %v\n", name, err)
+		fmt.Fprintf(env.Stderr, "nsscript %s: %v\n", name, err) // "sandbox: ..."
 		return ExitError, true
 	}
 	return code, true
