@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -225,7 +226,8 @@ func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map
 	return ExitOK
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// identRE is compiled on first use, not at every program start.
+var identRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // parseSets turns --set NAME=VALUE flags into script values.
 func parseSets(sets []string) (map[string]starlark.Value, error) {
@@ -235,7 +237,7 @@ func parseSets(sets []string) (map[string]starlark.Value, error) {
 		if !ok {
 			return nil, fmt.Errorf("--set %q: want NAME=VALUE", s)
 		}
-		if !identRE.MatchString(name) {
+		if !identRE().MatchString(name) {
 			return nil, fmt.Errorf("--set %q: %q is not a valid name", s, name)
 		}
 		if builtins.Lookup(name) != nil || name == "vars" || starlark.Universe[name] != nil {

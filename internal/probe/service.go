@@ -191,8 +191,9 @@ func (s *Server) serveTCP(c net.Conn) {
 	}
 }
 
-// zeros is what GET /bytes/N sends.
-var zeros = make([]byte, 64<<10)
+// zeros is what GET /bytes/N sends (made on first use: a program that
+// never serves HTTP does not pay for it at start).
+var zeros = sync.OnceValue(func() []byte { return make([]byte, 64<<10) })
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	peer := s.addPeer(r.RemoteAddr)
@@ -217,8 +218,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for n > 0 {
-		k := min(n, int64(len(zeros)))
-		if _, err := w.Write(zeros[:k]); err != nil {
+		k := min(n, int64(len(zeros())))
+		if _, err := w.Write(zeros()[:k]); err != nil {
 			return
 		}
 		n -= k

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -135,20 +136,22 @@ func orEOF(err error) error {
 }
 
 // pattern is the data Transfer sends: byte i of the stream is pattern[i%251],
-// a prime period so that shifted or dropped chunks do not line up.
-var pattern = func() []byte {
+// a prime period so that shifted or dropped chunks do not line up. It is
+// made on first use, not at program start.
+var pattern = sync.OnceValue(func() []byte {
 	b := make([]byte, 251*256)
 	for i := range b {
 		b[i] = byte(i % 251)
 	}
 	return b
-}()
+})
 
 func sendPattern(c net.Conn, n int64) error {
 	for off := int64(0); off < n; {
 		start := off % 251
-		k := min(n-off, int64(len(pattern))-start)
-		w, err := c.Write(pattern[start : start+k])
+		p := pattern()
+		k := min(n-off, int64(len(p))-start)
+		w, err := c.Write(p[start : start+k])
 		off += int64(w)
 		if err != nil {
 			return err
