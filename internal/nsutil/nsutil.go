@@ -15,7 +15,6 @@ package nsutil
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 
 	"github.com/vishvananda/netlink"
@@ -23,10 +22,12 @@ import (
 )
 
 // threadNetnsPath names the current thread's network namespace. It reads the
-// thread's own entry, never /proc/self, which names the main thread's.
-func threadNetnsPath() string {
-	return fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-}
+// thread's own entry, never /proc/self, which names the main thread's; and
+// /proc/thread-self rather than /proc/PID/task/TID, because in the sandbox's
+// PID namespace getpid and gettid number the thread as that namespace does,
+// which a /proc of another PID namespace (the host's, where the kernel
+// refused a fresh one) does not.
+func threadNetnsPath() string { return "/proc/thread-self/ns/net" }
 
 // Do runs fn on a thread whose network namespace is the one behind nsFD and
 // returns fn's error. The calling goroutine's thread is never switched.
