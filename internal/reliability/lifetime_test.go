@@ -120,6 +120,11 @@ func killRuns(t *testing.T, as func(*exec.Cmd)) {
 			ended["before the signal"]++
 		case containsInt(way.codes, code):
 			ended[way.name]++
+			// The lab's programs ignore SIGTERM or stay in the background:
+			// stopping them must not be cut short by the watchdog.
+			if b, _ := os.ReadFile(out.Name()); strings.Contains(string(b), "did not stop within") {
+				t.Fatalf("%s: the watchdog ended the run:\n%s", what, b)
+			}
 		case !way.stop && code == 128+int(way.sig):
 			ended[way.name+" before its handler"]++
 		default:
