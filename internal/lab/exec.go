@@ -106,10 +106,6 @@ func (l *Lab) Start(n *Netns, p Program, background bool) (*Process, error) {
 }
 
 func (pr *Process) start(p Program) error {
-	// /run/netns and /sys as programs expect them (in the sandbox).
-	if err := sandbox.ForPrograms(); err != nil {
-		return err
-	}
 	cmd := exec.Command(p.Argv[0], p.Argv[1:]...)
 	cmd.Dir = p.Dir
 	cmd.Env = append(os.Environ(), p.Env...)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/nsscript/nsscript/internal/probe"
-	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // Netns is a network namespace of the lab.
@@ -373,12 +372,8 @@ func (n *Netns) unbind() error {
 	return err
 }
 
-// BindAll binds every namespace of the lab under NetnsDir, and readies the
-// sandbox for programs (sandbox.ForPrograms).
+// BindAll binds every namespace of the lab under NetnsDir.
 func (l *Lab) BindAll() error {
-	if err := sandbox.ForPrograms(); err != nil { // also for a lab of host alone
-		return err
-	}
 	for _, n := range l.order {
 		if err := n.Bind(); err != nil {
 			return err

@@ -33,11 +33,7 @@ const (
 
 func TestMain(m *testing.M) {
 	if Inside() {
-		err := Setup()
-		if err == nil {
-			err = ForPrograms() // the children act as the lab's programs do
-		}
-		if err != nil {
+		if err := Setup(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(97)
 		}

@@ -36,50 +36,25 @@ var (
 //     container's masked /proc, the host's /proc stays and Where says so;
 //     the host's processes still cannot be signalled or joined);
 //   - reaps orphaned processes, as an init must (Reap);
-//   - brings loopback up;
-//   - removes EnvVar from the environment.
-//
-// What only programs need waits for ForPrograms. Only the first call does
-// anything; later calls return its result.
-func Setup() error {
-	setupOnce.Do(func() { setupErr = setup() })
-	return setupErr
-}
-
-var (
-	programsOnce sync.Once
-	programsErr  error
-)
-
-// ForPrograms finishes the sandbox for the programs a script starts and for
-// namespaces bound by name; Setup leaves it until then, so that runs that
-// need neither skip the work. It
 //   - mounts an empty tmpfs on /run/netns, where named namespaces are
 //     bind-mounted as `ip netns add` does. If the host has no /run/netns, it is
 //     not created there (that would leave a directory behind on the host):
 //     instead a tmpfs is mounted on /run, the host's /run entries are
 //     bind-mounted back into it (best effort; /run/user, /run/systemd and the
-//     like stay visible) and /run/netns is made inside it;
+//     like stay visible) and /run/netns is made inside it. This is done
+//     before anything can run in the sandbox, so that no program (`ip netns
+//     add`) writes into the real host's /run;
 //   - mounts a fresh sysfs on /sys, so /sys/class/net shows the lab's links,
 //     as `ip netns exec` does (the host's mounts under /sys, such as
 //     /sys/fs/cgroup, are hidden; if the kernel refuses, the host's /sys stays
-//     and Where says so).
+//     and Where says so);
+//   - brings loopback up;
+//   - removes EnvVar from the environment.
 //
-// Outside the sandbox it does nothing. Only the first call does anything;
-// later calls return its result.
-func ForPrograms() error {
-	if !Inside() {
-		return nil
-	}
-	programsOnce.Do(func() {
-		if programsErr = mountNetnsDir(); programsErr != nil {
-			return
-		}
-		if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-			note("host /sys kept (mount sysfs: %v)", err)
-		}
-	})
-	return programsErr
+// Only the first call does anything; later calls return its result.
+func Setup() error {
+	setupOnce.Do(func() { setupErr = setup() })
+	return setupErr
 }
 
 func setup() error {
@@ -95,6 +70,12 @@ func setup() error {
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		note("host /proc kept (mount proc: %v)", err)
+	}
+	if err := mountNetnsDir(); err != nil {
+		return err
+	}
+	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		note("host /sys kept (mount sysfs: %v)", err)
 	}
 	if err := loopbackUp(); err != nil {
 		return fmt.Errorf("sandbox: bring up loopback: %w", err)
