@@ -30,31 +30,7 @@ func TestSandboxEscape(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedNamespaces(t)
 	testenv.LockHost(t, false)
-
-	target := exec.Command("sleep", "300")
-	target.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
-	if err := target.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { target.Process.Kill(); target.Wait() })
-	pid := target.Process.Pid
-	// The target's namespace, also bound on a file that the sandbox sees
-	// (files are not isolated).
-	dir, err := os.MkdirTemp("", "nsscript-escape-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bound := filepath.Join(dir, "net")
-	if err := os.WriteFile(bound, nil, 0o444); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount(fmt.Sprintf("/proc/%d/ns/net", pid), bound, "", unix.MS_BIND, ""); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Unmount(bound, unix.MNT_DETACH) })
-	mnt := filepath.Join(dir, "mnt")
-	os.Mkdir(mnt, 0o755)
+	pid, bound, mnt := escapeTarget(t)
 
 	before := escapeState(t, pid)
 	var u unix.Utsname
@@ -107,6 +83,36 @@ func TestSandboxEscape(t *testing.T) {
 	t.Logf("inside the sandbox (status, command):\n%s", p.stdout)
 	noLeftovers(t)
 	mustEqual(t, "after the escape attempts", before, escapeState(t, pid))
+}
+
+// escapeTarget starts a process in a network namespace of its own and binds
+// that namespace on a file (files are not isolated: the sandbox sees it).
+// It returns the pid, the bound file and a directory to try mounting on.
+func escapeTarget(t *testing.T) (pid int, bound, mnt string) {
+	t.Helper()
+	target := exec.Command("sleep", "300")
+	target.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	if err := target.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { target.Process.Kill(); target.Wait() })
+	pid = target.Process.Pid
+	dir, err := os.MkdirTemp("", "nsscript-escape-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bound = filepath.Join(dir, "net")
+	if err := os.WriteFile(bound, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(fmt.Sprintf("/proc/%d/ns/net", pid), bound, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(bound, unix.MNT_DETACH) })
+	mnt = filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	return pid, bound, mnt
 }
 
 // escapeState is the host state a sandboxed script could try to change:

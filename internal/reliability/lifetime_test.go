@@ -56,21 +56,28 @@ func TestNothingOutlivesARun(t *testing.T) {
 	}
 }
 
-func killRuns(t *testing.T, as func(*exec.Cmd)) {
-	dir, err := os.MkdirTemp("", "nsscript-lifetime-") // nobody reads it
+// publicScript copies testdata/NAME to a directory that nobody may read.
+func publicScript(t *testing.T, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nsscript-lifetime-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
-	script := filepath.Join(dir, "procs.star")
-	src, err := os.ReadFile("testdata/procs.star")
+	src, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	script := filepath.Join(dir, name)
 	if err := os.WriteFile(script, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return script
+}
+
+func killRuns(t *testing.T, as func(*exec.Cmd)) {
+	script := publicScript(t, "procs.star")
 	// A mark no other process on the machine has in its command line.
 	mark := strconv.Itoa(700000 + os.Getpid()%100000)
 	launch := func(out *os.File) *proc {

@@ -45,17 +45,11 @@ func Run(opts Options) (int, error) {
 	}
 	rootless := needUserNS()
 	cmd.SysProcAttr = sysProcAttr(rootless)
-	// The lifeline: the child reads its end until EOF, which comes when
-	// this process is gone, however it ended (see watchParent); it writes
-	// a byte once it handles signals (see Setup).
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	keep, lifeline, err := addLifeline(cmd)
 	if err != nil {
-		return 1, fmt.Errorf("sandbox: %w", err)
+		return 1, err
 	}
-	keep, lifeline := os.NewFile(uintptr(pair[0]), "lifeline"), os.NewFile(uintptr(pair[1]), "lifeline")
 	defer keep.Close()
-	cmd.ExtraFiles = append(cmd.ExtraFiles[:len(cmd.ExtraFiles):len(cmd.ExtraFiles)], lifeline)
-	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lifelineEnv, 2+len(cmd.ExtraFiles)))
 
 	// Listen before starting, so that a signal in between is forwarded
 	// rather than killing this process.
@@ -102,11 +96,7 @@ func Run(opts Options) (int, error) {
 			}
 		case err := <-started:
 			if err != nil {
-				var errno syscall.Errno
-				if errors.As(err, &errno) && errno != syscall.ENOENT && errno != syscall.EACCES {
-					return 1, explain(err, rootless)
-				}
-				return 1, fmt.Errorf("sandbox: re-execute %s: %w", cmd.Args[0], err)
+				return 1, startError(err, cmd.Args[0], rootless)
 			}
 		case <-ready:
 			ready = nil
@@ -124,6 +114,32 @@ func Run(opts Options) (int, error) {
 			return ws.ExitStatus(), nil
 		}
 	}
+}
+
+// addLifeline gives cmd one end of a socket pair, the lifeline, and returns
+// this process's end and the child's (to close once the child started). The
+// child reads its end until EOF, which comes when this process is gone,
+// however it ended (see watchParent); it writes a byte once it handles
+// signals (see Setup).
+func addLifeline(cmd *exec.Cmd) (keep, child *os.File, err error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	keep, child = os.NewFile(uintptr(pair[0]), "lifeline"), os.NewFile(uintptr(pair[1]), "lifeline")
+	cmd.ExtraFiles = append(cmd.ExtraFiles[:len(cmd.ExtraFiles):len(cmd.ExtraFiles)], child)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lifelineEnv, 2+len(cmd.ExtraFiles)))
+	return keep, child, nil
+}
+
+// startError explains why the child did not start: the namespaces could not
+// be made, or the program could not be executed.
+func startError(err error, argv0 string, rootless bool) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) && errno != syscall.ENOENT && errno != syscall.EACCES {
+		return explain(err, rootless)
+	}
+	return fmt.Errorf("sandbox: re-execute %s: %w", argv0, err)
 }
 
 // forward sends sigs to the child; it fails only if the child is gone.
