@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"github.com/nsscript/nsscript/internal/cli"
+	// SIGINT and SIGTERM are caught from the first package inits on.
+	_ "github.com/nsscript/nsscript/internal/signals/early"
 )
 
 func main() { os.Exit(cli.Main()) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/nsscript/nsscript/builtins"
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/sandbox"
+	"github.com/nsscript/nsscript/internal/signals"
 	"github.com/nsscript/nsscript/lang"
 )
 
@@ -124,13 +124,8 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 		ctx, stop = context.WithTimeoutCause(ctx, f.timeout, fmt.Errorf("timeout: run stopped after %s (--timeout)", f.timeout))
 		defer stop()
 	}
-	sigs := env.Signals
-	if sigs == nil {
-		own := make(chan os.Signal, 2)
-		signal.Notify(own, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(own)
-		sigs = own
-	}
+	sigs, stopCatching := signals.Or(env.Signals)
+	defer stopCatching()
 	stopSigs := make(chan struct{})
 	defer close(stopSigs)
 	go func() {

@@ -6,12 +6,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/signals"
 )
 
 // Options configures Run. Zero values mean os.Args, os.Environ() and the
@@ -53,13 +54,8 @@ func Run(opts Options) (int, error) {
 
 	// Listen before starting, so that a signal in between is forwarded
 	// rather than killing this process.
-	sigs := opts.Signals
-	if sigs == nil {
-		own := make(chan os.Signal, 4)
-		signal.Notify(own, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(own)
-		sigs = own
-	}
+	sigs, stopCatching := signals.Or(opts.Signals)
+	defer stopCatching()
 
 	started := make(chan error, 1)
 	ready := make(chan struct{})

@@ -2,11 +2,14 @@
 // starts, so that nsscript run answers a signal in its first milliseconds as
 // it answers a later one (it stops and exits 2) instead of dying of it.
 //
-// Its init function runs among the first of the program's packages (it
-// imports only os/signal and the packages that one needs), before the larger
-// packages initialise. The command that handles signals itself takes the
-// channel with Take; any other command calls Release, which gives the
-// signals back their default action, delivering one that already came.
+// The nsscript binary calls Start from the init function of
+// internal/signals/early, which cmd/nsscript imports for that alone: it runs
+// among the first of the program's packages (it imports only os/signal and
+// the packages that one needs), before the larger packages initialise.
+// Other programs that link this package (tests) never catch anything. The
+// command that handles signals itself takes the channel with Take; any other
+// command calls Release, which gives the signals back their default action,
+// delivering one that already came.
 package signals
 
 import (
@@ -17,20 +20,27 @@ import (
 )
 
 var (
-	ch   = make(chan os.Signal, 8)
+	ch   chan os.Signal
 	once sync.Once
 )
 
-func init() { signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM) }
+// Start catches SIGINT and SIGTERM from now on. Call it once, first thing.
+func Start() {
+	ch = make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+}
 
 // Take returns the channel on which SIGINT and SIGTERM arrive, those that
-// came before the call included.
+// came since Start included, or nil when Start was not called.
 func Take() <-chan os.Signal { return ch }
 
 // Release stops catching SIGINT and SIGTERM. A signal that came meanwhile is
 // delivered again with its default action, so the process dies of it as it
 // would have without this package.
 func Release() {
+	if ch == nil {
+		return
+	}
 	once.Do(func() {
 		signal.Stop(ch)
 		select {
@@ -40,4 +50,16 @@ func Release() {
 		default:
 		}
 	})
+}
+
+// Or returns ch when it is set, and otherwise a new channel on which SIGINT
+// and SIGTERM arrive from now on (for callers, such as tests, that did not
+// Take them at start); stop ends that.
+func Or(ch <-chan os.Signal) (sigs <-chan os.Signal, stop func()) {
+	if ch != nil {
+		return ch, func() {}
+	}
+	own := make(chan os.Signal, 4)
+	signal.Notify(own, syscall.SIGINT, syscall.SIGTERM)
+	return own, func() { signal.Stop(own) }
 }
