@@ -21,7 +21,7 @@ type PacketMatch struct {
 }
 
 // Protos lists the values PacketMatch.Proto takes.
-var Protos = []string{"arp", "icmp", "icmp6", "tcp", "udp", "ip", "ip6"}
+var Protos = []string{"arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6"}
 
 // PacketTypes lists the values PacketMatch.Type takes, by protocol.
 var PacketTypes = map[string][]string{

@@ -18,7 +18,7 @@ import (
 type Packet struct {
 	Time  time.Time
 	Dir   string // "in" (the link received it) or "out" (the link sent it)
-	Proto string // "arp", "icmp", "icmp6", "tcp", "udp", "ip", "ip6", or "ether"
+	Proto string // "arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6", or "ether"
 	Type  string // arp: "request", "reply"; icmp, icmp6: "echo-request", "unreachable", ...
 	Flags string // tcp flags as tcpdump writes them: "S", "S.", ".", "P.", "F.", "R"
 	// Src and Dst are the IP addresses; for ARP, the sender's and the
@@ -121,6 +121,9 @@ func (p *Packet) decodeTransport(pk gopacket.Packet, ipWord string, payload int)
 	case pk.Layer(layers.LayerTypeICMPv6) != nil:
 		p.Proto = "icmp6"
 		p.Summary = head + p.icmp6(pk, payload)
+	case pk.Layer(layers.LayerTypeIGMP) != nil:
+		p.Proto = "igmp"
+		p.Summary = head + fmt.Sprintf("igmp, length %d", payload)
 	default:
 		p.Summary = head + fmt.Sprintf("%s, length %d", p.ipProtoName(pk), payload)
 	}

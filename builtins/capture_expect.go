@@ -1,0 +1,242 @@
+package builtins
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/internal/lab"
+	"github.com/nsscript/nsscript/internal/probe"
+)
+
+// packetMatchArg unpacks what selects packets: a capture's filter and what
+// expect_packets counts. As a dict ({"proto": "arp", "src": net1}) it is one
+// argument; params lists the same keys as keyword arguments.
+type packetMatchArg struct {
+	run                *Run
+	proto, typ, flags  string
+	src, dst, host     addrMatchArg
+	sport, dport, port portArg
+	m                  probe.PacketMatch
+}
+
+// params returns the match keys as UnpackArgs pairs, all optional.
+func (a *packetMatchArg) params() []any {
+	a.src.run, a.dst.run, a.host.run = a.run, a.run, a.run
+	return []any{"proto??", &a.proto, "type??", &a.typ, "flags??", &a.flags,
+		"src??", &a.src, "dst??", &a.dst, "host??", &a.host,
+		"sport??", &a.sport, "dport??", &a.dport, "port??", &a.port}
+}
+
+// build checks the unpacked keys and makes the match.
+func (a *packetMatchArg) build() error {
+	a.m = probe.PacketMatch{Proto: a.proto, Type: a.typ, Flags: a.flags,
+		Src: a.src.p, Dst: a.dst.p, Host: a.host.p, Sport: int(a.sport.n), Dport: int(a.dport.n), Port: int(a.port.n)}
+	return a.m.Check()
+}
+
+// Unpack implements starlark.Unpacker for the dict form.
+func (a *packetMatchArg) Unpack(v starlark.Value) error {
+	d, ok := v.(*starlark.Dict)
+	if !ok {
+		return fmt.Errorf("got %s, want dict such as {\"proto\": \"arp\"}", v.Type())
+	}
+	ps := a.params()
+	var names []string
+	for i := 0; i < len(ps); i += 2 {
+		names = append(names, strings.TrimSuffix(ps[i].(string), "??"))
+	}
+	var kwargs []starlark.Tuple
+	for _, item := range d.Items() {
+		k, ok := item[0].(starlark.String)
+		if !ok {
+			return fmt.Errorf("got %s key, want one of %s", item[0].Type(), strings.Join(names, ", "))
+		}
+		kwargs = append(kwargs, starlark.Tuple{k, item[1]})
+	}
+	if err := starlark.UnpackArgs("match", nil, kwargs, ps...); err != nil {
+		return fmt.Errorf("%s (keys: %s)", strings.TrimPrefix(err.Error(), "match: "), strings.Join(names, ", "))
+	}
+	return a.build()
+}
+
+// addrMatchArg unpacks an address ("10.0.0.1"), a network ("10.0.0.0/24")
+// or a netns or link (its first address).
+type addrMatchArg struct {
+	run *Run
+	p   netip.Prefix
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *addrMatchArg) Unpack(v starlark.Value) error {
+	if s, ok := v.(starlark.String); ok && strings.Contains(string(s), "/") {
+		p, err := netip.ParsePrefix(string(s))
+		if err != nil {
+			return fmt.Errorf("invalid network %q (want e.g. \"10.0.0.0/24\")", string(s))
+		}
+		a.p = p.Masked()
+		return nil
+	}
+	var d dstArg
+	if err := d.Unpack(v); err != nil {
+		return err
+	}
+	a.p = netip.PrefixFrom(d.addr, d.addr.BitLen())
+	return nil
+}
+
+// countArg unpacks a packet count, 0 or more.
+type countArg struct {
+	n   int
+	set bool
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *countArg) Unpack(v starlark.Value) error {
+	if err := starlark.AsInt(v, &a.n); err != nil || a.n < 0 {
+		return fmt.Errorf("got %s, want a count of 0 or more", v.String())
+	}
+	a.set = true
+	return nil
+}
+
+// countBounds turns count, min and max into bounds; hi < 0 means none.
+// Without any of them, at least one packet is expected.
+func countBounds(count, lo, hi countArg) (int, int, error) {
+	switch {
+	case count.set && (lo.set || hi.set):
+		return 0, 0, fmt.Errorf("give count or min/max, not both")
+	case count.set:
+		return count.n, count.n, nil
+	case lo.set && hi.set && lo.n > hi.n:
+		return 0, 0, fmt.Errorf("min %d is more than max %d", lo.n, hi.n)
+	case !lo.set && !hi.set:
+		return 1, -1, nil
+	case !hi.set:
+		return lo.n, -1, nil
+	}
+	return lo.n, hi.n, nil
+}
+
+// wantText says what a count must be: "exactly 1", "at least 2".
+func wantText(lo, hi int) string {
+	switch {
+	case lo == hi:
+		return fmt.Sprintf("exactly %d", lo)
+	case hi < 0:
+		return fmt.Sprintf("at least %d", lo)
+	case lo == 0:
+		return fmt.Sprintf("at most %d", hi)
+	}
+	return fmt.Sprintf("%d to %d", lo, hi)
+}
+
+// fnExpectPackets implements expect_packets(capture, match=None, count=None,
+// min=None, max=None, within=None, **match keys).
+func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		cv                     *CaptureValue
+		dict                   = packetMatchArg{run: r}
+		kw                     = packetMatchArg{run: r}
+		count, atLeast, atMost countArg
+		within                 durationArg
+	)
+	params := append([]any{"capture", &cv, "match??", &dict, "count??", &count, "min??", &atLeast, "max??", &atMost, "within??", &within}, kw.params()...)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
+		return nil, err
+	}
+	if err := kw.build(); err != nil {
+		return nil, err
+	}
+	m := dict.m
+	switch {
+	case !dict.m.IsZero() && !kw.m.IsZero():
+		return nil, fmt.Errorf("give match or keyword arguments, not both")
+	case dict.m.IsZero():
+		m = kw.m
+	}
+	lo, hi, err := countBounds(count, atLeast, atMost)
+	if err != nil {
+		return nil, err
+	}
+	c := cv.c
+	what := fmt.Sprintf("%s/%s %s", c.Link.NS().Name, c.Link.Name(), m)
+	cmd := c.CountCmd(m, lo, hi)
+	if within.d > 0 {
+		cmd = fmt.Sprintf("timeout %d sh -c 'until %s; do sleep 0.1; done'", ceilSeconds(within.d), strings.ReplaceAll(cmd, "'", `'\''`))
+	}
+	// The run was flushed (expect_packets is a barrier): the capture holds
+	// every packet of the probes before this line, and only what it holds
+	// now counts unless within gives later packets time to come.
+	seen := c.Packets()
+	queueExpect(r, t, b, c.Link.NS(), netip.Addr{}, what, []string{cmd}, func(e *Expectation) {
+		deadline := time.Now().Add(within.d)
+		for {
+			n := countMatching(seen, m)
+			if n >= lo || !time.Now().Before(deadline) || r.Ctx.Err() != nil {
+				settlePackets(e, c, seen, m, n, lo, hi)
+				return
+			}
+			select {
+			case <-time.After(20 * time.Millisecond):
+			case <-r.Ctx.Done():
+			}
+			seen = c.Packets()
+		}
+	})
+	return starlark.None, nil
+}
+
+func countMatching(ps []probe.Packet, m probe.PacketMatch) int {
+	n := 0
+	for i := range ps {
+		if m.Match(&ps[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// maxShown bounds the packets a failed expect_packets lists.
+const maxShown = 20
+
+// settlePackets records the verdict: n of the packets seen match m, and the
+// bounds are lo and hi (hi < 0: none). A failure lists what the capture
+// saw, so the reader sees which packet was missing or extra.
+func settlePackets(e *Expectation, c *lab.Capture, seen []probe.Packet, m probe.PacketMatch, n, lo, hi int) {
+	e.OK = n >= lo && (hi < 0 || n <= hi)
+	word := "packets"
+	if n == 1 {
+		word = "packet"
+	}
+	if e.OK {
+		e.Detail = fmt.Sprintf("%d %s (want %s)", n, word, wantText(lo, hi))
+		for i := range seen {
+			if m.Match(&seen[i]) {
+				e.Detail += ", first: " + seen[i].Summary
+				break
+			}
+		}
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s, want %s; the capture on %s saw %d:", n, word, wantText(lo, hi), c.Link.Name(), len(seen))
+	for i := range seen {
+		if i == maxShown {
+			fmt.Fprintf(&b, "\n       ... and %d more", len(seen)-maxShown)
+			break
+		}
+		mark := " "
+		if m.Match(&seen[i]) {
+			mark = "*"
+		}
+		fmt.Fprintf(&b, "\n     %s %5.3fs %-3s %s", mark, seen[i].Time.Sub(c.Started).Seconds(), seen[i].Dir, seen[i].Summary)
+	}
+	if d := c.Dropped(); d > 0 {
+		fmt.Fprintf(&b, "\n       (%d packets were dropped)", d)
+	}
+	e.Detail = b.String()
+}
