@@ -31,11 +31,17 @@ func (a *packetMatchArg) params() []any {
 		"sport??", &a.sport, "dport??", &a.dport, "port??", &a.port}
 }
 
-// build checks the unpacked keys and makes the match.
+// build makes the match of the unpacked keys and checks it.
 func (a *packetMatchArg) build() error {
 	a.m = probe.PacketMatch{Proto: a.proto, Type: a.typ, Flags: a.flags,
 		Src: a.src.p, Dst: a.dst.p, Host: a.host.p, Sport: int(a.sport.n), Dport: int(a.dport.n), Port: int(a.port.n)}
 	return a.m.Check()
+}
+
+// given reports whether any key was unpacked.
+func (a *packetMatchArg) given() bool {
+	return a.proto != "" || a.typ != "" || a.flags != "" || a.src.p.IsValid() || a.dst.p.IsValid() || a.host.p.IsValid() ||
+		a.sport.n != 0 || a.dport.n != 0 || a.port.n != 0
 }
 
 // Unpack implements starlark.Unpacker for the dict form.
@@ -148,14 +154,14 @@ func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
 		return nil, err
 	}
+	if dict.given() && kw.given() {
+		return nil, fmt.Errorf("give match or keyword arguments, not both")
+	}
 	if err := kw.build(); err != nil {
 		return nil, err
 	}
 	m := dict.m
-	switch {
-	case !dict.m.IsZero() && !kw.m.IsZero():
-		return nil, fmt.Errorf("give match or keyword arguments, not both")
-	case dict.m.IsZero():
+	if kw.given() {
 		m = kw.m
 	}
 	lo, hi, err := countBounds(count, atLeast, atMost)

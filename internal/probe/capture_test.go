@@ -139,7 +139,7 @@ func TestCaptureStopped(t *testing.T) {
 }
 
 func TestPacketMatchCheck(t *testing.T) {
-	for _, m := range []PacketMatch{{Proto: "arpp"}, {Type: "request"}, {Proto: "arp", Type: "echo-request"},
+	for _, m := range []PacketMatch{{Proto: "arpp"}, {Type: "requestt"}, {Proto: "arp", Type: "echo-request"}, {Proto: "tcp", Type: "request"},
 		{Proto: "udp", Flags: "S"}, {Proto: "tcp", Flags: "SYN"}, {Proto: "icmp", Port: 80}} {
 		if m.Check() == nil {
 			t.Errorf("%s: no error", m)
@@ -151,6 +151,10 @@ func TestPacketMatchCheck(t *testing.T) {
 	}
 	if got, want := m.Tcpdump(), "tcp and tcp[tcpflags] == (tcp-syn|tcp-ack) and src net 10.0.0.0/24 and dst port 80"; got != want {
 		t.Errorf("Tcpdump() = %q, want %q", got, want)
+	}
+	echo := PacketMatch{Type: "echo-request"}
+	if got, want := echo.Tcpdump(), "(icmp[icmptype] == icmp-echo or icmp6[icmp6type] == icmp6-echo)"; got != want || echo.Check() != nil {
+		t.Errorf("Tcpdump() = %q, want %q (%v)", got, want, echo.Check())
 	}
 	arp := PacketMatch{Proto: "arp", Type: "request", Host: netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 32)}
 	if got, want := arp.Tcpdump(), "arp and arp[6:2] == 1 and host 10.0.0.1"; got != want {

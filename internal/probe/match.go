@@ -40,22 +40,21 @@ func sortedValues(m map[uint8]string) []string {
 }
 
 // Check reports a field that can never match: an unknown protocol or type,
-// a type without its protocol, tcp flags or ports of a protocol without them.
+// tcp flags or ports of a protocol without them.
 func (m PacketMatch) Check() error {
 	if m.Proto != "" && !contains(Protos, m.Proto) {
 		return fmt.Errorf("unknown proto %q (want one of %s)", m.Proto, strings.Join(Protos, ", "))
 	}
 	if m.Type != "" {
-		types, ok := PacketTypes[m.Proto]
-		if !ok {
-			return fmt.Errorf("type %q needs proto \"arp\", \"icmp\" or \"icmp6\"", m.Type)
+		if _, ok := PacketTypes[m.Proto]; !ok && m.Proto != "" {
+			return fmt.Errorf("type %q needs proto \"arp\", \"icmp\" or \"icmp6\", not %q", m.Type, m.Proto)
 		}
-		if !contains(types, m.Type) {
-			return fmt.Errorf("unknown %s type %q (want one of %s)", m.Proto, m.Type, strings.Join(types, ", "))
+		if len(m.typeProtos()) == 0 {
+			return fmt.Errorf("unknown %s type %q (want one of %s)", orAny(m.Proto), m.Type, strings.Join(m.knownTypes(), ", "))
 		}
 	}
-	if m.Flags != "" && m.Proto != "tcp" {
-		return fmt.Errorf("flags %q needs proto \"tcp\"", m.Flags)
+	if m.Flags != "" && m.Proto != "" && m.Proto != "tcp" {
+		return fmt.Errorf("flags %q needs proto \"tcp\", not %q", m.Flags, m.Proto)
 	}
 	if m.Flags != "" && strings.Trim(m.Flags, "SFRPUEW.") != "" && m.Flags != "none" {
 		return fmt.Errorf("invalid tcp flags %q (want tcpdump's letters, e.g. \"S\", \"S.\", \".\", \"P.\", \"F.\", \"R\")", m.Flags)
@@ -64,6 +63,44 @@ func (m PacketMatch) Check() error {
 		return fmt.Errorf("ports need proto \"tcp\" or \"udp\", not %q", m.Proto)
 	}
 	return nil
+}
+
+// typeProtos lists the protocols (m.Proto, or any when it is empty) that
+// have a message type called m.Type.
+func (m PacketMatch) typeProtos() []string {
+	var out []string
+	for _, p := range []string{"arp", "icmp", "icmp6"} {
+		if (m.Proto == "" || m.Proto == p) && contains(PacketTypes[p], m.Type) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// knownTypes lists the types of m.Proto, or of every protocol.
+func (m PacketMatch) knownTypes() []string {
+	if m.Proto != "" {
+		return PacketTypes[m.Proto]
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range []string{"arp", "icmp", "icmp6"} {
+		for _, t := range PacketTypes[p] {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func orAny(proto string) string {
+	if proto == "" {
+		return "packet"
+	}
+	return proto
 }
 
 func contains(list []string, s string) bool {
@@ -165,14 +202,22 @@ func (m PacketMatch) Tcpdump() string {
 		f = append(f, m.Proto)
 	}
 	if m.Type != "" {
-		x := tcpdumpTypes[m.Proto+" "+m.Type]
-		switch m.Proto {
-		case "icmp":
-			x = "icmp[icmptype] == " + x
-		case "icmp6":
-			x = "icmp6[icmp6type] == " + x
+		var alts []string
+		for _, p := range m.typeProtos() {
+			x := tcpdumpTypes[p+" "+m.Type]
+			switch p {
+			case "icmp":
+				x = "icmp[icmptype] == " + x
+			case "icmp6":
+				x = "icmp6[icmp6type] == " + x
+			}
+			alts = append(alts, x)
 		}
-		f = append(f, x)
+		if len(alts) > 1 {
+			f = append(f, "("+strings.Join(alts, " or ")+")")
+		} else {
+			f = append(f, alts...)
+		}
 	}
 	if m.Flags != "" {
 		var bits []string
