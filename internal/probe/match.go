@@ -227,7 +227,10 @@ func (m PacketMatch) Tcpdump() string {
 			}
 		}
 		mask := "0"
-		if len(bits) > 0 {
+		switch {
+		case len(bits) == 1:
+			mask = bits[0]
+		case len(bits) > 1:
 			mask = "(" + strings.Join(bits, "|") + ")"
 		}
 		f = append(f, "tcp[tcpflags] == "+mask)
