@@ -87,10 +87,11 @@ func (v *CaptureValue) save(t *starlark.Thread, b *starlark.Builtin, args starla
 		if path == "" {
 			return nil, fmt.Errorf("empty path")
 		}
+		// The shell equivalent runs beside the script, as the path reads.
+		v.run.Lab.Note(lab.Step{NS: v.c.Link.NS().Name, Op: "capture save", Desc: "save the capture on " + v.c.Link.Name() + " to " + path, Cmds: []string{v.c.SaveCmd(path)}})
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(filepath.Dir(t.CallFrame(1).Pos.Filename()), path)
 		}
-		v.run.Lab.Note(lab.Step{NS: v.c.Link.NS().Name, Op: "capture save", Desc: "save the capture on " + v.c.Link.Name() + " to " + path, Cmds: []string{v.c.SaveCmd(path)}})
 		if err := v.c.Save(path); err != nil {
 			return nil, err
 		}

@@ -30,7 +30,7 @@ cap.stop()
 		"c.star:9:1: expect_packets b/eth0 type=echo-request src=10.0.0.1\n"+
 			`test "$(tcpdump -nr cap1.pcap '(icmp[icmptype] == icmp-echo or icmp6[icmp6type] == icmp6-echo) and src host 10.0.0.1' 2>/dev/null | wc -l)" -eq 1`+"\n",
 		`timeout 2 sh -c 'until n="$(tcpdump -nr cap1.pcap '\''tcp and tcp[tcpflags] == tcp-syn and dst port 80'\'' 2>/dev/null | wc -l)"; test $n -ge 1 -a $n -le 3; do sleep 0.1; done'`+"\n",
-		"cp cap1.pcap "+dir+"/echo.pcap\n",
+		"cp cap1.pcap echo.pcap\n",
 		"kill $cap1; wait $cap1 || true\n",
 	)
 }
