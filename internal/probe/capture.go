@@ -20,9 +20,12 @@ import (
 // 64 KiB with segmentation offload).
 const SnapLen = 65536
 
-// MaxPackets bounds the frames one Capture keeps; later ones are counted
-// as dropped.
-const MaxPackets = 100000
+// MaxPackets and MaxBytes bound the frames one Capture keeps; later ones
+// are counted as dropped.
+const (
+	MaxPackets = 100000
+	MaxBytes   = 256 << 20
+)
 
 // A Capture records the frames a link sends and receives, as tcpdump -i
 // does: an AF_PACKET socket opened inside the link's namespace and bound to
@@ -38,6 +41,7 @@ type Capture struct {
 
 	mu      sync.Mutex // guards the fields below, and each read of the socket
 	pkts    []Packet
+	bytes   int // of the kept frames' data
 	hatype  uint16
 	dropped int // kept-frame limit plus the kernel's own drops
 	err     error
@@ -136,10 +140,11 @@ func (c *Capture) add(n int, oob []byte, from unix.Sockaddr) {
 	if !c.keep.Match(&p) {
 		return
 	}
-	if len(c.pkts) >= MaxPackets {
+	if len(c.pkts) >= MaxPackets || c.bytes+len(data) > MaxBytes {
 		c.dropped++
 		return
 	}
+	c.bytes += len(data)
 	c.pkts = append(c.pkts, p)
 }
 
