@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
 )
 
 // startCapture captures on the link called name in namespace fd.
@@ -159,5 +161,34 @@ func TestPacketMatchCheck(t *testing.T) {
 	arp := PacketMatch{Proto: "arp", Type: "request", Host: netip.PrefixFrom(netip.MustParseAddr("10.0.0.1"), 32)}
 	if got, want := arp.Tcpdump(), "arp and arp[6:2] == 1 and host 10.0.0.1"; got != want {
 		t.Errorf("Tcpdump() = %q, want %q", got, want)
+	}
+}
+
+// TestDecodePacketTruncated: every prefix of a real frame decodes without
+// panicking (a snap length or a broken frame cuts packets anywhere), and the
+// whole frame decodes to tcpdump's line.
+func TestDecodePacketTruncated(t *testing.T) {
+	eth := &layers.Ethernet{SrcMAC: []byte{2, 0, 0, 0, 0, 1}, DstMAC: []byte{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP,
+		SrcIP: []byte{198, 51, 100, 2}, DstIP: []byte{10, 0, 0, 2}}
+	tcp := &layers.TCP{SrcPort: 40000, DstPort: 80, Seq: 7, SYN: true, Window: 1000}
+	tcp.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp); err != nil {
+		t.Fatal(err)
+	}
+	frame := buf.Bytes()
+	for n := 0; n < len(frame); n++ {
+		DecodePacket(frame[:n], len(frame), unix.ARPHRD_ETHER, false, time.Now())
+		DecodePacket(frame[:n], len(frame), unix.ARPHRD_NONE, false, time.Now())
+	}
+	p := DecodePacket(frame, len(frame), unix.ARPHRD_ETHER, false, time.Now())
+	want := "IP 198.51.100.2.40000 > 10.0.0.2.80: Flags [S], seq 7, win 1000, length 0"
+	if p.Summary != want || p.Proto != "tcp" || p.Flags != "S" || p.Sport != 40000 {
+		t.Errorf("decoded %+v, want %q", p, want)
+	}
+	raw := DecodePacket(frame[14:], len(frame)-14, unix.ARPHRD_NONE, true, time.Now())
+	if raw.Summary != want || raw.Dir != "out" {
+		t.Errorf("a tun frame decoded as %q (%s)", raw.Summary, raw.Dir)
 	}
 }
