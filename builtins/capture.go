@@ -13,13 +13,6 @@ import (
 	"github.com/nsscript/nsscript/internal/probe"
 )
 
-func init() {
-	methodDocs["capture"] = `capture values (from capture): attributes link, filter (as keyword text, "proto=arp"), packets (the packet values recorded so far, in order), dropped (packets not kept: past 100000 or 256 MiB, or dropped by the kernel); methods:
-    capture.stop()                 stop recording (every capture stops when the run ends); the packets stay
-    capture.save(path)             write the packets as a pcap file (tcpdump -r, Wireshark), path relative to the script`
-	methodDocs["packet"] = `packet values (capture.packets): attributes time (seconds since the capture started), dir ("in" or "out" of the link), proto ("arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6" or "ether"), type (arp: "request", "reply"; icmp, icmp6: "echo-request", "echo-reply", "unreachable", "time-exceeded", "neighbor-solicitation", ...; else None), flags (tcp flags as tcpdump writes them: "S", "S.", ".", "P.", "F.", "R"; else None), src, dst (IP addresses; for arp the sender's and target's; else None), sport, dport (tcp and udp; else None), len (bytes on the wire), summary (tcpdump -nS's line without the time: "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28")`
-}
-
 // CaptureValue is the Starlark value of a packet capture started by capture().
 type CaptureValue struct {
 	run *Run

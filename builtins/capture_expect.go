@@ -79,7 +79,7 @@ type addrMatchArg struct {
 // Unpack implements starlark.Unpacker.
 func (a *addrMatchArg) Unpack(v starlark.Value) error {
 	if s, ok := v.(starlark.String); ok && strings.Contains(string(s), "/") {
-		p, err := netip.ParsePrefix(string(s))
+		p, err := ParsePrefix(string(s))
 		if err != nil {
 			return fmt.Errorf("invalid network %q (want e.g. \"10.0.0.0/24\")", string(s))
 		}
@@ -94,41 +94,32 @@ func (a *addrMatchArg) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// countArg unpacks a packet count, 0 or more.
-type countArg struct {
-	n   int
-	set bool
-}
+// countArg returns the unpacker of a packet count; -1 stands for absent.
+func countArg(noun string) intArg { return intIn(noun, 0, MaxCount, -1) }
 
-// Unpack implements starlark.Unpacker.
-func (a *countArg) Unpack(v starlark.Value) error {
-	if err := starlark.AsInt(v, &a.n); err != nil || a.n < 0 {
-		return fmt.Errorf("got %s, want a count of 0 or more", v.String())
-	}
-	a.set = true
-	return nil
-}
+// MaxCount bounds the packet counts expect_packets takes.
+const MaxCount = 1 << 30
 
-// countBounds turns count, min and max into bounds; hi < 0 means none.
-// Without any of them, at least one packet is expected.
-func countBounds(count, lo, hi countArg) (int, int, error) {
+// countBounds turns count, min and max (each -1 when absent) into bounds;
+// hi < 0 means none. Without any of them, at least one packet is expected.
+func countBounds(count, lo, hi int) (int, int, error) {
 	switch {
-	case count.set && (lo.set || hi.set):
+	case count >= 0 && (lo >= 0 || hi >= 0):
 		return 0, 0, fmt.Errorf("give count or min/max, not both")
-	case count.set:
-		return count.n, count.n, nil
-	case lo.set && hi.set && lo.n > hi.n:
-		return 0, 0, fmt.Errorf("min %d is more than max %d", lo.n, hi.n)
-	case !lo.set && !hi.set:
+	case count >= 0:
+		return count, count, nil
+	case lo >= 0 && hi >= 0 && lo > hi:
+		return 0, 0, fmt.Errorf("min %d is more than max %d", lo, hi)
+	case lo < 0 && hi < 0:
 		return 1, -1, nil
-	case !hi.set:
-		return lo.n, -1, nil
+	case lo < 0:
+		return 0, hi, nil
 	}
-	return lo.n, hi.n, nil
+	return lo, hi, nil
 }
 
-// wantText says what a count must be: "exactly 1", "at least 2".
-func wantText(lo, hi int) string {
+// countText says what a count must be: "exactly 1", "at least 2".
+func countText(lo, hi int) string {
 	switch {
 	case lo == hi:
 		return fmt.Sprintf("exactly %d", lo)
@@ -140,15 +131,16 @@ func wantText(lo, hi int) string {
 	return fmt.Sprintf("%d to %d", lo, hi)
 }
 
-// fnExpectPackets implements expect_packets(capture, match=None, count=None,
-// min=None, max=None, within=None, **match keys).
+// fnExpectPackets implements expect_packets(capture, match=None, count=None, min=None, max=None, within=None, proto=None, type=None, flags=None, src=None, dst=None, host=None, sport=None, dport=None, port=None).
 func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		cv                     *CaptureValue
-		dict                   = packetMatchArg{run: r}
-		kw                     = packetMatchArg{run: r}
-		count, atLeast, atMost countArg
-		within                 durationArg
+		cv      *CaptureValue
+		dict    = packetMatchArg{run: r}
+		kw      = packetMatchArg{run: r}
+		count   = countArg("count")
+		atLeast = countArg("min")
+		atMost  = countArg("max")
+		within  durationArg
 	)
 	params := append([]any{"capture", &cv, "match??", &dict, "count??", &count, "min??", &atLeast, "max??", &atMost, "within??", &within}, kw.params()...)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
@@ -164,7 +156,7 @@ func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	if kw.given() {
 		m = kw.m
 	}
-	lo, hi, err := countBounds(count, atLeast, atMost)
+	lo, hi, err := countBounds(count.n, atLeast.n, atMost.n)
 	if err != nil {
 		return nil, err
 	}
@@ -182,8 +174,12 @@ func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 		deadline := time.Now().Add(within.d)
 		for {
 			n := countMatching(seen, m)
-			if n >= lo || !time.Now().Before(deadline) || r.Ctx.Err() != nil {
+			if n >= lo || !time.Now().Before(deadline) {
 				settlePackets(e, c, seen, m, n, lo, hi)
+				return
+			}
+			if r.Ctx.Err() != nil { // the run ended before the time was up
+				e.Cut, e.Detail = true, fmt.Sprintf("%d of %s packets before the run ended", n, countText(lo, hi))
 				return
 			}
 			select {
@@ -219,7 +215,7 @@ func settlePackets(e *Expectation, c *lab.Capture, seen []probe.Packet, m probe.
 		word = "packet"
 	}
 	if e.OK {
-		e.Detail = fmt.Sprintf("%d %s (want %s)", n, word, wantText(lo, hi))
+		e.Detail = fmt.Sprintf("%d %s (want %s)", n, word, countText(lo, hi))
 		for i := range seen {
 			if m.Match(&seen[i]) {
 				e.Detail += ", first: " + seen[i].Summary
@@ -229,7 +225,7 @@ func settlePackets(e *Expectation, c *lab.Capture, seen []probe.Packet, m probe.
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d %s, want %s; the capture on %s saw %d:", n, word, wantText(lo, hi), c.Link.Name(), len(seen))
+	fmt.Fprintf(&b, "%d %s, want %s; the capture on %s saw %d:", n, word, countText(lo, hi), c.Link.Name(), len(seen))
 	for i := range seen {
 		if i == maxShown {
 			fmt.Fprintf(&b, "\n       ... and %d more", len(seen)-maxShown)

@@ -227,6 +227,15 @@ var Table = []*Builtin{
 		Doc: `What fdb() returns: attributes mac, dev (the port, or the vxlan device), remote (a vxlan entry's remote endpoint, or None), vlan (0 for none), state ("permanent" for local and static entries, "reachable" or "stale" for learnt ones).`},
 	{Name: "link_stats", Domain: "values", Sig: `link_stats`,
 		Doc: `What link.stats is (read fresh on each access, as ip -s link show does): attributes rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped, rx_errors, tx_errors.`},
+
+	{Name: "capture", Domain: "values", Sig: `capture value`,
+		Doc: `What capture() returns: attributes link, filter (as keyword text, "proto=arp"), packets (the packet values recorded so far, in order; reading it waits for the probes before its line), dropped (packets not kept: past 100000 or 256 MiB, or dropped by the kernel).`},
+	{Name: "capture.stop", Domain: "values", Mutates: true, Sig: `capture.stop()`,
+		Doc: `Stops recording (every capture stops when the run ends); the packets stay.`},
+	{Name: "capture.save", Domain: "values", Mutates: true, Sig: `capture.save(path)`,
+		Doc: `Writes the packets recorded so far as a pcap file (tcpdump -r, Wireshark); a relative path is relative to the script.`},
+	{Name: "packet", Domain: "values", Sig: `packet`,
+		Doc: `One of capture.packets: attributes time (seconds since the capture started), dir ("in" or "out" of the link), proto ("arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6" or "ether"), type (arp: "request", "reply"; icmp, icmp6: "echo-request", "echo-reply", "unreachable", "time-exceeded", "neighbor-solicitation", ...; else None), flags (tcp flags as tcpdump writes them: "S", "S.", ".", "P.", "F.", "R"; else None), src, dst (IP addresses; for arp the sender's and target's; else None), sport, dport (tcp and udp; else None), len (bytes on the wire), summary (tcpdump -nS's line without the time: "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28").`},
 	{Name: "run_result", Domain: "values", Sig: `run_result`,
 		Doc: `What run() returns: attributes ok (exit status 0), status (exit status, -1 when a signal ended the program), signal ("" or e.g. "SIGKILL"), stdout, stderr.`},
 }
