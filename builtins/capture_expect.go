@@ -179,7 +179,8 @@ func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 				return
 			}
 			if r.Ctx.Err() != nil { // the run ended before the time was up
-				e.Cut, e.Detail = true, fmt.Sprintf("%d of %s packets before the run ended", n, countText(lo, hi))
+				took := fmtSeconds(time.Since(deadline.Add(-within.d)))
+				e.Cut, e.Detail = true, fmt.Sprintf("stopped after %s: %d of %s packets so far", took, n, countText(lo, hi))
 				return
 			}
 			select {
