@@ -66,6 +66,7 @@ func TestValueDocsMatchAttrs(t *testing.T) {
 		"link":    {linkAttrs, sortedKeys(linkMethods)},
 		"service": {serviceAttrs, []string{"close"}},
 		"process": {processAttrs, []string{"stop"}},
+		"capture": {captureAttrs, []string{"save", "stop"}},
 	}
 	for typ, v := range types {
 		var doc string

@@ -47,6 +47,9 @@ var noneCalls = map[string]string{
 	"expect_neighbour":   `expect_neighbour(a, "10.0.0.1")`,
 	"expect":             `expect(True)`,
 	"expect_run":         `expect_run(a, "true")`,
+
+	"capture":        `capture(x)`,
+	"expect_packets": `expect_packets(capture(x), proto = "tcp", flags = "S", src = "10.0.0.1", dst = a, host = x, sport = 1, dport = 2, port = 3, count = 1)`,
 }
 
 // noneParams returns the parameters of sig whose default is None.

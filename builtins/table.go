@@ -175,6 +175,14 @@ var Table = []*Builtin{
 		Sig: `expect_run(ns, cmd, status=0, stdout=None, stderr=None, timeout="30s", stdin="", env=None, within=None)`,
 		Doc: `Runs a program in ns as run() does and records ok or FAIL for its verdict: exit status status, and stdout and stderr that match the regular expressions given (RE2, searched anywhere: anchor with ^ and $, (?m) for lines). An unmodified test script becomes one counted expectation. A failure shows the last lines of what the program wrote under the FAIL line; one that runs longer than timeout is stopped and fails. With within, the program is run again (every 100ms after it ends) until its verdict is the wanted one or the time is over: a check that a daemon has converged. Like run(), it waits for the expectations before it, and the script waits for it.`},
 
+	// capture.go, capture_expect.go (packets on a wire)
+	{Name: "capture", Domain: "capture", Mutates: true, Fn: fnCapture,
+		Sig: `capture(link, filter=None)`,
+		Doc: `Starts recording the packets link sends and receives, as tcpdump -i does, and returns a capture value (attributes packets, filter, dropped; methods stop, save). It opens a packet socket in the link's namespace (no tcpdump needed, rootless too) and records from this line on; reading capture.packets waits for the probes before that line, so their packets are in. filter, a dict of the keys expect_packets takes ({"proto": "icmp", "host": net1}), keeps only the packets that match. Captures stop when the run ends, and a failed run's --bundle directory gets each one as a pcap file.`},
+	{Name: "expect_packets", Domain: "capture", Mutates: true, Fn: fnExpectPackets,
+		Sig: `expect_packets(capture, match=None, count=None, min=None, max=None, within=None, proto=None, type=None, flags=None, src=None, dst=None, host=None, sport=None, dport=None, port=None)`,
+		Doc: `Expects the capture to hold count packets (or between min and max; by default at least one) that match every key given, as a dict match or as keyword arguments: proto ("arp", "icmp", "icmp6", "igmp", "tcp", "udp"; "ip" and "ip6" match every IPv4 or IPv6 packet), type (arp "request" or "reply"; icmp and icmp6 "echo-request", "echo-reply", "unreachable", "time-exceeded", "neighbor-solicitation", ...), flags (tcp, exactly as tcpdump writes them: "S" for a SYN, "S." for a SYN-ACK), src, dst and host (either end: an address, a network "10.0.0.0/24", a netns or link; for arp the sender's and target's addresses), sport, dport and port (either). It counts what crossed the link up to this line; with within ("2s"), packets still coming count until the lower bound is reached or the time is up. Records ok or FAIL with the script position; a failure lists the packets the capture saw, the matching ones marked with *.`},
+
 	// The values builtins return: an entry named by the value's type lists
 	// its attributes, one named TYPE.METHOD documents a method.
 	{Name: "netns", Domain: "values", Sig: `netns value`,
@@ -219,6 +227,15 @@ var Table = []*Builtin{
 		Doc: `What fdb() returns: attributes mac, dev (the port, or the vxlan device), remote (a vxlan entry's remote endpoint, or None), vlan (0 for none), state ("permanent" for local and static entries, "reachable" or "stale" for learnt ones).`},
 	{Name: "link_stats", Domain: "values", Sig: `link_stats`,
 		Doc: `What link.stats is (read fresh on each access, as ip -s link show does): attributes rx_packets, tx_packets, rx_bytes, tx_bytes, rx_dropped, tx_dropped, rx_errors, tx_errors.`},
+
+	{Name: "capture", Domain: "values", Sig: `capture value`,
+		Doc: `What capture() returns: attributes link, filter (as keyword text, "proto=arp"), packets (the packet values recorded so far, in order; reading it waits for the probes before its line), dropped (packets not kept: past 100000 or 256 MiB, or dropped by the kernel).`},
+	{Name: "capture.stop", Domain: "values", Mutates: true, Sig: `capture.stop()`,
+		Doc: `Stops recording (every capture stops when the run ends); the packets stay.`},
+	{Name: "capture.save", Domain: "values", Mutates: true, Sig: `capture.save(path)`,
+		Doc: `Writes the packets recorded so far as a pcap file (tcpdump -r, Wireshark); a relative path is relative to the script.`},
+	{Name: "packet", Domain: "values", Sig: `packet`,
+		Doc: `One of capture.packets: attributes time (seconds since the capture started), dir ("in" or "out" of the link), proto ("arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6" or "ether"), type (arp: "request", "reply"; icmp, icmp6: "echo-request", "echo-reply", "unreachable", "time-exceeded", "neighbor-solicitation", ...; else None), flags (tcp flags as tcpdump writes them: "S", "S.", ".", "P.", "F.", "R"; else None), src, dst (IP addresses; for arp the sender's and target's; else None), sport, dport (tcp and udp; else None), len (bytes on the wire), summary (tcpdump -nS's line without the time: "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28").`},
 	{Name: "run_result", Domain: "values", Sig: `run_result`,
 		Doc: `What run() returns: attributes ok (exit status 0), status (exit status, -1 when a signal ended the program), signal ("" or e.g. "SIGKILL"), stdout, stderr.`},
 }

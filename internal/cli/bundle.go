@@ -36,6 +36,7 @@ type bundler struct {
 	mu     sync.Mutex
 	n      int
 	warned bool
+	saved  map[*lab.Capture]bool // captures named in summary.txt (bundle_capture.go)
 }
 
 // setupRun sets the run's colour and failure hooks for a run of lab l
@@ -88,7 +89,11 @@ func (b *bundler) onFail(e *builtins.Expectation) {
 		}
 	}
 	if writeIt {
-		if err := b.write(e, snaps); err != nil && !b.warned {
+		err := b.write(e, snaps)
+		if err == nil {
+			err = b.writeCaptures()
+		}
+		if err != nil && !b.warned {
 			b.warned = true
 			fmt.Fprintf(b.errw, "nsscript: --bundle: %v\n", err)
 		}

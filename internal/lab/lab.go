@@ -87,6 +87,8 @@ type Lab struct {
 	pending map[*Link]bool
 	closed  bool
 	probed  atomic.Bool // a probe was sent (neighbour entries may exist)
+
+	captures []*Capture // capture.go; guarded by mu
 }
 
 type undoEntry struct {
@@ -225,6 +227,7 @@ func (l *Lab) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
+	l.stopCaptures()
 	var errs []error
 	if !l.opts.Keep {
 		for i := len(l.undo) - 1; i >= 0; i-- {
