@@ -12,7 +12,7 @@
 // in parallel without interfering.
 //
 // Specs see $SCRIPTS, the scripts directory beside the spec directory (for
-// testdata/, ../scripts), and the conditions [root], [userns],
+// testdata/, ../scripts), and the conditions [root], [userns], [tun],
 // [linktype:NAME] and [qdisc:NAME] besides testscript's own ([exec:NAME],
 // ...). Setting NSSCRIPT_UPDATE=1 rewrites the golden files that `cmp`
 // compares against. `nsscript test DIR` runs the same specs without Go.

@@ -19,7 +19,7 @@ run builds its lab in its own sandbox, so specs run in parallel.
 Arguments are spec files or directories of them (*.txtar, *.txt); the default
 is ./testdata, or the current directory if there is none. Specs see $SCRIPTS,
 the scripts directory beside their own directory, and the conditions [root],
-[userns], [linktype:NAME], [qdisc:NAME] and [exec:NAME].
+[userns], [tun], [linktype:NAME], [qdisc:NAME] and [exec:NAME].
 
 Prints one line per spec ("ok   NAME  0.12s" or "FAIL NAME  0.30s" followed by
 the failing phase of its log), then "N passed, N failed". A spec that -timeout
@@ -57,7 +57,7 @@ func cmdTest(env *Env, args []string) int {
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per spec instead of text (the summary goes to stderr)")
 	fs.BoolVar(&f.update, "update", false, "rewrite golden files in the specs when cmp fails (also NSSCRIPT_UPDATE=1)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "stop specs still running after this `duration`")
-	fs.BoolVar(&f.conditions, "conditions", false, "print whether each condition given as argument (default: root, userns) holds here, and exit")
+	fs.BoolVar(&f.conditions, "conditions", false, "print whether each condition given as argument (default: root, userns, tun) holds here, and exit")
 	if code, done := parseFlags(env, fs, args); done {
 		return code
 	}

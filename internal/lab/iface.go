@@ -158,10 +158,7 @@ func (l *Lab) Tap(ns *Netns, s TapSpec) (*Link, error) {
 		// With --host the device is journaled (journal.go).
 		err := l.hostLinks(func() error { return nsutil.Do(ns.fd, func() error { return ns.h.LinkAdd(tt) }) }, ns, s.Name, nil, "")
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("no /dev/net/tun: %w", err)
-			}
-			return err
+			return tunError(err)
 		}
 		return nil
 	})
@@ -187,6 +184,24 @@ func (l *Lab) Tap(ns *Netns, s TapSpec) (*Link, error) {
 		}
 	}
 	return lk, nil
+}
+
+// tunError explains a failure to make a tap or tun device through
+// /dev/net/tun: a missing device, or one this user may not open (it is
+// often mode 0600, owned by root, and a rootless sandbox's root is the
+// caller, not the real root).
+func tunError(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("no /dev/net/tun (load the tun module): %w", err)
+	case errors.Is(err, os.ErrPermission):
+		mode := ""
+		if fi, serr := os.Stat("/dev/net/tun"); serr == nil {
+			mode = fmt.Sprintf(" (it is mode %04o)", fi.Mode().Perm())
+		}
+		return fmt.Errorf("tap devices need /dev/net/tun to be writable by this user%s: run as root or make it so (chmod 0666 /dev/net/tun); specs can declare [tun]: %w", mode, err)
+	}
+	return err
 }
 
 // SetHairpin turns hairpin mode of a bridge port on or off: with it on, the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
@@ -18,6 +20,7 @@ import (
 var Conditions = []struct{ Name, Doc string }{
 	{"root", "the specs run as root (uid 0)"},
 	{"userns", "unprivileged users can create user namespaces, so nsscript runs rootless"},
+	{"tun", "this user can open /dev/net/tun, so tap() can make tap and tun devices"},
 	{"linktype:NAME", "the kernel can create a link of type NAME (veth, bridge, macvlan, vxlan, vlan, dummy, ...)"},
 	{"qdisc:NAME", "the kernel can attach a queueing discipline NAME (netem, tbf, htb, ...)"},
 }
@@ -61,6 +64,8 @@ func evaluate(cond string) (bool, error) {
 		return os.Geteuid() == 0, nil
 	case cond == "userns":
 		return usernsUsable(), nil
+	case cond == "tun":
+		return tunUsable(), nil
 	case hasArg && (kind == "linktype" || kind == "qdisc"):
 		if !validKindName(name) {
 			return false, fmt.Errorf("condition %s: %q is not a valid %s name", cond, name, kind)
@@ -74,7 +79,7 @@ func evaluate(cond string) (bool, error) {
 		}
 		return ok, nil
 	}
-	return false, fmt.Errorf("unknown condition %q (nsscript knows root, userns, linktype:NAME, qdisc:NAME; testscript knows exec:NAME and others)", cond)
+	return false, fmt.Errorf("unknown condition %q (nsscript knows root, userns, tun, linktype:NAME, qdisc:NAME; testscript knows exec:NAME and others)", cond)
 }
 
 func kernelCheck(kind, name string) (bool, error) {
@@ -117,6 +122,19 @@ func usernsUsable() bool {
 	return true
 }
 
+// tunUsable reports whether this user may open /dev/net/tun for reading and
+// writing, which making a tap or tun device needs (also inside the sandbox:
+// its root is this user, who gains no access to a file owned by the real
+// root). Root may open it whatever its mode.
+func tunUsable() bool {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
 // checkInSandbox evaluates cond in a sandboxed copy of this program (a user
 // namespace where it may create network namespaces), for callers that are not
 // privileged. The child runs "nsscript test -conditions COND"; argv[0] and
@@ -155,7 +173,7 @@ func checkInSandbox(cond string) (bool, error) {
 // -conditions" prints them. It stops at the first unknown condition.
 func WriteConditions(w io.Writer, conds []string) error {
 	if len(conds) == 0 {
-		conds = []string{"root", "userns"}
+		conds = []string{"root", "userns", "tun"}
 	}
 	for _, c := range conds {
 		ok, err := Condition(c)
