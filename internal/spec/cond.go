@@ -34,6 +34,9 @@ func Condition(cond string) (bool, error) {
 	return c.ok, c.err
 }
 
+// errUnknown starts the error for a condition nobody knows.
+var errUnknown = errors.New("unknown condition")
+
 type condResult struct {
 	once sync.Once
 	ok   bool
@@ -68,18 +71,21 @@ func evaluate(cond string) (bool, error) {
 		return tunUsable(), nil
 	case hasArg && (kind == "linktype" || kind == "qdisc"):
 		if !validKindName(name) {
-			return false, fmt.Errorf("condition %s: %q is not a valid %s name", cond, name, kind)
+			return false, fmt.Errorf("%q is not a valid %s name", name, kind)
+		}
+		if known := map[string]map[string]bool{"linktype": linkKinds, "qdisc": qdiscKinds}[kind]; !known[name] {
+			return false, fmt.Errorf("Linux has no %s %q (a typo?)", kind, name)
 		}
 		ok, err := kernelCheck(kind, name)
 		if errors.Is(err, errNoNetns) && !sandbox.Inside() {
 			return checkInSandbox(cond)
 		}
-		if err != nil {
-			return false, fmt.Errorf("condition %s: %w", cond, err)
-		}
+		return ok, err
+	}
+	if ok, known := testscriptCondition(cond); known {
 		return ok, nil
 	}
-	return false, fmt.Errorf("unknown condition %q (nsscript knows root, userns, tun, linktype:NAME, qdisc:NAME; testscript knows exec:NAME and others)", cond)
+	return false, fmt.Errorf("%w %q (nsscript knows root, userns, tun, linktype:NAME, qdisc:NAME; testscript knows exec:NAME, GOOS and GOARCH names and others)", errUnknown, cond)
 }
 
 func kernelCheck(kind, name string) (bool, error) {
@@ -141,7 +147,7 @@ func tunUsable() bool {
 // MarkerEnv make a test binary that imports nstest act as nsscript.
 func checkInSandbox(cond string) (bool, error) {
 	if err := sandbox.Check(); err != nil {
-		return false, fmt.Errorf("condition %s: %w", cond, err)
+		return false, fmt.Errorf("check in sandbox: %w", err)
 	}
 	var out, errOut bytes.Buffer
 	code, err := sandbox.Run(sandbox.Options{
@@ -155,15 +161,15 @@ func checkInSandbox(cond string) (bool, error) {
 		err = fmt.Errorf("exit status %d: %s", code, strings.TrimSpace(errOut.String()))
 	}
 	if err != nil {
-		return false, fmt.Errorf("condition %s: check in sandbox: %w", cond, err)
+		return false, fmt.Errorf("check in sandbox: %w", err)
 	}
 	got, err := ReadConditions(&out)
 	if err != nil {
-		return false, fmt.Errorf("condition %s: check in sandbox: %w", cond, err)
+		return false, fmt.Errorf("check in sandbox: %w", err)
 	}
 	ok, found := got[cond]
 	if !found {
-		return false, fmt.Errorf("condition %s: check in sandbox: no answer", cond)
+		return false, errors.New("check in sandbox: no answer")
 	}
 	return ok, nil
 }
@@ -177,6 +183,9 @@ func WriteConditions(w io.Writer, conds []string) error {
 	}
 	for _, c := range conds {
 		ok, err := Condition(c)
+		if err != nil && !errors.Is(err, errUnknown) {
+			err = fmt.Errorf("condition %s: %w", c, err)
+		}
 		if err != nil {
 			return err
 		}

@@ -25,8 +25,11 @@ func TestConditions(t *testing.T) {
 		{"root", os.Geteuid() == 0},
 		{"linktype:veth", true},
 		{"linktype:bridge", true},
-		{"linktype:no-such-kind", false},
-		{"qdisc:no-such-qdisc", false},
+		{"qdisc:pfifo", true},
+		{"exec:sh", true},
+		{"exec:no-such-program-here", false},
+		{"linux", true},
+		{"windows", false},
 	} {
 		for range 2 { // the second answer comes from the cache
 			got, err := spec.Condition(tc.cond)
@@ -45,6 +48,9 @@ func TestConditionErrors(t *testing.T) {
 		"qdisc:Net Em":      `"Net Em" is not a valid qdisc name`,
 		"linktype:../../x":  `is not a valid linktype name`,
 		"userns:yes please": `unknown condition`,
+		"linktype:dumy":     `Linux has no linktype "dumy" (a typo?)`,
+		"linktype:no-such":  `Linux has no linktype "no-such" (a typo?)`,
+		"qdisc:netme":       `Linux has no qdisc "netme" (a typo?)`,
 	} {
 		if _, err := spec.Condition(cond); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Condition(%q) error = %v, want %q", cond, err, want)
@@ -86,7 +92,7 @@ func TestConditionsRootless(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "test", "-conditions", "root", "userns", "linktype:veth", "linktype:no-such-kind")
+	cmd := exec.Command(bin, "test", "-conditions", "root", "userns", "linktype:veth", "exec:sh")
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin", spec.MarkerEnv + "=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -97,7 +103,7 @@ func TestConditionsRootless(t *testing.T) {
 		}
 		t.Fatalf("nsscript test -conditions as nobody: %v\n%s", err, out)
 	}
-	want := "root false\nuserns true\nlinktype:veth true\nlinktype:no-such-kind false\n"
+	want := "root false\nuserns true\nlinktype:veth true\nexec:sh true\n"
 	if string(out) != want {
 		t.Errorf("as nobody:\n%s\nwant:\n%s", out, want)
 	}
