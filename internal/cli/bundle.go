@@ -196,8 +196,8 @@ func (s *snapshot) writeCompact(w io.Writer, indent string) {
 	if len(s.neigh) > 0 {
 		fmt.Fprintf(w, "%sneighbours: %s\n", in, strings.Join(s.neigh, "; "))
 	}
-	if len(s.sysctls) > 0 {
-		fmt.Fprintf(w, "%s%s\n", in, s.sysctls[0]) // forwarding; the files have the rest
+	for _, kv := range s.compact { // forwarding; the files have the rest
+		fmt.Fprintf(w, "%s%s\n", in, kv)
 	}
 	for _, r := range s.nft {
 		fmt.Fprintf(w, "%snft: %s\n", in, r)

@@ -29,6 +29,7 @@ type snapshot struct {
 	routes     []string
 	neigh      []string
 	sysctls    []string
+	compact    []string // the sysctls the terminal shows
 	nft        []string
 	errs       []string
 }
@@ -93,17 +94,45 @@ func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
 		}
 	}
 	sort.Strings(s.neigh)
-	for _, key := range []string{"net.ipv4.ip_forward", "net.ipv4.conf.all.rp_filter"} {
-		if v, err := n.ReadSysctl(key); err == nil {
-			s.sysctls = append(s.sysctls, key+"="+strings.TrimSpace(v))
-		}
-	}
+	s.readSysctls(n)
 	nft, err := nftRules(n)
 	if err != nil {
 		s.errs = append(s.errs, "nftables: "+err.Error())
 	}
 	s.nft = nft
 	return s
+}
+
+// readSysctls reads the settings that decide what the namespace passes on:
+// IPv4 forwarding (and IPv6 forwarding, where it has IPv6 addresses), and,
+// where it holds a bridge, whether bridged frames go through the IP
+// firewall hooks (br_netfilter). s.compact gets the ones the terminal shows.
+func (s *snapshot) readSysctls(n *lab.Netns) {
+	v6, bridge := false, false
+	for _, l := range s.links {
+		bridge = bridge || l.kind == "bridge"
+		for _, a := range l.addrs {
+			v6 = v6 || strings.Contains(a, ":") && !strings.HasPrefix(a, "fe80:")
+		}
+	}
+	keys := []string{"net.ipv4.ip_forward"}
+	if v6 {
+		keys = append(keys, "net.ipv6.conf.all.forwarding")
+	}
+	if bridge {
+		keys = append(keys, "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables")
+	}
+	for _, key := range append(keys, "net.ipv4.conf.all.rp_filter") {
+		v, err := n.ReadSysctl(key)
+		if err != nil {
+			continue // no br_netfilter: no bridge-nf keys
+		}
+		kv := key + "=" + strings.TrimSpace(v)
+		s.sysctls = append(s.sysctls, kv)
+		if strings.Contains(key, "forward") || strings.Contains(key, "bridge-nf") && v != "0" {
+			s.compact = append(s.compact, kv)
+		}
+	}
 }
 
 func readLink(n *lab.Netns, nl netlink.Link, names map[int]string, addrs []netlink.Addr) linkInfo {
@@ -129,12 +158,29 @@ func readLink(n *lab.Netns, nl netlink.Link, names map[int]string, addrs []netli
 		li.peer = lk.Peer().String()
 	}
 	for _, ad := range addrs {
-		if ad.IP.IsLinkLocalUnicast() && ad.IP.To4() == nil {
-			continue
+		if text, ok := addrText(ad); ok {
+			li.addrs = append(li.addrs, text)
 		}
-		li.addrs = append(li.addrs, ad.IPNet.String())
 	}
 	return li
+}
+
+// addrText writes an address with its prefix length, and "tentative" or
+// "dadfailed" when duplicate address detection has not let it be used. An
+// IPv6 link-local address is left out (every IPv6 link has one) unless it
+// is not usable.
+func addrText(ad netlink.Addr) (string, bool) {
+	state := ""
+	switch {
+	case ad.Flags&unix.IFA_F_DADFAILED != 0:
+		state = " dadfailed"
+	case ad.Flags&unix.IFA_F_TENTATIVE != 0:
+		state = " tentative"
+	}
+	if ad.IP.IsLinkLocalUnicast() && ad.IP.To4() == nil && state == "" {
+		return "", false
+	}
+	return ad.IPNet.String() + state, true
 }
 
 // lookupRoute asks the kernel which route it would take to dst and

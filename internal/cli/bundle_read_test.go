@@ -32,3 +32,26 @@ func TestRouteAndNeighText(t *testing.T) {
 		t.Errorf("neighText = %q", got)
 	}
 }
+
+func TestAddrText(t *testing.T) {
+	addr := func(cidr string, flags int) netlink.Addr {
+		ip, n, _ := net.ParseCIDR(cidr)
+		n.IP = ip
+		return netlink.Addr{IPNet: n, Flags: flags}
+	}
+	for _, tc := range []struct {
+		a    netlink.Addr
+		want string
+	}{
+		{addr("10.0.0.1/24", 0), "10.0.0.1/24"},
+		{addr("2001:db8::1/64", 0), "2001:db8::1/64"},
+		{addr("fe80::1/64", 0), ""},
+		{addr("fe80::1/64", unix.IFA_F_TENTATIVE), "fe80::1/64 tentative"},
+		{addr("2001:db8::1/64", unix.IFA_F_TENTATIVE), "2001:db8::1/64 tentative"},
+		{addr("fe80::1/64", unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED), "fe80::1/64 dadfailed"},
+	} {
+		if got, _ := addrText(tc.a); got != tc.want {
+			t.Errorf("addrText(%v, %#x) = %q, want %q", tc.a.IPNet, tc.a.Flags, got, tc.want)
+		}
+	}
+}

@@ -52,6 +52,11 @@ func (lk *Link) AddAddr(p netip.Prefix) error {
 		return fmt.Errorf("add %s to %s in netns %q: %w", p, lk.name, n.Name, err)
 	}
 	lk.addrs = append(lk.addrs, p)
+	if p.Addr().Is6() {
+		// IPv6 just came on: the link gets a link-local address, which
+		// probes wait for (Settle).
+		n.lab.markPending(lk)
+	}
 	return nil
 }
 

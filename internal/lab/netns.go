@@ -214,14 +214,22 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 
 // setupFresh brings loopback up and keeps IPv6 off on new links until an
 // IPv6 address is added (router solicitations and MLD reports from hundreds
-// of links flood a bridge and can drop probes).
+// of links flood a bridge and can drop probes). New links skip duplicate
+// address detection, as the addresses the lab adds do (AddAddr): otherwise
+// the kernel's own link-local addresses stay tentative for a second or two,
+// during which a router sends no neighbour solicitation. Every link-local
+// comes from a MAC address the lab chose, so DAD has nothing to find; a
+// script that wants it sets net.ipv6.conf.default.accept_dad back to 1.
 func (n *Netns) setupFresh() error {
 	// Loopback is the first device of every new namespace: index 1.
 	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
 	if err := n.h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
-	return n.writeSysctls(map[string]string{"net.ipv6.conf.default.disable_ipv6": "1"})
+	return n.writeSysctls(map[string]string{
+		"net.ipv6.conf.default.disable_ipv6": "1",
+		"net.ipv6.conf.default.accept_dad":   "0",
+	})
 }
 
 // OpenNetns opens a namespace that something else created: path is a bind

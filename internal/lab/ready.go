@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // SettleTimeout bounds how long Settle waits for links to come up.
@@ -56,8 +57,9 @@ func (l *Lab) canComeUp(lk *Link, depth int) bool {
 }
 
 // Settle waits until every link that was set up since the last call carries
-// packets: its operational state is up (the kernel has activated its queue)
-// and, for a bridge port, the bridge forwards. A probe right after link-up
+// packets: its operational state is up (the kernel has activated its queue),
+// for a bridge port, the bridge forwards, and its IPv6 addresses are no
+// longer tentative (unreadyLinks). A probe right after link-up
 // otherwise loses its first packet (or, worse, the ARP request it triggers,
 // which the kernel retries only a second later). It never waits longer than
 // SettleTimeout.
@@ -92,14 +94,14 @@ func (l *Lab) Settle(ctx context.Context) {
 				delete(waiting, ns)
 				continue
 			}
-			state, err := operStates(ns.h)
+			notReady, err := unreadyLinks(ns)
 			if err != nil {
 				delete(waiting, ns)
 				continue
 			}
 			rest := links[:0]
 			for _, lk := range links {
-				if s, ok := state[lk.name]; ok && !operReady(s) {
+				if notReady[lk.name] {
 					rest = append(rest, lk)
 				}
 			}
@@ -122,16 +124,53 @@ func operReady(s netlink.LinkOperState) bool {
 	return s == netlink.OperUp || s == netlink.OperUnknown
 }
 
-func operStates(h *netlink.Handle) (map[string]netlink.LinkOperState, error) {
-	links, err := listLinks(h)
+// unreadyLinks returns the names of ns's links that do not carry packets
+// yet: their operational state is not up, or, where ns has IPv6 addresses,
+// one of their IPv6 addresses is still tentative (duplicate address
+// detection has not finished). A tentative address is not usable: a link
+// whose link-local is tentative sends no neighbour solicitation, so a router
+// cannot forward to its neighbours. Lab namespaces turn DAD off for their
+// links (setupFresh); links of the real host (--host) and of namespaces
+// where a script turned it on are waited for here.
+func unreadyLinks(ns *Netns) (map[string]bool, error) {
+	links, err := listLinks(ns.h)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]netlink.LinkOperState, len(links))
+	m := map[string]bool{}
+	names := make(map[int]string, len(links))
 	for _, nl := range links {
-		m[nl.Attrs().Name] = nl.Attrs().OperState
+		a := nl.Attrs()
+		names[a.Index] = a.Name
+		if !operReady(a.OperState) {
+			m[a.Name] = true
+		}
+	}
+	if !ns.hasIPv6() {
+		return m, nil
+	}
+	addrs, err := ns.h.AddrList(nil, netlink.FAMILY_V6)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_DADFAILED == 0 {
+			m[names[a.LinkIndex]] = true
+		}
 	}
 	return m, nil
+}
+
+// hasIPv6 reports whether a link of n has an IPv6 address the lab knows of.
+func (n *Netns) hasIPv6() bool {
+	for _, lk := range n.order {
+		for _, p := range lk.addrs {
+			if p.Addr().Is6() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // flushUnresolved deletes the neighbour entries that are still resolving or
