@@ -13,7 +13,7 @@
 //
 // Specs see $SCRIPTS, the scripts directory beside the spec directory (for
 // testdata/, ../scripts), and the conditions [root], [userns], [tun],
-// [linktype:NAME] and [qdisc:NAME] besides testscript's own ([exec:NAME],
+// [linktype:NAME], [qdisc:NAME] and [sysctl:KEY] besides testscript's own ([exec:NAME],
 // ...). Setting NSSCRIPT_UPDATE=1 rewrites the golden files that `cmp`
 // compares against. `nsscript test DIR` runs the same specs without Go.
 package nstest

@@ -80,6 +80,12 @@ func (b *bundler) onFail(e *builtins.Expectation) {
 		seen[gw] = true
 		snaps = append(snaps, takeSnapshot(gw, "gateway", e.Dst))
 	}
+	// The bridge the source hangs on, in another namespace: what it
+	// passes depends on that namespace's settings and rules too.
+	if br := bridgeOf(e.Src); br != nil && !seen[br.NS()] {
+		seen[br.NS()] = true
+		snaps = append(snaps, takeSnapshot(br.NS(), "bridge "+br.Name(), netip.Addr{}))
+	}
 	if d := ownerOf(b.l, e.Dst); d != nil && !seen[d] {
 		snaps = append(snaps, takeSnapshot(d, "destination", netip.Addr{}))
 	}
@@ -143,6 +149,17 @@ func fileName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// bridgeOf returns the bridge that one of n's links is plugged into through
+// a veth pair (the peer is the bridge's port), or nil.
+func bridgeOf(n *lab.Netns) *lab.Link {
+	for _, lk := range n.Links() {
+		if p := lk.Peer(); p != nil && p.Master() != nil && p.Master().Kind() == "bridge" {
+			return p.Master()
+		}
+	}
+	return nil
 }
 
 // ownerOf returns the lab namespace that holds address a, or nil.

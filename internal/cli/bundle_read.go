@@ -111,6 +111,9 @@ func (s *snapshot) readSysctls(n *lab.Netns) {
 	v6, bridge := false, false
 	for _, l := range s.links {
 		bridge = bridge || l.kind == "bridge"
+		if l.name == "lo" {
+			continue
+		}
 		for _, a := range l.addrs {
 			v6 = v6 || strings.Contains(a, ":") && !strings.HasPrefix(a, "fe80:")
 		}

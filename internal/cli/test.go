@@ -19,7 +19,7 @@ run builds its lab in its own sandbox, so specs run in parallel.
 Arguments are spec files or directories of them (*.txtar, *.txt); the default
 is ./testdata, or the current directory if there is none. Specs see $SCRIPTS,
 the scripts directory beside their own directory, and the conditions [root],
-[userns], [tun], [linktype:NAME], [qdisc:NAME] and [exec:NAME].
+[userns], [tun], [linktype:NAME], [qdisc:NAME], [sysctl:KEY] and [exec:NAME].
 
 Prints one line per spec ("ok   NAME  0.12s" or "FAIL NAME  0.30s" followed by
 the failing phase of its log), then "N passed, N failed". A spec that -timeout

@@ -226,9 +226,38 @@ func (n *Netns) setupFresh() error {
 	if err := n.h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
-	return n.writeSysctls(map[string]string{
+	err := n.writeSysctls(map[string]string{
 		"net.ipv6.conf.default.disable_ipv6": "1",
 		"net.ipv6.conf.default.accept_dad":   "0",
+	})
+	if err != nil {
+		return err
+	}
+	return n.bridgeNetfilterOff()
+}
+
+// bridgeNetfilterKeys are br_netfilter's switches that send bridged frames
+// through the IP (and ARP) firewall hooks. They exist only where the module
+// is loaded, and then are 1 in every new namespace.
+var bridgeNetfilterKeys = []string{
+	"net.bridge.bridge-nf-call-arptables",
+	"net.bridge.bridge-nf-call-ip6tables",
+	"net.bridge.bridge-nf-call-iptables",
+}
+
+// bridgeNetfilterOff turns bridge netfilter off in the namespace, where the
+// kernel has it: in a lab, the forward hook sees what a namespace routes,
+// not what it bridges (firewall() documents that model). A script turns it
+// back on with sysctl.
+func (n *Netns) bridgeNetfilterOff() error {
+	return nsutil.Do(n.fd, func() error {
+		for _, k := range bridgeNetfilterKeys {
+			err := os.WriteFile(sysctlPath(k), []byte("0"), 0o644)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("write %s: %w", k, unwrapPath(err))
+			}
+		}
+		return nil
 	})
 }
 

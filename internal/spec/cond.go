@@ -23,6 +23,7 @@ var Conditions = []struct{ Name, Doc string }{
 	{"tun", "this user can open /dev/net/tun, so tap() can make tap and tun devices"},
 	{"linktype:NAME", "the kernel can create a link of type NAME (veth, bridge, macvlan, vxlan, vlan, dummy, ...)"},
 	{"qdisc:NAME", "the kernel can attach a queueing discipline NAME (netem, tbf, htb, ...)"},
+	{"sysctl:KEY", "a new network namespace has the sysctl KEY (net.*, such as net.bridge.bridge-nf-call-iptables, which needs br_netfilter)"},
 }
 
 // Condition reports whether cond, one of Conditions, holds on this machine.
@@ -69,6 +70,15 @@ func evaluate(cond string) (bool, error) {
 		return usernsUsable(), nil
 	case cond == "tun":
 		return tunUsable(), nil
+	case hasArg && kind == "sysctl":
+		if !validSysctlKey(name) {
+			return false, fmt.Errorf("%q is not a network sysctl (net.*)", name)
+		}
+		ok, err := hasSysctl(name)
+		if errors.Is(err, errNoNetns) && !sandbox.Inside() {
+			return checkInSandbox(cond)
+		}
+		return ok, err
 	case hasArg && (kind == "linktype" || kind == "qdisc"):
 		if !validKindName(name) {
 			return false, fmt.Errorf("%q is not a valid %s name", name, kind)
@@ -85,7 +95,7 @@ func evaluate(cond string) (bool, error) {
 	if ok, known := testscriptCondition(cond); known {
 		return ok, nil
 	}
-	return false, fmt.Errorf("%w %q (nsscript knows root, userns, tun, linktype:NAME, qdisc:NAME; testscript knows exec:NAME, GOOS and GOARCH names and others)", errUnknown, cond)
+	return false, fmt.Errorf("%w %q (nsscript knows root, userns, tun, linktype:NAME, qdisc:NAME, sysctl:KEY; testscript knows exec:NAME, GOOS and GOARCH names and others)", errUnknown, cond)
 }
 
 func kernelCheck(kind, name string) (bool, error) {
@@ -102,6 +112,19 @@ func validKindName(s string) bool {
 	}
 	for _, r := range s {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSysctlKey accepts net.* sysctl names.
+func validSysctlKey(s string) bool {
+	if !strings.HasPrefix(s, "net.") || len(s) > 128 || strings.Contains(s, "..") || strings.HasSuffix(s, ".") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
 			return false
 		}
 	}

@@ -29,6 +29,8 @@ func TestConditions(t *testing.T) {
 		{"exec:sh", true},
 		{"exec:no-such-program-here", false},
 		{"linux", true},
+		{"sysctl:net.ipv4.ip_forward", true},
+		{"sysctl:net.ipv4.no_such_setting", false},
 		{"windows", false},
 	} {
 		for range 2 { // the second answer comes from the cache
@@ -42,15 +44,17 @@ func TestConditions(t *testing.T) {
 
 func TestConditionErrors(t *testing.T) {
 	for cond, want := range map[string]string{
-		"bogus":             `unknown condition "bogus"`,
-		"linktype":          `unknown condition "linktype"`,
-		"linktype:":         `"" is not a valid linktype name`,
-		"qdisc:Net Em":      `"Net Em" is not a valid qdisc name`,
-		"linktype:../../x":  `is not a valid linktype name`,
-		"userns:yes please": `unknown condition`,
-		"linktype:dumy":     `Linux has no linktype "dumy" (a typo?)`,
-		"linktype:no-such":  `Linux has no linktype "no-such" (a typo?)`,
-		"qdisc:netme":       `Linux has no qdisc "netme" (a typo?)`,
+		"bogus":                    `unknown condition "bogus"`,
+		"linktype":                 `unknown condition "linktype"`,
+		"linktype:":                `"" is not a valid linktype name`,
+		"qdisc:Net Em":             `"Net Em" is not a valid qdisc name`,
+		"linktype:../../x":         `is not a valid linktype name`,
+		"userns:yes please":        `unknown condition`,
+		"linktype:dumy":            `Linux has no linktype "dumy" (a typo?)`,
+		"linktype:no-such":         `Linux has no linktype "no-such" (a typo?)`,
+		"qdisc:netme":              `Linux has no qdisc "netme" (a typo?)`,
+		"sysctl:kernel.domainname": `"kernel.domainname" is not a network sysctl (net.*)`,
+		"sysctl:net/../x":          `is not a network sysctl`,
 	} {
 		if _, err := spec.Condition(cond); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Condition(%q) error = %v, want %q", cond, err, want)

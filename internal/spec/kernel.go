@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -150,4 +152,17 @@ func qdiscOfKind(kind string, idx int) netlink.Qdisc {
 		return &netlink.Clsact{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.HANDLE_CLSACT & 0xffff0000, Parent: netlink.HANDLE_CLSACT}}
 	}
 	return &netlink.GenericQdisc{QdiscAttrs: root, QdiscType: kind}
+}
+
+// hasSysctl reports whether a fresh network namespace has the sysctl key
+// (some exist only where a module is loaded: net.bridge.* needs
+// br_netfilter).
+func hasSysctl(key string) (bool, error) {
+	ok := false
+	err := inThrowaway(func() error {
+		_, err := os.Stat("/proc/sys/" + strings.ReplaceAll(key, ".", "/"))
+		ok = err == nil
+		return nil
+	})
+	return ok, err
 }

@@ -1,11 +1,11 @@
 // Package spec runs nsscript's executable specs: txtar scenarios run by
 // testscript, with the nsscript program on PATH and nsscript's conditions
-// ([root], [userns], [tun], [linktype:NAME], [qdisc:NAME]). Both `go test` (package
-// nstest) and `nsscript test` (internal/cli) build their testscript.Params
-// here, so a spec behaves the same under either. For nsscript test, Runner
-// runs spec files in parallel and reports each as it ends (pass, fail, skip,
-// or cut short by the timeout or an interruption), and WriteJSONLine and
-// WriteJUnit write the reports.
+// ([root], [userns], [tun], [linktype:NAME], [qdisc:NAME], [sysctl:KEY]).
+// Both `go test` (package nstest) and `nsscript test` (internal/cli) build
+// their testscript.Params here, so a spec behaves the same under either. For
+// nsscript test, Runner runs spec files in parallel and reports each as it
+// ends (pass, fail, skip, or cut short by the timeout or an interruption),
+// and WriteJSONLine and WriteJUnit write the reports.
 package spec
 
 import (
