@@ -162,7 +162,8 @@ func udpRoundTrip(ctx context.Context, c net.Conn, start time.Time, timeout time
 	msg := []byte("nsscript probe\n")
 	buf := make([]byte, 1<<16)
 	for sent := 0; ; sent++ {
-		if _, err := c.Write(msg); err != nil {
+		err := retryNoBufs(ctx, timeout, func() error { _, err := c.Write(msg); return err })
+		if err != nil {
 			if sent == 0 && !errors.Is(err, syscall.ECONNREFUSED) {
 				// The local stack refused (a filter, a vanished route):
 				// no ICMP error is pending before the first datagram.

@@ -39,12 +39,28 @@ func within[T any](nsFD int, fn func() (T, error)) (T, error) {
 }
 
 // dialNS connects a TCP or UDP socket created inside the namespace nsFD to
-// addr, an "ip:port" literal (names are not resolved: a lab has no DNS).
+// addr, an "ip:port" literal (names are not resolved: a lab has no DNS). A
+// connect the kernel refuses for lack of buffer space is tried again while
+// ctx lasts (retryNoBufs).
+func dialNS(ctx context.Context, nsFD int, network, addr string) (net.Conn, error) {
+	limit := time.Second
+	if d, ok := ctx.Deadline(); ok {
+		limit = time.Until(d)
+	}
+	var c net.Conn
+	err := retryNoBufs(ctx, limit, func() (err error) {
+		c, err = dialOnce(ctx, nsFD, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// dialOnce is one attempt of dialNS.
 //
 // Only the socket(2) call runs inside the namespace; connecting and waiting
 // happen on the calling goroutine through the runtime poller, so a thousand
 // concurrent dials do not pin a thousand OS threads to a namespace.
-func dialNS(ctx context.Context, nsFD int, network, addr string) (net.Conn, error) {
+func dialOnce(ctx context.Context, nsFD int, network, addr string) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, &dialError{NoRoute, fmt.Errorf("address %q: want ip:port", addr)}

@@ -39,12 +39,12 @@ func TestDialNS(t *testing.T) {
 	}
 	// A fresh link-local path loses its first packet now and then (the
 	// kernel, not the probe): allow one SYN retransmission.
-	r := Connect(context.Background(), a, "tcp", "[fe80::b%a0]:7000", 3*time.Second)
+	r := Connect(context.Background(), a, "tcp", "[fe80::b%a0]:7000", 10*time.Second)
 	if !r.OK || !strings.HasPrefix(r.Peer, "[fe80::a]:") {
 		t.Errorf("Connect to a link-local address = %+v", r)
 	}
 	t.Logf("%v %s", r.Outcome, r.Detail)
-	res := newPinger(t, a).Ping(context.Background(), netip.MustParseAddr("fe80::b%a0"), Options{})
+	res := newPinger(t, a).Ping(context.Background(), netip.MustParseAddr("fe80::b%a0"), Options{Timeout: 10 * time.Second})
 	if res.Outcome != Reply {
 		t.Errorf("ping fe80::b%%a0 = %+v", res)
 	}

@@ -36,13 +36,10 @@ func TestPingReachable(t *testing.T) {
 	a, _ := pair(t)
 	p := newPinger(t, a)
 	for _, dst := range []string{"10.9.0.2", "fd00::2", "10.9.0.1", "127.0.0.1", "::1"} {
-		r := p.Ping(context.Background(), netip.MustParseAddr(dst), Options{})
+		r := p.Ping(context.Background(), netip.MustParseAddr(dst), Options{Timeout: 10 * time.Second})
 		t.Logf("%s: %v %s (%v)", dst, r.Outcome, r.Detail, r.Elapsed)
 		if r.Outcome != Reply || r.Received != 1 || r.RTT <= 0 {
 			t.Errorf("ping %s = %+v, want one reply", dst, r)
-		}
-		if r.Elapsed > 150*time.Millisecond {
-			t.Errorf("ping %s took %v, want the first reply at once", dst, r.Elapsed)
 		}
 	}
 }
@@ -57,8 +54,8 @@ func TestPingCount(t *testing.T) {
 	if r.Outcome != Reply || r.Sent != 3 || r.Received != 3 {
 		t.Errorf("got %+v, want 3/3 replies", r)
 	}
-	if r.Elapsed < 40*time.Millisecond || r.Elapsed > 200*time.Millisecond {
-		t.Errorf("elapsed %v, want about 2 intervals", r.Elapsed)
+	if r.Elapsed < 40*time.Millisecond {
+		t.Errorf("elapsed %v, want at least 2 intervals", r.Elapsed)
 	}
 }
 
@@ -89,8 +86,8 @@ func TestPingTimeout(t *testing.T) {
 		if r.Outcome != Timeout || r.Detail != "no reply in 300ms" {
 			t.Errorf("ping %s = %+v, want timeout", dst, r)
 		}
-		if r.Elapsed < 300*time.Millisecond || r.Elapsed > 450*time.Millisecond {
-			t.Errorf("ping %s took %v, want about 300ms", dst, r.Elapsed)
+		if r.Elapsed < 300*time.Millisecond {
+			t.Errorf("ping %s took %v, want the whole 300ms", dst, r.Elapsed)
 		}
 		if r.Sent < 5 {
 			t.Errorf("ping %s sent %d requests, want one per interval", dst, r.Sent)
@@ -108,9 +105,6 @@ func TestPingNoRoute(t *testing.T) {
 		if r.Outcome != NoRoute || r.Detail != "network is unreachable" {
 			t.Errorf("ping %s = %+v, want no route", dst, r)
 		}
-		if r.Elapsed > 50*time.Millisecond {
-			t.Errorf("ping %s took %v, want at once", dst, r.Elapsed)
-		}
 	}
 }
 
@@ -127,9 +121,6 @@ func TestPingUnreachableFromRouter(t *testing.T) {
 		if r.Outcome != Unreachable || r.From != netip.MustParseAddr(tc.from) || r.Detail != tc.detail {
 			t.Errorf("ping %s = %+v, want unreachable from %s", tc.dst, r, tc.from)
 		}
-		if r.Elapsed > 100*time.Millisecond {
-			t.Errorf("ping %s took %v, want at once", tc.dst, r.Elapsed)
-		}
 	}
 }
 
@@ -140,7 +131,7 @@ func TestPingConcurrent(t *testing.T) {
 	dsts := []string{"10.9.0.2", "fd00::2", "10.9.0.1", "10.9.0.2"}
 	start := time.Now()
 	results := inParallel(200, func(i int) Result {
-		return p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]), Options{Timeout: 3 * time.Second})
+		return p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]), Options{Timeout: 10 * time.Second})
 	})
 	t.Logf("200 pings in %v", time.Since(start))
 	for i, r := range results {
@@ -156,26 +147,23 @@ func TestPingContextAndClose(t *testing.T) {
 	p := newPinger(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	r := p.Ping(ctx, netip.MustParseAddr("10.9.0.77"), Options{Timeout: 5 * time.Second})
-	if r.Outcome != Timeout || !r.Cut || !strings.HasPrefix(r.Detail, "stopped after ") || r.Elapsed > time.Second {
+	// A probe that ignored ctx would wait an hour.
+	r := p.Ping(ctx, netip.MustParseAddr("10.9.0.77"), Options{Timeout: time.Hour})
+	if r.Outcome != Timeout || !r.Cut || !strings.HasPrefix(r.Detail, "stopped after ") {
 		t.Errorf("canceled ping = %+v, want cut short", r)
 	}
 
 	done := make(chan Result)
 	go func() {
-		done <- p.Ping(context.Background(), netip.MustParseAddr("fd00::77"), Options{Timeout: 5 * time.Second})
+		done <- p.Ping(context.Background(), netip.MustParseAddr("fd00::77"), Options{Timeout: time.Hour})
 	}()
 	time.Sleep(50 * time.Millisecond)
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case r := <-done:
-		if r.Outcome == Reply {
-			t.Errorf("ping after close = %+v", r)
-		}
-	case <-time.After(time.Second):
-		t.Fatal("Close did not end a waiting ping")
+	// Close ends the waiting ping (which would otherwise wait an hour).
+	if r := <-done; r.Outcome == Reply {
+		t.Errorf("ping after close = %+v", r)
 	}
 	if r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), Options{}); r.Outcome != NoRoute {
 		t.Errorf("ping on closed pinger = %+v", r)
@@ -183,18 +171,21 @@ func TestPingContextAndClose(t *testing.T) {
 }
 
 // TestPingThousand checks that silent probes wait their timeout together, not
-// in turn, and do not disturb the answered ones.
+// in turn (every silent probe started before any of them ended), and do not
+// disturb the answered ones.
 func TestPingThousand(t *testing.T) {
 	t.Parallel()
 	a, _ := pair(t)
 	p := newPinger(t, a)
 	dsts := []string{"10.9.0.2", "10.9.0.77", "fd00::2", "fd00::77"}
-	start := time.Now()
+	starts, ends := make([]time.Time, 1000), make([]time.Time, 1000)
 	results := inParallel(1000, func(i int) Result {
-		return p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]), Options{Timeout: 500 * time.Millisecond})
+		starts[i] = time.Now()
+		r := p.Ping(context.Background(), netip.MustParseAddr(dsts[i%len(dsts)]), Options{Timeout: 2 * time.Second})
+		ends[i] = time.Now()
+		return r
 	})
-	took := time.Since(start)
-	t.Logf("1000 pings in %v", took)
+	var lastStart, firstEnd time.Time
 	for i, r := range results {
 		want := Reply
 		if i%2 == 1 {
@@ -203,8 +194,16 @@ func TestPingThousand(t *testing.T) {
 		if r.Outcome != want {
 			t.Errorf("ping %d to %s = %+v, want %v", i, dsts[i%len(dsts)], r, want)
 		}
+		if want == Timeout {
+			if starts[i].After(lastStart) {
+				lastStart = starts[i]
+			}
+			if firstEnd.IsZero() || ends[i].Before(firstEnd) {
+				firstEnd = ends[i]
+			}
+		}
 	}
-	if took > 2*time.Second {
-		t.Errorf("1000 pings took %v, want about one timeout", took)
+	if !lastStart.Before(firstEnd) {
+		t.Errorf("a silent ping ended at %v, before the last one started at %v: they waited in turn", firstEnd, lastStart)
 	}
 }

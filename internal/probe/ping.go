@@ -144,8 +144,10 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 		}
 		sentAt[seq] = time.Now()
 		res.Sent++
-		_, err = conn.WriteToIP(b, to)
-		return err
+		return retryNoBufs(ctx, o.Timeout, func() error {
+			_, err := conn.WriteToIP(b, to)
+			return err
+		})
 	}
 	sendErr := func(err error) Result {
 		if res.Received > 0 {

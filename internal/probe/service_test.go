@@ -48,7 +48,7 @@ func TestServeTCP(t *testing.T) {
 		{"10.9.0.2:7000", "10.9.0.1"},
 		{"[fd00::2]:7000", "[fd00::1]"},
 	} {
-		r := Connect(context.Background(), a, "tcp", tc.addr, time.Second)
+		r := Connect(context.Background(), a, "tcp", tc.addr, 10*time.Second)
 		t.Logf("%s: %v %s", tc.addr, r.Outcome, r.Detail)
 		checkPeer(t, s, r, tc.peer)
 	}
@@ -87,7 +87,7 @@ func TestServeUDP(t *testing.T) {
 		{"10.9.1.2:7001", "10.9.0.1"},
 		{"[fd00::2]:7001", "[fd00::1]"},
 	} {
-		r := Connect(context.Background(), a, "udp", tc.addr, time.Second)
+		r := Connect(context.Background(), a, "udp", tc.addr, 10*time.Second)
 		t.Logf("%s: %v %s", tc.addr, r.Outcome, r.Detail)
 		checkPeer(t, s, r, tc.peer)
 		if want := int64(len("peer " + r.Peer + "\nnsscript probe\n")); r.Bytes != want {
@@ -110,7 +110,7 @@ func TestServeHTTP(t *testing.T) {
 	t.Parallel()
 	a, b := pair(t)
 	s := serve(t, b, "http", "10.9.0.2:8080")
-	status, body, r := HTTPGet(context.Background(), a, "http://10.9.0.2:8080/", time.Second)
+	status, body, r := HTTPGet(context.Background(), a, "http://10.9.0.2:8080/", 10*time.Second)
 	t.Logf("GET /: %d %v %s", status, r.Outcome, r.Detail)
 	if status != 200 || string(body) != "peer "+r.Peer+"\n" {
 		t.Errorf("GET / = %d %q", status, body)
@@ -118,14 +118,14 @@ func TestServeHTTP(t *testing.T) {
 	checkPeer(t, s, r, "10.9.0.1")
 
 	const n = 3 << 20
-	status, body, r = HTTPGet(context.Background(), a, "http://10.9.0.2:8080/bytes/3145728", 5*time.Second)
+	status, body, r = HTTPGet(context.Background(), a, "http://10.9.0.2:8080/bytes/3145728", 10*time.Second)
 	t.Logf("GET /bytes: %d %v %s", status, r.Outcome, r.Detail)
 	if status != 200 || len(body) != n || r.Bytes != n || !r.OK {
 		t.Errorf("GET /bytes/%d = %d, %d bytes, %+v", n, status, len(body), r)
 	}
 
 	for _, path := range []string{"/nope", "/bytes/x", "/bytes/1073741825"} {
-		status, _, r = HTTPGet(context.Background(), a, "http://10.9.0.2:8080"+path, time.Second)
+		status, _, r = HTTPGet(context.Background(), a, "http://10.9.0.2:8080"+path, 10*time.Second)
 		if status != 404 || !r.OK {
 			t.Errorf("GET %s = %d %+v, want 404", path, status, r)
 		}
@@ -159,13 +159,9 @@ func TestServeClose(t *testing.T) {
 	defer c.Close()
 	done := make(chan error)
 	go func() { done <- s.Close() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Error(err)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Close hangs on an open connection")
+	// Close returns although a connection is open (or the test hangs).
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 	if r := Connect(context.Background(), a, "tcp", "10.9.0.2:7000", time.Second); r.Outcome != Unreachable {
 		t.Errorf("connect after Close = %+v", r)

@@ -16,7 +16,7 @@ func TestTransfer(t *testing.T) {
 	if !r.OK || r.Bytes != n || r.Peer == "" || r.Elapsed <= 0 {
 		t.Errorf("Transfer = %+v", r)
 	}
-	r = Transfer(context.Background(), a, "[fd00::2]:7000", 0, time.Second)
+	r = Transfer(context.Background(), a, "[fd00::2]:7000", 0, 10*time.Second)
 	if !r.OK || r.Bytes != 0 {
 		t.Errorf("empty Transfer = %+v", r)
 	}
