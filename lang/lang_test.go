@@ -114,10 +114,10 @@ func TestStepLimitAndCancel(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	start := time.Now()
+	// An endless loop without a step limit: only the cancellation ends it.
 	_, err = Exec(ctx, Options{Filename: p})
-	if err == nil || !strings.Contains(err.Error(), "cancelled") || time.Since(start) > time.Second {
-		t.Errorf("cancel: %v after %v", err, time.Since(start))
+	if err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Errorf("cancel: %v", err)
 	}
 }
 

@@ -80,9 +80,10 @@ func (b *bundler) onFail(e *builtins.Expectation) {
 		seen[gw] = true
 		snaps = append(snaps, takeSnapshot(gw, "gateway", e.Dst))
 	}
-	// The bridge the source hangs on, in another namespace: what it
-	// passes depends on that namespace's settings and rules too.
-	if br := bridgeOf(e.Src); br != nil && !seen[br.NS()] {
+	// The bridge in another namespace that the probe crosses to reach an
+	// on-link destination: what it passes depends on that namespace's
+	// settings and rules too.
+	if br := bridgeOf(e.Src, src.dev); br != nil && !src.gateway.IsValid() && !seen[br.NS()] {
 		seen[br.NS()] = true
 		snaps = append(snaps, takeSnapshot(br.NS(), "bridge "+br.Name(), netip.Addr{}))
 	}
@@ -151,13 +152,15 @@ func fileName(s string) string {
 	}, s)
 }
 
-// bridgeOf returns the bridge that one of n's links is plugged into through
-// a veth pair (the peer is the bridge's port), or nil.
-func bridgeOf(n *lab.Netns) *lab.Link {
-	for _, lk := range n.Links() {
-		if p := lk.Peer(); p != nil && p.Master() != nil && p.Master().Kind() == "bridge" {
-			return p.Master()
-		}
+// bridgeOf returns the bridge that n's link dev is plugged into through a
+// veth pair (its peer is the bridge's port), or nil.
+func bridgeOf(n *lab.Netns, dev string) *lab.Link {
+	lk := n.Link(dev)
+	if lk == nil || lk.Peer() == nil {
+		return nil
+	}
+	if br := lk.Peer().Master(); br != nil && br.Kind() == "bridge" {
+		return br
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ type snapshot struct {
 	dst        netip.Addr
 	lookup     string     // the route the kernel picks for dst
 	gateway    netip.Addr // its gateway, if any
+	dev        string     // the link it leaves by
 	links      []linkInfo
 	routes     []string
 	neigh      []string
@@ -69,7 +70,7 @@ func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
 		s.links = append(s.links, readLink(n, nl, names, addrs[nl.Attrs().Index]))
 	}
 	if dst.IsValid() {
-		s.lookup, s.gateway = lookupRoute(h, dst, names)
+		s.lookup, s.gateway, s.dev = lookupRoute(h, dst, names)
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := h.RouteList(nil, fam)
@@ -187,18 +188,18 @@ func addrText(ad netlink.Addr) (string, bool) {
 }
 
 // lookupRoute asks the kernel which route it would take to dst and
-// returns it as text, with its gateway.
-func lookupRoute(h *netlink.Handle, dst netip.Addr, names map[int]string) (string, netip.Addr) {
+// returns it as text, with its gateway and the link it leaves by.
+func lookupRoute(h *netlink.Handle, dst netip.Addr, names map[int]string) (string, netip.Addr, string) {
 	rs, err := h.RouteGet(dst.AsSlice())
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return fmt.Sprintf("route to %s: none (%s)", dst, errno.Error()), netip.Addr{}
+			return fmt.Sprintf("route to %s: none (%s)", dst, errno.Error()), netip.Addr{}, ""
 		}
-		return fmt.Sprintf("route to %s: %v", dst, err), netip.Addr{}
+		return fmt.Sprintf("route to %s: %v", dst, err), netip.Addr{}, ""
 	}
 	if len(rs) == 0 {
-		return fmt.Sprintf("route to %s: none", dst), netip.Addr{}
+		return fmt.Sprintf("route to %s: none", dst), netip.Addr{}, ""
 	}
 	r := rs[0]
 	gw, _ := netip.AddrFromSlice(r.Gw)
@@ -215,7 +216,7 @@ func lookupRoute(h *netlink.Handle, dst netip.Addr, names map[int]string) (strin
 	if r.Src != nil {
 		w = append(w, "src "+r.Src.String())
 	}
-	return fmt.Sprintf("route to %s: %s", dst, strings.Join(w, " ")), gw.Unmap()
+	return fmt.Sprintf("route to %s: %s", dst, strings.Join(w, " ")), gw.Unmap(), names[r.LinkIndex]
 }
 
 // routeText writes a route as ip route does.

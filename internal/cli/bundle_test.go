@@ -77,6 +77,7 @@ func TestBundlePrintsWhatExplains(t *testing.T) {
 		`       nft: rule inet nsscript postrouting oifname != "br00" ip saddr 10.100.0.0/16 masquerade  (lab.star:9:1)`,
 		// A down link at the destination.
 		"FAIL lab.star:13:1: expect_reachable: net1 -> net2 (10.100.0.20): no reply in 200ms\n",
+		"     host (bridge br00):\n",
 		"     net2 (destination):\n",
 		"       link eth0 DOWN     10.100.0.20/16 peer host/veth1\n",
 		"       routes: none\n",
@@ -89,7 +90,7 @@ func TestBundlePrintsWhatExplains(t *testing.T) {
 	inOrder(t, string(sum),
 		"1. FAIL lab.star:10:1: expect_reachable: net2 -> 10.200.0.1: network is unreachable\n   see net2.txt\n",
 		"2. FAIL lab.star:11:1: expect_reachable: net1 -> 10.200.0.1: no reply in 200ms\n   see net1.txt, host.txt\n",
-		"3. FAIL lab.star:13:1: expect_reachable: net1 -> net2 (10.100.0.20): no reply in 200ms\n   see net1.txt, net2.txt\n")
+		"3. FAIL lab.star:13:1: expect_reachable: net1 -> net2 (10.100.0.20): no reply in 200ms\n   see net1.txt, host.txt, net2.txt\n")
 	net2, _ := os.ReadFile(filepath.Join(dir, "net2.txt"))
 	inOrder(t, string(net2),
 		"== failure 1: FAIL lab.star:10:1:", "namespace net2 (source of the probe)",

@@ -180,11 +180,7 @@ func TestStop(t *testing.T) {
 	if err := Stop(path); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-srv.Stopped():
-	case <-time.After(time.Second):
-		t.Fatal("Stopped not closed after a stop request")
-	}
+	<-srv.Stopped() // closed after a stop request (or the test hangs)
 	// A second stop is harmless.
 	if err := Stop(path); err != nil {
 		t.Fatal(err)

@@ -79,11 +79,10 @@ func TestStartFailures(t *testing.T) {
 		t.Errorf("killed: %+v, %v", res, err)
 	}
 
-	start := time.Now()
 	pr = startIn(t, l, l.Host, Program{Argv: []string{"sleep", "30"}}, false)
 	_, err = pr.Wait(context.Background(), 100*time.Millisecond)
-	if err == nil || err.Error() != "sleep 30: timed out after 100ms" || time.Since(start) > 5*time.Second {
-		t.Errorf("timeout: %v after %s", err, time.Since(start))
+	if err == nil || err.Error() != "sleep 30: timed out after 100ms" {
+		t.Errorf("timeout: %v", err)
 	}
 	select {
 	case <-pr.Done():
@@ -126,10 +125,9 @@ func TestStopEndsWhatProgramsLeave(t *testing.T) {
 	if !bg.Result().Running {
 		t.Fatal("background program not running")
 	}
-	start := time.Now()
 	res = bg.Stop()
-	if res.Running || res.Signal != "SIGTERM" || time.Since(start) > 3*time.Second {
-		t.Errorf("stop: %+v after %s", res, time.Since(start))
+	if res.Running || res.Signal != "SIGTERM" {
+		t.Errorf("stop: %+v", res)
 	}
 	if signalGroup(bg.Pid(), 0) {
 		t.Errorf("group %d has live members after Stop", bg.Pid())

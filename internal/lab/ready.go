@@ -127,7 +127,7 @@ func operReady(s netlink.LinkOperState) bool {
 // unreadyLinks returns the names of ns's links that do not carry packets
 // yet: their operational state is not up, or, where ns has IPv6 addresses,
 // one of their IPv6 addresses is still tentative (duplicate address
-// detection has not finished). A tentative address is not usable: a link
+// detection has not finished) or a link with IPv6 has no link-local yet. A tentative address is not usable: a link
 // whose link-local is tentative sends no neighbour solicitation, so a router
 // cannot forward to its neighbours. Lab namespaces turn DAD off for their
 // links (setupFresh); links of the real host (--host) and of namespaces
@@ -153,21 +153,41 @@ func unreadyLinks(ns *Netns) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	usableLL := map[string]bool{}
 	for _, a := range addrs {
-		if a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_DADFAILED == 0 {
+		switch {
+		case a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_DADFAILED == 0:
 			m[names[a.LinkIndex]] = true
+		case a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0:
+			usableLL[names[a.LinkIndex]] = true
+		}
+	}
+	// The kernel makes a link's link-local address when the link's
+	// carrier comes up, just after it reports the link up: until it is
+	// there, the link is not ready either.
+	for _, lk := range ns.order {
+		if !usableLL[lk.name] && hasIPv6(lk) {
+			m[lk.name] = true
 		}
 	}
 	return m, nil
 }
 
+// hasIPv6 reports whether the lab gave lk an IPv6 address.
+func hasIPv6(lk *Link) bool {
+	for _, p := range lk.addrs {
+		if p.Addr().Is6() {
+			return true
+		}
+	}
+	return false
+}
+
 // hasIPv6 reports whether a link of n has an IPv6 address the lab knows of.
 func (n *Netns) hasIPv6() bool {
 	for _, lk := range n.order {
-		for _, p := range lk.addrs {
-			if p.Addr().Is6() {
-				return true
-			}
+		if hasIPv6(lk) {
+			return true
 		}
 	}
 	return false

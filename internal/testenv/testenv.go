@@ -2,6 +2,7 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,9 +46,12 @@ var hostLockPath = filepath.Join(os.TempDir(), "nsscript-tests-host.lock")
 // package's --host test has its links up would report a leak that is not
 // one. Observers take the lock shared, changers exclusive; it is released
 // when the test ends.
+//
+// The lock file is shared by every user: root and unprivileged test runs
+// take the same lock, whoever made the file (flock needs only read access).
 func LockHost(t testing.TB, exclusive bool) {
 	t.Helper()
-	f, err := os.OpenFile(hostLockPath, os.O_CREATE|os.O_RDWR, 0o666)
+	f, err := openLockFile(hostLockPath)
 	if err != nil {
 		t.Fatalf("host lock: %v", err)
 	}
@@ -60,4 +64,27 @@ func LockHost(t testing.TB, exclusive bool) {
 		t.Fatalf("host lock: %v", err)
 	}
 	t.Cleanup(func() { f.Close() })
+}
+
+// openLockFile opens path for flock, creating it readable and writable by
+// every user (whatever the umask) if it does not exist yet.
+func openLockFile(path string) (*os.File, error) {
+	for {
+		f, err := os.Open(path)
+		if !errors.Is(err, os.ErrNotExist) {
+			return f, err
+		}
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o666)
+		if errors.Is(err, os.ErrExist) {
+			continue // another test process made it meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := f.Chmod(0o666); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
 }
