@@ -14,7 +14,10 @@ import (
 )
 
 // hostState is what a lab could leave behind on the real host, as sorted
-// lines, one per object, so two snapshots compare as sets.
+// lines, one per object, so two snapshots compare as sets. It holds only
+// what nsscript could have made (the host's network objects, /run/netns,
+// journals, and mounts where nsscript mounts), so that another program on a
+// shared machine cannot fail a comparison.
 type hostState map[string][]string
 
 // sysctlDirs are the sysctls a lab can touch on the host: every setting
@@ -105,20 +108,43 @@ func snapshot(t testing.TB) hostState {
 	if err != nil {
 		t.Fatalf("read mountinfo: %v", err)
 	}
-	// Other packages' tests, running at the same time under go test ./...,
-	// bind namespaces under their own temporary directories (a lab with
-	// FreshHost and NetnsDir set to t.TempDir()): those are not ours.
-	tmpTests := filepath.Join(os.TempDir(), "Test")
 	for _, line := range strings.Split(strings.TrimSpace(string(mi)), "\n") {
-		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], tmpTests) {
-			continue
+		if nsscriptMount(line) {
+			s.add("mount", line)
 		}
-		s.add("mount", line)
 	}
 	for k := range s {
 		sort.Strings(s[k])
 	}
 	return s
+}
+
+// mountDirs are where nsscript mounts: namespace binds (--host), and the
+// sandbox's own tmpfs and sysfs, which must never reach the host.
+var mountDirs = []string{"/run", "/var/run", "/sys", "/proc"}
+
+// nsscriptMount reports whether a /proc/self/mountinfo line is a mount that
+// nsscript could have made: one under mountDirs, or a namespace bind (nsfs)
+// anywhere but in another test's temporary directory (other packages'
+// tests, running at the same time under go test ./..., bind namespaces under
+// t.TempDir()). Mounts that other programs on the machine make elsewhere are
+// not compared.
+func nsscriptMount(line string) bool {
+	f := strings.Fields(line)
+	if len(f) < 5 {
+		return true
+	}
+	point := f[4]
+	if strings.HasPrefix(point, filepath.Join(os.TempDir(), "Test")) {
+		return false
+	}
+	for _, d := range mountDirs {
+		if point == d || strings.HasPrefix(point, d+"/") {
+			return true
+		}
+	}
+	_, after, _ := strings.Cut(line, " - ")
+	return strings.HasPrefix(after, "nsfs ")
 }
 
 func (s hostState) add(kind, line string) { s[kind] = append(s[kind], line) }
@@ -212,4 +238,21 @@ func journalOf(pid int) string {
 		return p
 	}
 	return ""
+}
+
+func TestNsscriptMount(t *testing.T) {
+	tmp := filepath.Join(os.TempDir(), "TestX123", "001")
+	for line, want := range map[string]bool{
+		"36 25 0:32 / /run/netns rw,nosuid - tmpfs tmpfs rw":                            true,
+		"37 25 0:4 net:[4026532] /run/netns/net1 rw shared:9 - nsfs nsfs rw":            true,
+		"38 25 0:20 / /sys rw - sysfs sysfs rw":                                         true,
+		"39 25 0:4 net:[4026533] /srv/elsewhere rw - nsfs nsfs rw":                      true,
+		"40 25 0:4 net:[4026534] " + tmp + "/ns rw - nsfs nsfs rw":                      false,
+		"41 25 0:45 / /var/lib/docker/overlay2/x/merged rw - overlay overlay rw":        false,
+		"42 25 8:1 /home /home rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount": false,
+	} {
+		if got := nsscriptMount(line); got != want {
+			t.Errorf("nsscriptMount(%q) = %v, want %v", line, got, want)
+		}
+	}
 }
