@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: all build test vet fmt check ci reliability fuzz bench
+.PHONY: all build test vet fmt check ci stress reliability fuzz bench
 
 all: build
 
@@ -28,6 +28,13 @@ check:
 
 ci:
 	bash .ci/run
+
+# stress: the whole suite 3 times in a row (STRESS_ROUNDS) while a second
+# copy runs alongside, as on a shared CI machine; it ends with the number of
+# failed package runs, which must be 0. Tests assert behaviour, not speed,
+# so load must not fail them.
+stress:
+	bash .ci/stress
 
 # reliability: the long version of the leak, --host, concurrency and rootless
 # tests (docs/reliability.md): 100 sandboxed runs killed at random (50
