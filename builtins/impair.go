@@ -3,7 +3,6 @@ package builtins
 import (
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -103,20 +102,7 @@ func (a *targetArg) Unpack(v starlark.Value) error {
 // without a port it starts a built-in tcp server there for the time of the
 // transfer.
 func transfer(r *Run, src *lab.Netns, dst target, n int64, timeout time.Duration) probe.ConnResult {
-	if r.Lab.Planning() {
-		return probe.ConnResult{OK: true, Outcome: probe.Reply, Bytes: n, Detail: "planned"}
-	}
-	r.Lab.Settle(r.Ctx)
-	addr := net.JoinHostPort(dst.addr.String(), strconv.Itoa(dst.port))
-	if dst.ns != nil {
-		srv, err := probe.Serve(dst.ns.FD(), "tcp", net.JoinHostPort(dst.addr.String(), "0"))
-		if err != nil {
-			return probe.ConnResult{Outcome: probe.NoRoute, Detail: fmt.Sprintf("start a tcp server in netns %q: %v", dst.ns.Name, err)}
-		}
-		defer srv.Close()
-		addr = srv.Addr()
-	}
-	return probe.Transfer(r.Ctx, src.FD(), addr, n, timeout)
+	return r.Lab.Transfer(r.Ctx, src, dst.ns, dst.addr, dst.port, n, timeout)
 }
 
 // fnTransfer implements transfer(src, dst, size="1MB", timeout="30s").

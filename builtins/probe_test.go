@@ -7,6 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
 	"github.com/nsscript/nsscript/internal/lab"
 )
 
@@ -29,7 +33,11 @@ func runConverging(t *testing.T, setup, check string, delay time.Duration, up bo
 	if _, err := runIn(t, l, pairLab+setup); err != nil {
 		t.Fatal(err)
 	}
-	h := l.Lookup("b").Handle()
+	h, err := netlink.NewHandleAt(netns.NsHandle(l.Lookup("b").FD()), unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
 	changed := make(chan error, 1)
 	go func() {
 		time.Sleep(delay)

@@ -71,24 +71,24 @@ func (b *bundler) onFail(e *builtins.Expectation) {
 	if !printIt && !writeIt {
 		return
 	}
-	src := takeSnapshot(e.Src, "source", e.Dst)
+	src := &snapshot{"source", e.Src.Snapshot(e.Dst)}
 	snaps := []*snapshot{src}
 	seen := map[*lab.Netns]bool{e.Src: true}
 	// The first hop, when the source routes through a gateway the lab
 	// owns: a router or a NAT box is where most lessons go wrong.
-	if gw := ownerOf(b.l, src.gateway); gw != nil && !seen[gw] {
+	if gw := ownerOf(b.l, src.Gateway); gw != nil && !seen[gw] {
 		seen[gw] = true
-		snaps = append(snaps, takeSnapshot(gw, "gateway", e.Dst))
+		snaps = append(snaps, &snapshot{"gateway", gw.Snapshot(e.Dst)})
 	}
 	// The bridge in another namespace that the probe crosses to reach an
 	// on-link destination: what it passes depends on that namespace's
 	// settings and rules too.
-	if br := bridgeOf(e.Src, src.dev); br != nil && !src.gateway.IsValid() && !seen[br.NS()] {
+	if br := bridgeOf(e.Src, src.Dev); br != nil && !src.Gateway.IsValid() && !seen[br.NS()] {
 		seen[br.NS()] = true
-		snaps = append(snaps, takeSnapshot(br.NS(), "bridge "+br.Name(), netip.Addr{}))
+		snaps = append(snaps, &snapshot{"bridge " + br.Name(), br.NS().Snapshot(netip.Addr{})})
 	}
 	if d := ownerOf(b.l, e.Dst); d != nil && !seen[d] {
-		snaps = append(snaps, takeSnapshot(d, "destination", netip.Addr{}))
+		snaps = append(snaps, &snapshot{"destination", d.Snapshot(netip.Addr{})})
 	}
 	if printIt {
 		for _, s := range snaps {
@@ -116,7 +116,7 @@ func (b *bundler) write(e *builtins.Expectation, snaps []*snapshot) error {
 	head := fmt.Sprintf("FAIL %s: %s: %s: %s", e.Pos, e.Builtin, e.What, e.Detail)
 	var files []string
 	for _, s := range snaps {
-		name := fileName(s.name) + ".txt"
+		name := fileName(s.Name) + ".txt"
 		files = append(files, name)
 		var sb strings.Builder
 		fmt.Fprintf(&sb, "== failure %d: %s\n", b.n, head)
@@ -165,6 +165,13 @@ func bridgeOf(n *lab.Netns, dev string) *lab.Link {
 	return nil
 }
 
+// snapshot is a namespace as a failed expectation found it, with the part
+// it plays in the probe ("source", "gateway", "bridge br0", "destination").
+type snapshot struct {
+	role string
+	*lab.Snapshot
+}
+
 // ownerOf returns the lab namespace that holds address a, or nil.
 func ownerOf(l *lab.Lab, a netip.Addr) *lab.Netns {
 	if !a.IsValid() {
@@ -184,69 +191,69 @@ func ownerOf(l *lab.Lab, a netip.Addr) *lab.Netns {
 // terminal: the route lookup, one line per link (as ip -br addr; lo only
 // when it is down), the routes, the neighbours, forwarding and the rules.
 func (s *snapshot) writeCompact(w io.Writer, indent string) {
-	fmt.Fprintf(w, "%s%s (%s):\n", indent, s.name, s.role)
+	fmt.Fprintf(w, "%s%s (%s):\n", indent, s.Name, s.role)
 	in := indent + "  "
-	if s.lookup != "" {
-		fmt.Fprintf(w, "%s%s\n", in, s.lookup)
+	if s.Lookup != "" {
+		fmt.Fprintf(w, "%s%s\n", in, s.Lookup)
 	}
 	width := 0
-	for _, l := range s.links {
-		if l.name != "lo" {
-			width = max(width, len(l.name))
+	for _, l := range s.Links {
+		if l.Name != "lo" {
+			width = max(width, len(l.Name))
 		}
 	}
-	for _, l := range s.links {
-		if l.name == "lo" && l.state != "DOWN" {
+	for _, l := range s.Links {
+		if l.Name == "lo" && l.State != "DOWN" {
 			continue // as every namespace has it; the files show it
 		}
 		extra := ""
-		if l.master != "" {
-			extra += " master " + l.master
+		if l.Master != "" {
+			extra += " master " + l.Master
 		}
-		if l.peer != "" {
-			extra += " peer " + l.peer
+		if l.Peer != "" {
+			extra += " peer " + l.Peer
 		}
-		addrs := strings.Join(l.addrs, " ")
+		addrs := strings.Join(l.Addrs, " ")
 		if addrs == "" {
 			addrs = "-"
 		}
-		fmt.Fprintf(w, "%slink %-*s %-8s %s%s\n", in, width, l.name, l.state, addrs, extra)
+		fmt.Fprintf(w, "%slink %-*s %-8s %s%s\n", in, width, l.Name, l.State, addrs, extra)
 	}
-	fmt.Fprintf(w, "%sroutes: %s\n", in, orDash(s.routes))
-	if len(s.neigh) > 0 {
-		fmt.Fprintf(w, "%sneighbours: %s\n", in, strings.Join(s.neigh, "; "))
+	fmt.Fprintf(w, "%sroutes: %s\n", in, orDash(s.Routes))
+	if len(s.Neigh) > 0 {
+		fmt.Fprintf(w, "%sneighbours: %s\n", in, strings.Join(s.Neigh, "; "))
 	}
-	for _, kv := range s.compact { // forwarding; the files have the rest
+	for _, kv := range s.KeySysctls { // forwarding; the files have the rest
 		fmt.Fprintf(w, "%s%s\n", in, kv)
 	}
-	for _, r := range s.nft {
+	for _, r := range s.Nft {
 		fmt.Fprintf(w, "%snft: %s\n", in, r)
 	}
-	for _, e := range s.errs {
+	for _, e := range s.Errs {
 		fmt.Fprintf(w, "%s(could not read %s)\n", in, e)
 	}
 }
 
 // writeFull writes the snapshot with every detail, for --bundle files.
 func (s *snapshot) writeFull(w io.Writer) {
-	fmt.Fprintf(w, "namespace %s (%s of the probe)\n", s.name, s.role)
-	if s.lookup != "" {
-		fmt.Fprintf(w, "\n%s\n", s.lookup)
+	fmt.Fprintf(w, "namespace %s (%s of the probe)\n", s.Name, s.role)
+	if s.Lookup != "" {
+		fmt.Fprintf(w, "\n%s\n", s.Lookup)
 	}
 	fmt.Fprintf(w, "\nlinks:\n")
-	for _, l := range s.links {
-		fmt.Fprintf(w, "  %s: %s state %s mtu %d", l.name, l.kind, l.state, l.mtu)
-		if l.mac != "" {
-			fmt.Fprintf(w, " mac %s", l.mac)
+	for _, l := range s.Links {
+		fmt.Fprintf(w, "  %s: %s state %s mtu %d", l.Name, l.Kind, l.State, l.MTU)
+		if l.MAC != "" {
+			fmt.Fprintf(w, " mac %s", l.MAC)
 		}
-		if l.master != "" {
-			fmt.Fprintf(w, " master %s", l.master)
+		if l.Master != "" {
+			fmt.Fprintf(w, " master %s", l.Master)
 		}
-		if l.peer != "" {
-			fmt.Fprintf(w, " peer %s", l.peer)
+		if l.Peer != "" {
+			fmt.Fprintf(w, " peer %s", l.Peer)
 		}
 		fmt.Fprintln(w)
-		for _, a := range l.addrs {
+		for _, a := range l.Addrs {
 			word := "inet"
 			if strings.Contains(a, ":") {
 				word = "inet6"
@@ -263,12 +270,12 @@ func (s *snapshot) writeFull(w io.Writer) {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
-	section("routes", s.routes)
-	section("neighbours", s.neigh)
-	section("sysctls", s.sysctls)
-	section("nftables", s.nft)
-	if len(s.errs) > 0 {
-		section("could not read", s.errs)
+	section("routes", s.Routes)
+	section("neighbours", s.Neigh)
+	section("sysctls", s.Sysctls)
+	section("nftables", s.Nft)
+	if len(s.Errs) > 0 {
+		section("could not read", s.Errs)
 	}
 }
 

@@ -262,12 +262,12 @@ func segments(l *Lab) map[*Link]int {
 	return seg
 }
 
-// PrepareNeigh makes sure, in static mode, that the path of a probe from src
+// prepareNeigh makes sure, in static mode, that the path of a probe from src
 // to dst and the path of its reply have permanent neighbour entries. Hops it
 // cannot work out (a device the lab did not make, NAT, a tunnel) are left to
-// ARP. Ping calls it; other probes (TCP, UDP, HTTP) should call it after
-// Settle too. It is safe for concurrent use by probes.
-func (l *Lab) PrepareNeigh(src *Netns, dst netip.Addr) {
+// ARP. Every probe calls it, through beforeProbe. It is safe for concurrent
+// use by probes.
+func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
 	if !dst.Is4() || l.opts.Neigh == NeighARP {
 		return
 	}

@@ -50,9 +50,6 @@ func (n *Netns) Lab() *Lab { return n.lab }
 // FD returns a file descriptor for the namespace (-1 in plan mode).
 func (n *Netns) FD() int { return n.fd }
 
-// Handle returns the namespace's netlink handle (nil in plan mode).
-func (n *Netns) Handle() *netlink.Handle { return n.h }
-
 // Links returns the links the lab knows in this namespace, in creation order.
 func (n *Netns) Links() []*Link { return append([]*Link(nil), n.order...) }
 

@@ -3,33 +3,107 @@ package lab
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/nsscript/nsscript/internal/probe"
 )
 
-// Ping sends ICMP echo requests from src to dst once the lab's links have
-// settled. It never fails the run: trouble is reported in the result.
+// beforeProbe is what every probe from src to dst waits for and prepares,
+// whatever its protocol: the links set up since the last probe carry packets
+// and their addresses are usable (Settle), and, in static neighbour mode,
+// the path there and back has permanent neighbour entries (prepareNeigh).
+// dst may be invalid when the probe's address is not known (then only the
+// links settle). It also starts watching the neighbour table, for afterProbe.
+func (l *Lab) beforeProbe(ctx context.Context, src *Netns, dst netip.Addr) {
+	l.Settle(ctx)
+	l.probed.Store(true)
+	l.neigh.watch.start()
+	if dst.IsValid() {
+		l.prepareNeigh(src, dst.Unmap())
+	}
+}
+
+// afterProbe adds to a failed probe's detail what the neighbour table
+// watch saw meanwhile (an overflow that dropped its ARP requests).
+func (l *Lab) afterProbe(ok bool, detail *string) {
+	if ok {
+		return
+	}
+	if note := l.neigh.watch.note(); note != "" {
+		*detail += " (" + note + ")"
+	}
+}
+
+// Ping sends ICMP echo requests from src to dst once the lab is ready for
+// the probe (beforeProbe). It never fails the run: trouble is reported in
+// the result.
 func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Options) probe.Result {
 	if l.opts.Plan {
 		return probe.Result{Outcome: probe.Reply, Detail: "planned"}
 	}
-	l.Settle(ctx)
-	l.probed.Store(true)
-	l.neigh.watch.start()
-	l.PrepareNeigh(src, dst)
+	l.beforeProbe(ctx, src, dst)
 	p, err := src.Pinger()
 	if err != nil {
 		return probe.Result{Outcome: probe.NoRoute, Detail: fmt.Sprintf("open icmp socket in netns %q: %v", src.Name, err)}
 	}
 	res := p.Ping(ctx, dst, o)
-	if res.Outcome != probe.Reply {
-		if note := l.neigh.watch.note(); note != "" {
-			res.Detail += " (" + note + ")"
-		}
+	l.afterProbe(res.Outcome == probe.Reply, &res.Detail)
+	return res
+}
+
+// Connect probes addr ("ip:port") over tcp or udp from namespace src once
+// the lab is ready for the probe (see probe.Connect).
+func (l *Lab) Connect(ctx context.Context, src *Netns, proto, addr string, timeout time.Duration) probe.ConnResult {
+	if l.opts.Plan {
+		return probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned"}
 	}
+	ap, _ := netip.ParseAddrPort(addr) // probe.Connect words a bad one
+	l.beforeProbe(ctx, src, ap.Addr())
+	res := probe.Connect(ctx, src.fd, proto, addr, timeout)
+	l.afterProbe(res.OK, &res.Detail)
+	return res
+}
+
+// HTTPGet fetches rawURL from namespace src once the lab is ready for the
+// probe (see probe.HTTPGet).
+func (l *Lab) HTTPGet(ctx context.Context, src *Netns, rawURL string, timeout time.Duration) (int, []byte, probe.ConnResult) {
+	if l.opts.Plan {
+		return 200, nil, probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned"}
+	}
+	var dst netip.Addr
+	if u, err := url.Parse(rawURL); err == nil {
+		dst, _ = netip.ParseAddr(u.Hostname())
+	}
+	l.beforeProbe(ctx, src, dst)
+	status, body, res := probe.HTTPGet(ctx, src.fd, rawURL, timeout)
+	l.afterProbe(res.OK, &res.Detail)
+	return status, body, res
+}
+
+// Transfer sends n bytes from src to a tcp server at dst and port and
+// checks that they come back (see probe.Transfer), once the lab is ready
+// for the probe. With server set, the lab starts a built-in tcp server in
+// that namespace on dst (any free port) for the time of the transfer.
+func (l *Lab) Transfer(ctx context.Context, src *Netns, server *Netns, dst netip.Addr, port int, n int64, timeout time.Duration) probe.ConnResult {
+	if l.opts.Plan {
+		return probe.ConnResult{OK: true, Outcome: probe.Reply, Bytes: n, Detail: "planned"}
+	}
+	l.beforeProbe(ctx, src, dst)
+	addr := net.JoinHostPort(dst.String(), strconv.Itoa(port))
+	if server != nil {
+		srv, err := probe.Serve(server.fd, "tcp", net.JoinHostPort(dst.String(), "0"))
+		if err != nil {
+			return probe.ConnResult{Outcome: probe.NoRoute, Detail: fmt.Sprintf("start a tcp server in netns %q: %v", server.Name, err)}
+		}
+		defer srv.Close()
+		addr = srv.Addr()
+	}
+	res := probe.Transfer(ctx, src.fd, addr, n, timeout)
+	l.afterProbe(res.OK, &res.Detail)
 	return res
 }
 

@@ -1,14 +1,12 @@
 package lab
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nsscript/nsscript/internal/probe"
 )
@@ -139,26 +137,6 @@ func (s *Service) Close() error {
 		return nil
 	}
 	return s.srv.Close()
-}
-
-// Connect probes addr ("ip:port") over tcp or udp from namespace src once
-// the lab's links have settled (see probe.Connect).
-func (l *Lab) Connect(ctx context.Context, src *Netns, proto, addr string, timeout time.Duration) probe.ConnResult {
-	if l.opts.Plan {
-		return probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned"}
-	}
-	l.Settle(ctx)
-	return probe.Connect(ctx, src.fd, proto, addr, timeout)
-}
-
-// HTTPGet fetches url from namespace src once the lab's links have settled
-// (see probe.HTTPGet).
-func (l *Lab) HTTPGet(ctx context.Context, src *Netns, url string, timeout time.Duration) (int, []byte, probe.ConnResult) {
-	if l.opts.Plan {
-		return 200, nil, probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned"}
-	}
-	l.Settle(ctx)
-	return probe.HTTPGet(ctx, src.fd, url, timeout)
 }
 
 // ConnectCmd is the shell equivalent of a connection probe, for explain:

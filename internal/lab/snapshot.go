@@ -1,4 +1,4 @@
-package cli
+package lab
 
 import (
 	"errors"
@@ -11,48 +11,47 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/nsscript/nsscript/internal/lab"
 )
 
-// This file reads what the failure bundle (bundle.go) shows: a namespace's
-// links, addresses, routes, neighbours, sysctls and nftables rules, through
-// the namespace's netlink handle and an nftables connection opened in it.
-
-// snapshot is what a namespace looked like when an expectation failed.
-type snapshot struct {
-	name, role string
-	dst        netip.Addr
-	lookup     string     // the route the kernel picks for dst
-	gateway    netip.Addr // its gateway, if any
-	dev        string     // the link it leaves by
-	links      []linkInfo
-	routes     []string
-	neigh      []string
-	sysctls    []string
-	compact    []string // the sysctls the terminal shows
-	nft        []string
-	errs       []string
+// Snapshot is what a namespace looks like, as text for people: its links,
+// addresses, routes, neighbours, key sysctls and nftables rules, read from
+// the kernel (what a failed expectation's explanation shows).
+type Snapshot struct {
+	Name    string
+	Dst     netip.Addr // the probe's destination, looked up in Lookup
+	Lookup  string     // the route the kernel picks for Dst
+	Gateway netip.Addr // its gateway, if any
+	Dev     string     // the link it leaves by
+	Links   []LinkSnapshot
+	Routes  []string // as ip route prints them
+	Neigh   []string // as ip neigh prints them
+	Sysctls []string // KEY=VALUE
+	// KeySysctls are the Sysctls a short explanation shows: forwarding,
+	// and bridge netfilter where it is on.
+	KeySysctls []string
+	Nft        []string // per chain its rule count, then the lab's rules
+	Errs       []string // what could not be read
 }
 
-type linkInfo struct {
-	name, kind, state, mac, master, peer string
-	mtu                                  int
-	addrs                                []string
+// LinkSnapshot is one link of a Snapshot.
+type LinkSnapshot struct {
+	Name, Kind, State, MAC, Master, Peer string
+	MTU                                  int
+	Addrs                                []string // with "tentative" or "dadfailed" where so
 }
 
-// takeSnapshot reads namespace n through its netlink handle. dst, when
-// valid, is looked up in its routing table.
-func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
-	s := &snapshot{name: n.Name, role: role, dst: dst}
-	h := n.Handle()
+// Snapshot reads the namespace from the kernel. dst, when valid, is looked
+// up in its routing table.
+func (n *Netns) Snapshot(dst netip.Addr) *Snapshot {
+	s := &Snapshot{Name: n.Name, Dst: dst}
+	h := n.h
 	if h == nil {
-		s.errs = append(s.errs, "no netlink handle")
+		s.Errs = append(s.Errs, "no netlink handle")
 		return s
 	}
 	links, err := h.LinkList()
 	if err != nil {
-		s.errs = append(s.errs, "links: "+err.Error())
+		s.Errs = append(s.Errs, "links: "+err.Error())
 	}
 	names := map[int]string{}
 	for _, nl := range links {
@@ -67,55 +66,55 @@ func takeSnapshot(n *lab.Netns, role string, dst netip.Addr) *snapshot {
 		}
 	}
 	for _, nl := range links {
-		s.links = append(s.links, readLink(n, nl, names, addrs[nl.Attrs().Index]))
+		s.Links = append(s.Links, readLink(n, nl, names, addrs[nl.Attrs().Index]))
 	}
 	if dst.IsValid() {
-		s.lookup, s.gateway, s.dev = lookupRoute(h, dst, names)
+		s.Lookup, s.Gateway, s.Dev = lookupRoute(h, dst, names)
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := h.RouteList(nil, fam)
 		if err != nil {
-			s.errs = append(s.errs, "routes: "+err.Error())
+			s.Errs = append(s.Errs, "routes: "+err.Error())
 		}
 		for _, r := range routes {
 			if fam == netlink.FAMILY_V6 && r.Dst != nil && r.Dst.IP.IsLinkLocalUnicast() {
 				continue // fe80::/64 on every IPv6 link
 			}
-			s.routes = append(s.routes, routeText(r, names))
+			s.Routes = append(s.Routes, routeText(r, names))
 		}
 		neighs, err := h.NeighList(0, fam)
 		if err != nil {
-			s.errs = append(s.errs, "neighbours: "+err.Error())
+			s.Errs = append(s.Errs, "neighbours: "+err.Error())
 		}
 		for _, nb := range neighs {
 			if nb.State&netlink.NUD_NOARP != 0 || nb.IP.IsMulticast() {
 				continue
 			}
-			s.neigh = append(s.neigh, neighText(nb, names))
+			s.Neigh = append(s.Neigh, neighText(nb, names))
 		}
 	}
-	sort.Strings(s.neigh)
+	sort.Strings(s.Neigh)
 	s.readSysctls(n)
 	nft, err := nftRules(n)
 	if err != nil {
-		s.errs = append(s.errs, "nftables: "+err.Error())
+		s.Errs = append(s.Errs, "nftables: "+err.Error())
 	}
-	s.nft = nft
+	s.Nft = nft
 	return s
 }
 
 // readSysctls reads the settings that decide what the namespace passes on:
 // IPv4 forwarding (and IPv6 forwarding, where it has IPv6 addresses), and,
 // where it holds a bridge, whether bridged frames go through the IP
-// firewall hooks (br_netfilter). s.compact gets the ones the terminal shows.
-func (s *snapshot) readSysctls(n *lab.Netns) {
+// firewall hooks (br_netfilter). s.KeySysctls gets the ones the terminal shows.
+func (s *Snapshot) readSysctls(n *Netns) {
 	v6, bridge := false, false
-	for _, l := range s.links {
-		bridge = bridge || l.kind == "bridge"
-		if l.name == "lo" {
+	for _, l := range s.Links {
+		bridge = bridge || l.Kind == "bridge"
+		if l.Name == "lo" {
 			continue
 		}
-		for _, a := range l.addrs {
+		for _, a := range l.Addrs {
 			v6 = v6 || strings.Contains(a, ":") && !strings.HasPrefix(a, "fe80:")
 		}
 	}
@@ -132,38 +131,38 @@ func (s *snapshot) readSysctls(n *lab.Netns) {
 			continue // no br_netfilter: no bridge-nf keys
 		}
 		kv := key + "=" + strings.TrimSpace(v)
-		s.sysctls = append(s.sysctls, kv)
+		s.Sysctls = append(s.Sysctls, kv)
 		if strings.Contains(key, "forward") || strings.Contains(key, "bridge-nf") && v != "0" {
-			s.compact = append(s.compact, kv)
+			s.KeySysctls = append(s.KeySysctls, kv)
 		}
 	}
 }
 
-func readLink(n *lab.Netns, nl netlink.Link, names map[int]string, addrs []netlink.Addr) linkInfo {
+func readLink(n *Netns, nl netlink.Link, names map[int]string, addrs []netlink.Addr) LinkSnapshot {
 	a := nl.Attrs()
-	li := linkInfo{name: a.Name, kind: nl.Type(), mtu: a.MTU, mac: a.HardwareAddr.String()}
+	li := LinkSnapshot{Name: a.Name, Kind: nl.Type(), MTU: a.MTU, MAC: a.HardwareAddr.String()}
 	switch {
 	case a.Flags&net.FlagUp == 0:
-		li.state = "DOWN"
+		li.State = "DOWN"
 	case a.OperState == netlink.OperUp:
-		li.state = "UP"
+		li.State = "UP"
 	case a.OperState == netlink.OperUnknown:
-		li.state = "UNKNOWN"
+		li.State = "UNKNOWN"
 	default:
-		li.state = strings.ToUpper(a.OperState.String())
+		li.State = strings.ToUpper(a.OperState.String())
 	}
 	if a.MasterIndex != 0 {
-		li.master = names[a.MasterIndex]
-		if li.master == "" {
-			li.master = fmt.Sprintf("if%d", a.MasterIndex)
+		li.Master = names[a.MasterIndex]
+		if li.Master == "" {
+			li.Master = fmt.Sprintf("if%d", a.MasterIndex)
 		}
 	}
 	if lk := n.Link(a.Name); lk != nil && lk.Peer() != nil {
-		li.peer = lk.Peer().String()
+		li.Peer = lk.Peer().String()
 	}
 	for _, ad := range addrs {
 		if text, ok := addrText(ad); ok {
-			li.addrs = append(li.addrs, text)
+			li.Addrs = append(li.Addrs, text)
 		}
 	}
 	return li
@@ -286,12 +285,11 @@ func neighText(nb netlink.Neigh, names map[int]string) string {
 	return s + " " + state
 }
 
-// nftRules lists a namespace's nftables rules for the bundle: per chain
-// the kernel's rule count, then the text of each rule the lab added (from
-// its recorded steps, with the script position). It is a variable so that
-// a lab function that renders rules from the kernel can take its place.
-var nftRules = func(n *lab.Netns) ([]string, error) {
-	c, err := nftables.New(nftables.WithNetNSFd(n.FD()))
+// nftRules lists a namespace's nftables rules: per chain the kernel's rule
+// count, then the text of each rule the lab added (from its recorded steps,
+// with the script position).
+func nftRules(n *Netns) ([]string, error) {
+	c, err := nftables.New(nftables.WithNetNSFd(n.fd))
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +309,7 @@ var nftRules = func(n *lab.Netns) ([]string, error) {
 		}
 		out = append(out, fmt.Sprintf("table %s %s chain %s%s: %d rule%s", familyName(ch.Table.Family), ch.Table.Name, ch.Name, hook, len(rules), plural(len(rules))))
 	}
-	for _, s := range n.Lab().Steps() {
+	for _, s := range n.lab.Steps() {
 		if s.NS != n.Name || s.Op != "nft rule" {
 			continue
 		}
