@@ -89,7 +89,9 @@ func TestPingTimeout(t *testing.T) {
 		if r.Elapsed < 300*time.Millisecond {
 			t.Errorf("ping %s took %v, want the whole 300ms", dst, r.Elapsed)
 		}
-		if r.Sent < 5 {
+		// One request per interval while it waits (how many fit in
+		// 300ms depends on the machine's load: at least a second one).
+		if r.Sent < 2 {
 			t.Errorf("ping %s sent %d requests, want one per interval", dst, r.Sent)
 		}
 	}
