@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -209,14 +210,18 @@ func TestPauseSignalKillsCommands(t *testing.T) {
 	rt := t.TempDir()
 	dir := writeScript(t, "lab.star", pauseLabSrc)
 	p := startPaused(t, rt, dir, "--pause", "lab.star")
-	sleeper := nsscript(t, dir, "exec", "net1", "--", "sleep", "60")
+	// A duration no other test uses, to find the command once it runs.
+	secs := fmt.Sprintf("60.%06d", os.Getpid()%1000000)
+	sleeper := nsscript(t, dir, "exec", "net1", "--", "sleep", secs)
 	sleeper.Env = append(sleeper.Env, control.DirEnv+"="+rt)
 	var e strings.Builder
 	sleeper.Stderr = &e
 	if err := sleeper.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	for !running("sleep\x00" + secs + "\x00") {
+		time.Sleep(10 * time.Millisecond) // until the lab runs the command
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	code, _ := p.wait(t)
 	if code != 0 {
@@ -232,6 +237,18 @@ func TestPauseSignalKillsCommands(t *testing.T) {
 	if c := sleeper.ProcessState.ExitCode(); c != 137 || !strings.Contains(e.String(), "the lab ended") {
 		t.Errorf("command in the ended lab: exit %d, stderr %q", c, e.String())
 	}
+}
+
+// running reports whether a process with this command line (arguments
+// joined by NULs) exists.
+func running(cmdline string) bool {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, d := range dirs {
+		if b, err := os.ReadFile(d); err == nil && string(b) == cmdline {
+			return true
+		}
+	}
+	return false
 }
 
 // TestPauseOnFail pauses only a failed run; nsscript stop ends it and the
