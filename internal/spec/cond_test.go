@@ -4,7 +4,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,22 +79,7 @@ func TestWriteReadConditions(t *testing.T) {
 func TestConditionsRootless(t *testing.T) {
 	testenv.NeedRoot(t)
 	testenv.NeedNamespaces(t)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "nsscript-rootless-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "nsscript")
-	if err := copyFile(exe, bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.ExecutableCopy(t, "nsscript")
 	cmd := exec.Command(bin, "test", "-conditions", "root", "userns", "linktype:veth", "exec:sh")
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin", spec.MarkerEnv + "=1"}
@@ -111,21 +95,4 @@ func TestConditionsRootless(t *testing.T) {
 	if string(out) != want {
 		t.Errorf("as nobody:\n%s\nwant:\n%s", out, want)
 	}
-}
-
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
 }

@@ -3,6 +3,7 @@ package testenv
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,4 +88,46 @@ func openLockFile(path string) (*os.File, error) {
 		}
 		return f, nil
 	}
+}
+
+// ExecutableCopy copies the running test binary, as name, into a new
+// directory every user may read and returns its path: a test run as root can
+// then start it as an unprivileged user (go test's own build directories are
+// private). The copy is removed when the test ends.
+func ExecutableCopy(t testing.TB, name string) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "nsscript-exe-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, name)
+	if err := copyFile(exe, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }

@@ -1,10 +1,8 @@
 package testenv
 
 import (
-	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 )
@@ -24,18 +22,7 @@ func TestLockHostAnyUser(t *testing.T) {
 	NeedRoot(t)
 	// As a root test run does: the file exists, made by root.
 	t.Run("root", func(t *testing.T) { LockHost(t, false) })
-	dir, err := os.MkdirTemp("", "nsscript-testenv-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "testenv.test")
-	if err := copyExe(bin); err != nil {
-		t.Fatal(err)
-	}
+	bin := ExecutableCopy(t, "testenv.test")
 	cmd := exec.Command(bin, "-test.run", "^TestLockHostAnyUser$", "-test.count=1")
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "TMPDIR=" + os.TempDir(), childEnv + "=1"}
@@ -43,25 +30,4 @@ func TestLockHostAnyUser(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("LockHost as nobody after root: %v\n%s", err, out)
 	}
-}
-
-func copyExe(to string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	src, err := os.Open(exe)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
 }
