@@ -22,6 +22,19 @@ x.addr("10.0.0.1/24")
 y.addr("10.0.0.2/24")
 `
 
+// nsHandle opens a netlink handle in ns, for a test that changes the
+// kernel behind the script's back as another program would; it is closed
+// when the test ends.
+func nsHandle(t *testing.T, ns *lab.Netns) *netlink.Handle {
+	t.Helper()
+	h, err := netlink.NewHandleAt(netns.NsHandle(ns.FD()), unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
 // runConverging builds pairLab plus setup, then runs check, which finds
 // a and b by name, and delay after check starts sets y0 in b up or down
 // behind the script's back (through netlink, as another program would), so
@@ -33,11 +46,7 @@ func runConverging(t *testing.T, setup, check string, delay time.Duration, up bo
 	if _, err := runIn(t, l, pairLab+setup); err != nil {
 		t.Fatal(err)
 	}
-	h, err := netlink.NewHandleAt(netns.NsHandle(l.Lookup("b").FD()), unix.NETLINK_ROUTE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := nsHandle(t, l.Lookup("b"))
 	changed := make(chan error, 1)
 	go func() {
 		time.Sleep(delay)

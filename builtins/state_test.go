@@ -53,12 +53,12 @@ func TestExpectRouteWithinConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLines(t, out, "FAIL lab.star:1:1: expect_route: a -> 10.0.9.1 via 10.0.0.2: no route\n")
-	a := l.Lookup("a")
+	h := nsHandle(t, l.Lookup("a"))
 	added := make(chan error, 1)
 	go func() {
 		time.Sleep(300 * time.Millisecond)
 		_, dst, _ := net.ParseCIDR("10.0.9.0/24")
-		added <- a.Handle().RouteAdd(&netlink.Route{Dst: dst, Gw: net.ParseIP("10.0.0.2"), Protocol: unix.RTPROT_STATIC})
+		added <- h.RouteAdd(&netlink.Route{Dst: dst, Gw: net.ParseIP("10.0.0.2"), Protocol: unix.RTPROT_STATIC})
 	}()
 	out, err = runIn(t, l, `a = "a"  # the namespace of pairLab, by name
 expect_route(a, "10.0.9.1", via = "10.0.0.2", proto = "static", within = "10s")

@@ -45,7 +45,7 @@ func TestRoutesReadsTheKernel(t *testing.T) {
 	// would), straight through netlink, behind the lab's back.
 	for _, table := range []int{unix.RT_TABLE_MAIN, 100} {
 		rt := &netlink.Route{Dst: prefixNet(mustPrefix(t, "10.0.7.0/24")), Gw: net.ParseIP("10.0.1.2"), Protocol: unix.RTPROT_STATIC, Table: table}
-		if err := a.Handle().RouteAdd(rt); err != nil {
+		if err := a.h.RouteAdd(rt); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,7 +92,7 @@ func TestRouteGetIsTheFIBDecision(t *testing.T) {
 		t.Errorf("route get 10.99.0.1: %v, want ErrNoRoute", err)
 	}
 	bh := &netlink.Route{Dst: prefixNet(mustPrefix(t, "10.0.8.0/24")), Type: unix.RTN_BLACKHOLE}
-	if err := a.Handle().RouteAdd(bh); err != nil {
+	if err := a.h.RouteAdd(bh); err != nil {
 		t.Fatal(err)
 	}
 	got, err = a.RouteGet(netip.MustParseAddr("10.0.8.1"), RouteQuery{})
@@ -193,11 +193,11 @@ func TestFDBOfBridgeAndVxlan(t *testing.T) {
 func TestAddressesIncludeProgramsOwn(t *testing.T) {
 	_, a, _, x, _ := routedPair(t)
 	// An address a program added (ip addr add), behind the lab's back.
-	nl, err := a.Handle().LinkByName(x.Name())
+	nl, err := a.h.LinkByName(x.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Handle().AddrAdd(nl, &netlink.Addr{IPNet: prefixNet(mustPrefix(t, "10.0.3.1/24"))}); err != nil {
+	if err := a.h.AddrAdd(nl, &netlink.Addr{IPNet: prefixNet(mustPrefix(t, "10.0.3.1/24"))}); err != nil {
 		t.Fatal(err)
 	}
 	for _, of := range []*Link{nil, x} {
