@@ -62,7 +62,9 @@ func packageFiles(t *testing.T, mode parser.Mode) (*token.FileSet, map[string]*a
 // type's entry; and every method entry names a method the type has.
 func TestValueDocsMatchAttrs(t *testing.T) {
 	types := map[string]struct{ attrs, methods []string }{
-		"netns":   {netnsAttrs, []string{"link"}},
+		"netns":   {netnsAttrs, []string{"delete", "link"}},
+		"route":   {routeAttrs, []string{"delete"}},
+		"rule":    {ruleAttrs, []string{"delete"}},
 		"link":    {linkAttrs, sortedKeys(linkMethods)},
 		"service": {serviceAttrs, []string{"close"}},
 		"process": {processAttrs, []string{"stop"}},

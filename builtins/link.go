@@ -86,7 +86,12 @@ var linkMethods = map[string]func(*starlark.Thread, *starlark.Builtin, starlark.
 func method(t *starlark.Thread, b *starlark.Builtin, fn func(r *Run, lk *lab.Link) (starlark.Value, error)) (starlark.Value, error) {
 	r := runOf(t)
 	lk := b.Receiver().(*Link).lk
-	v, err := call(r, b.Name(), true, t, func() (starlark.Value, error) { return fn(r, lk) })
+	v, err := call(r, b.Name(), true, t, func() (starlark.Value, error) {
+		if err := lk.CheckLive(); err != nil {
+			return nil, err
+		}
+		return fn(r, lk)
+	})
 	if err != nil {
 		err = withHint(err, Lookup("link."+b.Name()).Sig)
 	}

@@ -47,7 +47,7 @@ func (a *ifaceArg) Unpack(v starlark.Value) error {
 	switch v := v.(type) {
 	case *Link:
 		a.name, a.lk = v.lk.Name(), v.lk
-		return nil
+		return v.lk.CheckLive()
 	case starlark.String:
 		if err := lab.CheckLinkName(string(v)); err != nil {
 			return err

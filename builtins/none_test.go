@@ -22,6 +22,7 @@ var noneCalls = map[string]string{
 	"veth":               `veth()`,
 	"bridge":             `bridge("br1")`,
 	"route":              `route(a, "10.1.0.0/16", via = "10.0.0.1", dev = y)`,
+	"rule":               `rule(a, from_ = "10.0.0.0/24", table = 10)`,
 	"sysctl":             `sysctl(a, "net.ipv4.ip_forward")`,
 	"expect_reachable":   `expect_reachable(a, "10.0.0.1")`,
 	"expect_unreachable": `expect_unreachable(a, "10.0.0.9")`,

@@ -82,6 +82,9 @@ func (a *dstArg) Unpack(v starlark.Value) error {
 		a.addr, a.label = ad, ad.String()
 		return nil
 	case *Netns:
+		if err := v.ns.CheckLive(); err != nil {
+			return err
+		}
 		ad, ok := v.ns.FirstAddr()
 		if !ok {
 			return fmt.Errorf("netns %q has no address to probe", v.ns.Name)
@@ -89,6 +92,9 @@ func (a *dstArg) Unpack(v starlark.Value) error {
 		a.addr, a.label = ad, fmt.Sprintf("%s (%s)", v.ns.Name, ad)
 		return nil
 	case *Link:
+		if err := v.lk.CheckLive(); err != nil {
+			return err
+		}
 		ps := v.lk.Addrs()
 		if len(ps) == 0 {
 			return fmt.Errorf("link %s has no address to probe", v.lk.Name())

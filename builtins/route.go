@@ -2,51 +2,11 @@ package builtins
 
 import (
 	"fmt"
-	"math"
 
 	"go.starlark.net/starlark"
 
 	"github.com/nsscript/nsscript/internal/lab"
 )
-
-// fnRoute implements route(ns, dst, via=None, dev=None, metric=0).
-func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		ns       = nsArg{run: r}
-		dst, via string
-		dev      linkArg
-		metric   = intIn("metric", 0, math.MaxUint32, 0)
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "dst", &dst, "via??", &via, "dev??", &dev, "metric?", &metric); err != nil {
-		return nil, err
-	}
-	spec := lab.RouteSpec{Metric: metric.n, Dev: dev.lk}
-	if via != "" {
-		a, ok := parseIP(via)
-		if !ok {
-			return nil, fmt.Errorf("invalid gateway %q (want an address such as \"10.0.0.1\")", via)
-		}
-		spec.Via = a
-	}
-	switch dst {
-	case "default":
-	case "default6":
-		spec.V6 = true
-		if spec.Via.IsValid() && spec.Via.Is4() {
-			return nil, fmt.Errorf("default6 is an IPv6 route but gateway %s is IPv4", spec.Via)
-		}
-	default:
-		p, err := ParsePrefix(dst)
-		if err != nil {
-			return nil, fmt.Errorf("invalid destination %q (want a prefix such as \"10.1.0.0/16\", an address, or \"default\")", dst)
-		}
-		spec.Dst = p
-	}
-	if !spec.Via.IsValid() && spec.Dev == nil {
-		return nil, fmt.Errorf("route to %s needs via or dev", dst)
-	}
-	return starlark.None, ns.ns.Route(spec)
-}
 
 // fnSysctl implements sysctl(ns, key, value=None).
 func fnSysctl(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

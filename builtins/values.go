@@ -45,7 +45,7 @@ func (n *Netns) Freeze()               {}
 func (n *Netns) Truth() starlark.Bool  { return true }
 func (n *Netns) Hash() (uint32, error) { return identityHash(n) }
 
-var netnsAttrs = []string{"addr", "addrs", "link", "links", "name"}
+var netnsAttrs = []string{"addr", "addrs", "delete", "deleted", "link", "links", "name"}
 
 // AttrNames implements starlark.HasAttrs.
 func (n *Netns) AttrNames() []string { return netnsAttrs }
@@ -70,6 +70,12 @@ func (n *Netns) Attr(name string) (starlark.Value, error) {
 		return starlark.NewList(vs), nil
 	case "link":
 		return starlark.NewBuiltin("link", n.linkMethod), nil
+	case "deleted":
+		return starlark.Bool(n.ns.Deleted() != ""), nil
+	case "delete":
+		return starlark.NewBuiltin("delete", func(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			return valueMethod(t, "netns.delete", args, kwargs, n.ns.Delete)
+		}), nil
 	}
 	return nil, nil
 }
@@ -79,6 +85,9 @@ func (n *Netns) linkMethod(thread *starlark.Thread, b *starlark.Builtin, args st
 	var name string
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &name); err != nil {
 		return nil, err
+	}
+	if err := n.ns.CheckLive(); err != nil {
+		return nil, fmt.Errorf("link: %w", err)
 	}
 	if r := runOf(thread); r != nil && n.ns.Link(name) == nil {
 		r.Flush() // the link may be adopted: no probe may read the model meanwhile
@@ -178,7 +187,7 @@ func (a *nsArg) Unpack(v starlark.Value) error {
 	switch v := v.(type) {
 	case *Netns:
 		a.ns = v.ns
-		return nil
+		return v.ns.CheckLive()
 	case starlark.String:
 		n := a.run.Lab.Lookup(string(v))
 		if n == nil {
@@ -197,7 +206,7 @@ type linkArg struct{ lk *lab.Link }
 func (a *linkArg) Unpack(v starlark.Value) error {
 	if l, ok := v.(*Link); ok {
 		a.lk = l.lk
-		return nil
+		return l.lk.CheckLive()
 	}
 	return fmt.Errorf("got %s, want link", v.Type())
 }

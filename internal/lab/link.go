@@ -29,6 +29,7 @@ type Link struct {
 	addrs   []netip.Prefix
 	mac     net.HardwareAddr // the address the lab gave it; nil: ask the kernel
 	front   front            // the script's value for it (front.go)
+	deleted string           // where it was deleted, once it was (delete.go)
 }
 
 func (lk *Link) String() string { return lk.ns.Name + "/" + lk.name }

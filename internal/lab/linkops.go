@@ -244,24 +244,3 @@ func (lk *Link) Rename(name string) error {
 	n.links[name] = lk
 	return nil
 }
-
-// Delete removes the link (and, for a veth, its peer).
-func (lk *Link) Delete() error {
-	n := lk.ns
-	err := n.lab.apply(Step{NS: n.Name, Op: "link del", Desc: fmt.Sprintf("delete %s in %s", lk.name, n.Name),
-		Cmds: []string{ipn(n) + " link del " + shellQuote(lk.name)}}, func() error {
-		ref, err := lk.ref()
-		if err != nil {
-			return err
-		}
-		return n.h.LinkDel(ref)
-	})
-	if err != nil {
-		return fmt.Errorf("delete %s in netns %q: %w", lk.name, n.Name, err)
-	}
-	n.removeLink(lk)
-	if p := lk.peer; p != nil {
-		p.ns.removeLink(p)
-	}
-	return nil
-}

@@ -39,7 +39,8 @@ type Netns struct {
 	pinger   *probe.Pinger
 	pingErr  error
 
-	front front // the script's value for it (front.go)
+	front   front  // the script's value for it (front.go)
+	deleted string // where it was deleted, once it was (delete.go)
 }
 
 func (n *Netns) String() string { return n.Name }

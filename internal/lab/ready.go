@@ -30,6 +30,13 @@ func (l *Lab) markPending(lk *Link) {
 	}
 }
 
+// unmarkPending forgets a deleted link: there is nothing to wait for.
+func (l *Lab) unmarkPending(lk *Link) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.pending, lk)
+}
+
 // canComeUp reports whether the kernel will bring lk's carrier up: a veth
 // needs its peer up, a macvlan its parent, a bridge at least one live port.
 // Links that cannot come up are not waited for (a script may set a link
