@@ -15,7 +15,7 @@ import (
 	"github.com/nsscript/nsscript/internal/probe"
 )
 
-// fnImpair implements impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, clear=False).
+// fnImpair implements impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, qdisc=None, clear=False).
 func fnImpair(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		lk                     linkArg
@@ -25,12 +25,13 @@ func fnImpair(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		burst                  sizeArg
 		limit                  = intIn("limit", 1, 1<<20, 0)
 		clear                  bool
+		shaper                 string
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "link", &lk, "delay??", &delay, "jitter??", &jitter, "loss??", &loss,
-		"rate??", &rate, "burst??", &burst, "latency??", &latency, "limit??", &limit, "clear?", &clear); err != nil {
+		"rate??", &rate, "burst??", &burst, "latency??", &latency, "limit??", &limit, "qdisc??", &shaper, "clear?", &clear); err != nil {
 		return nil, err
 	}
-	im := lab.Impairment{Delay: delay.d, Jitter: jitter.d, Loss: loss.pct, Rate: rate.bps, Latency: latency.d}
+	im := lab.Impairment{Delay: delay.d, Jitter: jitter.d, Loss: loss.pct, Rate: rate.bps, Latency: latency.d, Shaper: shaper}
 	if burst.n > math.MaxUint32 {
 		return nil, fmt.Errorf("burst %d bytes is too large", burst.n)
 	}

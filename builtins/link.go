@@ -2,13 +2,14 @@ package builtins
 
 import (
 	"fmt"
+	"net/netip"
 
 	"go.starlark.net/starlark"
 
 	"github.com/nsscript/nsscript/internal/lab"
 )
 
-// fnVeth implements veth(name=None, peer=None, ns=host, peer_ns=host, mtu=None, mac=None, peer_mac=None, up=True).
+// fnVeth implements veth(name=None, peer=None, ns=host, peer_ns=host, mtu=None, mac=None, peer_mac=None, addr=None, peer_addr=None, up=True).
 func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		name, peer, mac, peerMAC string
@@ -16,9 +17,10 @@ func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		peerNS                   = nsArg{run: r, ns: r.Lab.Host}
 		mtu                      = mtuArg()
 		up                       = true
+		addr, peerAddr           addrsArg
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name??", &name, "peer??", &peer, "ns?", &ns, "peer_ns?", &peerNS,
-		"mtu??", &mtu, "mac??", &mac, "peer_mac??", &peerMAC, "up?", &up); err != nil {
+		"mtu??", &mtu, "mac??", &mac, "peer_mac??", &peerMAC, "addr??", &addr, "peer_addr??", &peerAddr, "up?", &up); err != nil {
 		return nil, err
 	}
 	spec := lab.VethSpec{LinkSpec: lab.LinkSpec{Name: name, MTU: mtu.n, Up: up}, NS: ns.ns, PeerNS: peerNS.ns, PeerName: peer}
@@ -36,6 +38,16 @@ func fnVeth(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	a, z, err := r.Lab.Veth(spec)
 	if err != nil {
 		return nil, err
+	}
+	for _, end := range []struct {
+		lk *lab.Link
+		ps []netip.Prefix
+	}{{a, addr.ps}, {z, peerAddr.ps}} {
+		for _, p := range end.ps {
+			if err := end.lk.AddAddr(p); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return starlark.Tuple{linkValue(a), linkValue(z)}, nil
 }

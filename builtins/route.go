@@ -57,14 +57,15 @@ func (a *sysctlValue) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// fnForwarding implements forwarding(ns, on=True).
+// fnForwarding implements forwarding(ns, on=True, family="both").
 func fnForwarding(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		ns = nsArg{run: r}
-		on = true
+		ns     = nsArg{run: r}
+		on     = true
+		family = "both"
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "on?", &on); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "on?", &on, "family?", &family); err != nil {
 		return nil, err
 	}
-	return starlark.None, ns.ns.Forwarding(on)
+	return starlark.None, ns.ns.SetForwarding(on, family)
 }

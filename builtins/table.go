@@ -35,8 +35,8 @@ var Table = []*Builtin{
 		Doc: `The lab's root namespace: in the sandbox, its private network namespace; with --host, the real host's. Not a function.`},
 	// link.go
 	{Name: "veth", Domain: "link", Mutates: true, Fn: fnVeth,
-		Sig: `veth(name=None, peer=None, ns=host, peer_ns=host, mtu=None, mac=None, peer_mac=None, up=True)`,
-		Doc: `Creates a veth pair and returns both ends as (link, peer). Each end may live in any namespace; names are generated when not given (ethN inside a namespace, vethN in host). Both ends are set up unless up=False.`},
+		Sig: `veth(name=None, peer=None, ns=host, peer_ns=host, mtu=None, mac=None, peer_mac=None, addr=None, peer_addr=None, up=True)`,
+		Doc: `Creates a veth pair and returns both ends as (link, peer). Each end may live in any namespace; names are generated when not given (ethN inside a namespace, vethN in host). addr and peer_addr are addresses for each end ("10.0.0.1/24" or a list), as link.addr adds them. Both ends are set up unless up=False.`},
 	{Name: "bridge", Domain: "link", Mutates: true, Fn: fnBridge,
 		Sig: `bridge(name, ns=host, addr=None, mtu=None, mac=None, up=True)`,
 		Doc: `Creates a Linux bridge (STP off) in ns, optionally with one address or a list of them, and returns it. Attach ports with link.set(master=br).`},
@@ -54,8 +54,8 @@ var Table = []*Builtin{
 		Sig: `sysctl(ns, key, value=None)`,
 		Doc: `Sets a network sysctl (net.* only) in ns and returns its previous value; without value, returns the current value.`},
 	{Name: "forwarding", Domain: "route", Mutates: true, Fn: fnForwarding,
-		Sig: `forwarding(ns, on=True)`,
-		Doc: `Turns IPv4 and IPv6 forwarding on (or off) in ns: a router.`},
+		Sig: `forwarding(ns, on=True, family="both")`,
+		Doc: `Turns IPv4 and IPv6 forwarding on (or off) in ns: a router. family "ipv4" or "ipv6" changes only that family's (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding) and leaves the other as it is.`},
 	// probe.go
 	{Name: "ping", Domain: "probe", Fn: fnPing,
 		Sig: `ping(src, dst, count=1, timeout="1s", interval="200ms")`,
@@ -135,8 +135,8 @@ var Table = []*Builtin{
 
 	// impair.go (delay, loss, rate)
 	{Name: "impair", Domain: "impair", Mutates: true, Fn: fnImpair,
-		Sig: `impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, clear=False)`,
-		Doc: `Impairs what link sends through its queueing discipline: delay and jitter ("20ms", "5ms"), loss ("1%") with netem, rate ("1mbit", "500kbit"; "kbps" is kilobytes per second, as in tc) with tbf. burst (bytes) and latency size tbf's bucket and queue; limit is netem's queue in packets. Only the sending side is impaired: impair both ends of a veth for both directions. Calling it again replaces the impairment; clear=True removes it. Fails with one line where the kernel lacks netem or tbf.`},
+		Sig: `impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, qdisc=None, clear=False)`,
+		Doc: `Impairs what link sends through its queueing discipline: delay and jitter ("20ms", "5ms"), loss ("1%") with netem, rate ("1mbit", "500kbit"; "kbps" is kilobytes per second, as in tc) with tbf, or with qdisc="htb" with an htb qdisc whose one default class has rate and ceil at rate, as Mininet shapes its links. burst (bytes) sizes the bucket of either; latency sizes tbf's queue; limit is netem's queue in packets. Only the sending side is impaired: impair both ends of a veth for both directions. Calling it again replaces the impairment; clear=True removes it. Fails with one line where the kernel lacks netem or tbf.`},
 	{Name: "transfer", Domain: "impair", Mutates: true, Fn: fnTransfer,
 		Sig: `transfer(src, dst, size="1MB", timeout="30s")`,
 		Doc: `Sends size bytes ("64KB", "1MiB" or an int) over TCP from namespace src to dst and reads them back, timing it. dst is a netns or link (a built-in tcp server runs on its first address for the time of the transfer), an address of a lab namespace, or "ip:port" of a built-in tcp server already running. Returns a result with ok, bytes, seconds, rate (bits per second), peer and detail. Never fails the run.`},

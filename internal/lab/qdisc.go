@@ -30,6 +30,9 @@ type Impairment struct {
 	Latency time.Duration
 	// Limit is netem's queue length in packets (1000 when 0).
 	Limit uint32
+	// Shaper is the qdisc that limits the rate: "tbf" (when "") or "htb"
+	// (one class with rate and ceil at Rate, as Mininet sets links up).
+	Shaper string
 }
 
 func (im Impairment) netem() bool { return im.Delay > 0 || im.Jitter > 0 || im.Loss > 0 }
@@ -52,6 +55,12 @@ func (im Impairment) check() error {
 		return errors.New("burst and latency need a rate")
 	case im.Rate != 0 && im.Rate < 8000:
 		return fmt.Errorf("rate %d bit/s is too low (want at least 8kbit)", im.Rate)
+	case im.Shaper != "" && im.Shaper != "tbf" && im.Shaper != "htb":
+		return fmt.Errorf("unknown qdisc %q for the rate (want tbf or htb)", im.Shaper)
+	case im.Shaper != "" && im.Rate == 0:
+		return fmt.Errorf("qdisc %s needs a rate", im.Shaper)
+	case im.Shaper == "htb" && im.Latency != 0:
+		return errors.New("latency sizes tbf's queue; htb has none")
 	}
 	return nil
 }
@@ -103,26 +112,19 @@ func (lk *Link) Impair(im Impairment) error {
 			})
 		qs = append(qs, netem)
 	}
+	var classes []netlink.Class
 	if im.Rate > 0 {
-		latency := im.Latency
-		if latency == 0 {
-			latency = 200 * time.Millisecond
-		}
-		burst := im.burst()
-		bytesPerSec := im.Rate / 8
-		limit := uint32(min(uint64(burst)+bytesPerSec*uint64(latency)/uint64(time.Second), 1<<31))
 		parent, handle, where := uint32(netlink.HANDLE_ROOT), netlink.MakeHandle(1, 0), "root handle 1:"
 		if netem != nil {
-			parent, handle, where = netlink.MakeHandle(1, 1), netlink.MakeHandle(10, 0), "parent 1:1 handle 10:"
+			parent, handle, where = netlink.MakeHandle(1, 1), netlink.MakeHandle(0x10, 0), "parent 1:1 handle 10:" // tc reads handles in hex
 			tc = inNS(n, "tc qdisc add dev "+shellQuote(lk.name))
 		}
-		cmds = append(cmds, fmt.Sprintf("%s %s tbf rate %dbit burst %d limit %d", tc, where, im.Rate, burst, limit))
-		qs = append(qs, &netlink.Tbf{
-			QdiscAttrs: netlink.QdiscAttrs{Parent: parent, Handle: handle},
-			Rate:       bytesPerSec,
-			Limit:      limit,
-			Buffer:     netlink.Xmittime(bytesPerSec, burst),
-		})
+		q, c, cc := im.shaper(parent, handle)
+		qs, classes = append(qs, q), c
+		cmds = append(cmds, tc+" "+where+" "+cc[0])
+		for _, x := range cc[1:] {
+			cmds = append(cmds, inNS(n, "tc class add dev "+shellQuote(lk.name)+" "+x))
+		}
 	}
 	err := n.lab.apply(Step{NS: n.Name, Op: "qdisc", Desc: fmt.Sprintf("impair %s in %s: %s", lk.name, n.Name, im), Cmds: cmds}, func() error {
 		idx, err := lk.Index()
@@ -139,6 +141,12 @@ func (lk *Link) Impair(im Impairment) error {
 					return qdiscError(q.Type(), err)
 				}
 			}
+			for _, c := range classes {
+				c.Attrs().LinkIndex = idx
+				if err := n.h.ClassAdd(c); err != nil {
+					return fmt.Errorf("add %s class: %w", c.Type(), err)
+				}
+			}
 			return nil
 		})
 	})
@@ -146,6 +154,35 @@ func (lk *Link) Impair(im Impairment) error {
 		return fmt.Errorf("%s in netns %q: %w", lk.name, n.Name, err)
 	}
 	return nil
+}
+
+// shaper returns the qdisc that limits the rate (tbf, or htb with its one
+// class), at parent with handle, and its tc words: the qdisc's after
+// "tc qdisc ... HANDLE", then each class's after "tc class add dev X".
+func (im Impairment) shaper(parent, handle uint32) (netlink.Qdisc, []netlink.Class, []string) {
+	burst := im.burst()
+	bytesPerSec := im.Rate / 8
+	if im.Shaper == "htb" {
+		major := handle >> 16
+		q := netlink.NewHtb(netlink.QdiscAttrs{Parent: parent, Handle: handle})
+		q.Defcls = 1
+		c := netlink.NewHtbClass(netlink.ClassAttrs{Parent: handle, Handle: netlink.MakeHandle(uint16(major), 1)},
+			netlink.HtbClassAttrs{Rate: im.Rate, Ceil: im.Rate, Buffer: burst, Cbuffer: burst})
+		return q, []netlink.Class{c}, []string{"htb default 1",
+			fmt.Sprintf("parent %x: classid %x:1 htb rate %dbit ceil %dbit burst %d cburst %d", major, major, im.Rate, im.Rate, burst, burst)}
+	}
+	latency := im.Latency
+	if latency == 0 {
+		latency = 200 * time.Millisecond
+	}
+	limit := uint32(min(uint64(burst)+bytesPerSec*uint64(latency)/uint64(time.Second), 1<<31))
+	q := &netlink.Tbf{
+		QdiscAttrs: netlink.QdiscAttrs{Parent: parent, Handle: handle},
+		Rate:       bytesPerSec,
+		Limit:      limit,
+		Buffer:     netlink.Xmittime(bytesPerSec, burst),
+	}
+	return q, nil, []string{fmt.Sprintf("tbf rate %dbit burst %d limit %d", im.Rate, burst, limit)}
 }
 
 // ClearImpairment removes the link's root qdisc, so the kernel's default
@@ -215,6 +252,9 @@ func (im Impairment) String() string {
 	}
 	if im.Rate > 0 {
 		parts = append(parts, "rate "+FormatRate(im.Rate))
+		if im.Shaper == "htb" {
+			parts = append(parts, "(htb)")
+		}
 	}
 	return strings.Join(parts, " ")
 }

@@ -89,16 +89,33 @@ func (n *Netns) Sysctl(key, value string) error {
 	})
 }
 
-// Forwarding turns IPv4 (and IPv6) forwarding on or off in the namespace.
-func (n *Netns) Forwarding(on bool) error {
+// Forwarding turns IPv4 and IPv6 forwarding on or off in the namespace.
+func (n *Netns) Forwarding(on bool) error { return n.SetForwarding(on, "both") }
+
+// SetForwarding turns forwarding on or off for family "ipv4", "ipv6" or
+// "both", leaving the other family as it is.
+func (n *Netns) SetForwarding(on bool, family string) error {
 	v := "0"
 	if on {
 		v = "1"
 	}
-	if err := n.Sysctl("net.ipv4.ip_forward", v); err != nil {
-		return err
+	var keys []string
+	switch family {
+	case "ipv4":
+		keys = []string{"net.ipv4.ip_forward"}
+	case "ipv6":
+		keys = []string{"net.ipv6.conf.all.forwarding"}
+	case "both":
+		keys = []string{"net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"}
+	default:
+		return fmt.Errorf("invalid family %q (want ipv4, ipv6 or both)", family)
 	}
-	return n.Sysctl("net.ipv6.conf.all.forwarding", v)
+	for _, k := range keys {
+		if err := n.Sysctl(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unwrapPath drops the *PathError wrapper, whose text repeats the path.
