@@ -134,19 +134,23 @@ func (m *matchArgs) match(ns *lab.Netns) (lab.Match, error) {
 	return x, nil
 }
 
-// fnMasquerade implements masquerade(ns, src=None, dst=None, out=None, not_out=None).
+// fnMasquerade implements masquerade(ns, src=None, dst=None, out=None, not_out=None, proto=None, port=None).
 func fnMasquerade(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		ns = nsArg{run: r}
-		m  matchArgs
+		ns    = nsArg{run: r}
+		m     matchArgs
+		proto string
+		port  portArg
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "src??", &m.src, "dst??", &m.dst, "out??", &m.out, "not_out??", &m.notOut); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "src??", &m.src, "dst??", &m.dst, "out??", &m.out, "not_out??", &m.notOut,
+		"proto??", &proto, "port??", &port); err != nil {
 		return nil, err
 	}
 	x, err := m.match(ns.ns)
 	if err != nil {
 		return nil, err
 	}
+	x.Proto, x.Port = proto, port.n
 	return starlark.None, ns.ns.Masquerade(x)
 }
 
@@ -181,7 +185,7 @@ func (a *toArg) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// fnPortForward implements port_forward(ns, port, to, proto="tcp", src=None, dst=None, in_=None, not_in=None).
+// fnPortForward implements port_forward(ns, port, to, proto="tcp", src=None, dst=None, in_=None, not_in=None, local=False).
 func fnPortForward(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		ns    = nsArg{run: r}
@@ -189,9 +193,10 @@ func fnPortForward(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 		to    toArg
 		proto = "tcp"
 		m     matchArgs
+		local bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "port", &port, "to", &to, "proto?", &proto,
-		"src??", &m.src, "dst??", &m.dst, "in_??", &m.in, "not_in??", &m.notIn); err != nil {
+		"src??", &m.src, "dst??", &m.dst, "in_??", &m.in, "not_in??", &m.notIn, "local?", &local); err != nil {
 		return nil, err
 	}
 	if proto != "tcp" && proto != "udp" {
@@ -205,12 +210,17 @@ func fnPortForward(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 	if to.port == 0 {
 		to.port = port.n
 	}
-	return starlark.None, ns.ns.PortForward(x, netip.AddrPortFrom(to.addr, to.port))
+	target := netip.AddrPortFrom(to.addr, to.port)
+	if err := ns.ns.PortForward(x, target); err != nil {
+		return nil, err
+	}
+	if local {
+		return starlark.None, ns.ns.LocalPortForward(x, target)
+	}
+	return starlark.None, nil
 }
 
-// fnFirewall implements firewall(ns, action, src=None, dst=None, proto=None,
-// port=None, in_=None, out=None, not_in=None, not_out=None, state=None,
-// hook="forward").
+// fnFirewall implements firewall(ns, action, src=None, dst=None, proto=None, port=None, icmp_type=None, in_=None, out=None, not_in=None, not_out=None, state=None, hook="forward").
 func fnFirewall(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		ns     = nsArg{run: r}
@@ -219,9 +229,10 @@ func fnFirewall(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 		port   portArg
 		hook   = "forward"
 		m      matchArgs
+		icmp   string
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "action", &action,
-		"src??", &m.src, "dst??", &m.dst, "proto??", &proto, "port??", &port,
+		"src??", &m.src, "dst??", &m.dst, "proto??", &proto, "port??", &port, "icmp_type??", &icmp,
 		"in_??", &m.in, "out??", &m.out, "not_in??", &m.notIn, "not_out??", &m.notOut,
 		"state??", &m.state, "hook?", &hook); err != nil {
 		return nil, err
@@ -230,6 +241,6 @@ func fnFirewall(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 	if err != nil {
 		return nil, err
 	}
-	x.Proto, x.Port = proto, port.n
+	x.Proto, x.Port, x.ICMPType = proto, port.n, icmp
 	return starlark.None, ns.ns.Filter(hook, action, x)
 }

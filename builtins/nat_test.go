@@ -105,7 +105,7 @@ func TestNATErrors(t *testing.T) {
 		{`port_forward(router, 70000, to = "10.100.0.10")`, `port_forward: for parameter port: invalid port 70000 (want 1 to 65535)`},
 		{`port_forward(router, 80, to = "10.100.0.10:x")`, `port_forward: for parameter "to": invalid target "10.100.0.10:x" (want "IP:PORT" or "IP")`},
 		{`port_forward(router, 80, to = "10.100.0.10", proto = "icmp")`, `port_forward: invalid proto "icmp" (want tcp or udp)`},
-		{`firewall(router, "allow")`, `firewall: unknown action "allow" (want accept, drop or reject)`},
+		{`firewall(router, "allow")`, `firewall: unknown action "allow" (want accept, drop, reject or notrack)`},
 		{`firewall(router, "drop", port = 22)`, `firewall: a port needs proto tcp or udp`},
 		{`firewall(router, "drop", hook = "input", out = wan)`, `firewall: hook input has no output interface`},
 		{`firewall(router, "drop", state = "sleepy")`, `firewall: unknown connection state "sleepy"`},

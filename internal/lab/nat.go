@@ -56,6 +56,13 @@ func (n *Netns) PortForward(m Match, to netip.AddrPort) error {
 	return n.addRule(m, func() (nft.Rule, error) { return nft.PortForward(m, to) })
 }
 
+// LocalPortForward adds the destination NAT of PortForward for the
+// connections the namespace opens itself (nft.LocalPortForward, hook
+// output). Tracked connections are forgotten, as with Masquerade.
+func (n *Netns) LocalPortForward(m Match, to netip.AddrPort) error {
+	return n.addRule(m, func() (nft.Rule, error) { return nft.LocalPortForward(m, to) })
+}
+
 // Filter adds a filter rule (nft.Filter) to hook (forward, input or output)
 // that applies action (Accept, Drop or Reject) to the packets that match
 // m. Rules apply in the order they were added; the first that matches

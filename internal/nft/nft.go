@@ -30,7 +30,8 @@ type Match struct {
 	Port          uint16       // destination port (tcp and udp only)
 	In, Out       string       // input and output interface names
 	NotIn, NotOut string       // interface names that must not be the input or output
-	State         []string     // conntrack states: new, established, related, invalid
+	State         []string     // conntrack states: new, established, related, invalid, untracked
+	ICMPType      string       // "echo-request", ... (proto icmp or icmpv6 only)
 }
 
 // Filter actions.
@@ -38,6 +39,9 @@ const (
 	Accept = "accept"
 	Drop   = "drop"
 	Reject = "reject" // answer with an ICMP "administratively prohibited"
+	// Notrack exempts packets from connection tracking (hooks prerouting
+	// and output, before conntrack): they are then in state untracked.
+	Notrack = "notrack"
 )
 
 // Hooks a filter rule may go in.
@@ -69,6 +73,11 @@ var chainDefs = map[string]chainDef{
 	"input":       {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityFilter, "type filter hook input priority filter; policy accept;"},
 	"forward":     {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityFilter, "type filter hook forward priority filter; policy accept;"},
 	"output":      {nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityFilter, "type filter hook output priority filter; policy accept;"},
+	// Destination NAT of the connections the namespace opens itself.
+	"nat_output": {nftables.ChainTypeNAT, nftables.ChainHookOutput, nftables.ChainPriorityNATDest, "type nat hook output priority dstnat; policy accept;"},
+	// Before connection tracking: where notrack rules go.
+	"raw_prerouting": {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw, "type filter hook prerouting priority raw; policy accept;"},
+	"raw_output":     {nftables.ChainTypeFilter, nftables.ChainHookOutput, nftables.ChainPriorityRaw, "type filter hook output priority raw; policy accept;"},
 }
 
 var ctStates = map[string]uint32{
@@ -76,6 +85,7 @@ var ctStates = map[string]uint32{
 	"established": expr.CtStateBitESTABLISHED,
 	"related":     expr.CtStateBitRELATED,
 	"invalid":     expr.CtStateBitINVALID,
+	"untracked":   expr.CtStateBitUNTRACKED,
 }
 
 // NewChain returns the base chain called name (one of Rule's chains) in
@@ -105,6 +115,21 @@ func Masquerade(m Match) (Rule, error) {
 // and m.Port set. Without m.Dst, only connections addressed to one of the
 // namespace's own addresses are forwarded.
 func PortForward(m Match, to netip.AddrPort) (Rule, error) {
+	return portForward(m, to, "prerouting")
+}
+
+// LocalPortForward compiles the destination NAT of PortForward for the
+// connections the namespace opens itself (chain nat_output, hook output),
+// as a host's port map does for its own clients. Without m.Dst, connections
+// to any of the namespace's own addresses are forwarded.
+func LocalPortForward(m Match, to netip.AddrPort) (Rule, error) {
+	if m.In != "" || m.NotIn != "" {
+		return Rule{}, errors.New("connections the namespace opens have no input interface")
+	}
+	return portForward(m, to, "nat_output")
+}
+
+func portForward(m Match, to netip.AddrPort, chain string) (Rule, error) {
 	if m.Proto != "tcp" && m.Proto != "udp" {
 		return Rule{}, fmt.Errorf("port forwarding needs proto tcp or udp, not %q", m.Proto)
 	}
@@ -147,12 +172,19 @@ func PortForward(m Match, to netip.AddrPort) (Rule, error) {
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: fam, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
 	}
 	target := netip.AddrPortFrom(ip, to.Port()).String()
-	return m.rule("prerouting", pre, preText, tail, "dnat "+word+" to "+target, "forward "+m.Describe()+" to "+target, true), nil
+	desc := "forward " + m.Describe() + " to " + target
+	if chain == "nat_output" {
+		desc = "forward connections opened here " + m.Describe() + " to " + target
+	}
+	return m.rule(chain, pre, preText, tail, "dnat "+word+" to "+target, desc, true), nil
 }
 
 // Filter compiles a filter rule for hook (forward, input or output) that
 // applies action (Accept, Drop or Reject) to the packets that match m.
 func Filter(hook, action string, m Match) (Rule, error) {
+	if action == Notrack {
+		return notrack(hook, m)
+	}
 	if !slices.Contains(FilterHooks, hook) {
 		return Rule{}, fmt.Errorf("unknown hook %q (want forward, input or output)", hook)
 	}
@@ -171,7 +203,7 @@ func Filter(hook, action string, m Match) (Rule, error) {
 	case Reject:
 		tail = []expr.Any{&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED}}
 	default:
-		return Rule{}, fmt.Errorf("unknown action %q (want accept, drop or reject)", action)
+		return Rule{}, fmt.Errorf("unknown action %q (want accept, drop, reject or notrack)", action)
 	}
 	text := action
 	if action == Reject {
@@ -181,6 +213,27 @@ func Filter(hook, action string, m Match) (Rule, error) {
 		return Rule{}, err
 	}
 	return m.rule(hook, nil, "", tail, text, fmt.Sprintf("%s %s in %s", action, m.Describe(), hook), false), nil
+}
+
+// notrack compiles a rule that exempts the packets m matches from
+// connection tracking, in the raw chain of hook prerouting or output.
+func notrack(hook string, m Match) (Rule, error) {
+	if hook != "prerouting" && hook != "output" {
+		return Rule{}, fmt.Errorf("notrack goes in hook prerouting or output, before connection tracking, not %q", hook)
+	}
+	if hook == "prerouting" && (m.Out != "" || m.NotOut != "") {
+		return Rule{}, errors.New("an output interface is not known before routing")
+	}
+	if hook == "output" && (m.In != "" || m.NotIn != "") {
+		return Rule{}, errors.New("hook output has no input interface (its packets come from the namespace itself)")
+	}
+	if len(m.State) > 0 {
+		return Rule{}, errors.New("notrack comes before connection tracking: there is no state to match")
+	}
+	if err := m.Check(); err != nil {
+		return Rule{}, err
+	}
+	return m.rule("raw_"+hook, nil, "", []expr.Any{&expr.Notrack{}}, "notrack", fmt.Sprintf("notrack %s in %s", m.Describe(), hook), false), nil
 }
 
 // rule puts a rule together: pre (with its text preText), then m's
@@ -216,9 +269,14 @@ func (m Match) Check() error {
 	if m.Port != 0 && m.Proto != "tcp" && m.Proto != "udp" {
 		return errors.New("a port needs proto tcp or udp")
 	}
+	if m.ICMPType != "" {
+		if _, ok := icmpTypes[m.Proto][m.ICMPType]; !ok {
+			return icmpTypeError(m.Proto, m.ICMPType)
+		}
+	}
 	for _, s := range m.State {
 		if _, ok := ctStates[s]; !ok {
-			return fmt.Errorf("unknown connection state %q (want new, established, related or invalid)", s)
+			return fmt.Errorf("unknown connection state %q (want new, established, related, invalid or untracked)", s)
 		}
 	}
 	return nil
@@ -280,12 +338,18 @@ func (m Match) exprs() ([]expr.Any, string) {
 	if m.Proto != "" {
 		num := map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP, "icmp": unix.IPPROTO_ICMP, "icmpv6": unix.IPPROTO_ICMPV6}[m.Proto]
 		es = append(es, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{num}})
-		if m.Port != 0 {
+		switch {
+		case m.Port != 0:
 			es = append(es,
 				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(m.Port)})
 			words = append(words, m.Proto+" dport "+strconv.Itoa(int(m.Port)))
-		} else {
+		case m.ICMPType != "":
+			es = append(es,
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{icmpTypes[m.Proto][m.ICMPType]}})
+			words = append(words, m.Proto+" type "+m.ICMPType)
+		default:
 			word := m.Proto
 			if word == "icmpv6" {
 				word = "ipv6-icmp"
@@ -348,6 +412,9 @@ func (m Match) Describe() string {
 	}
 	if m.Port != 0 {
 		parts = append(parts, "port "+strconv.Itoa(int(m.Port)))
+	}
+	if m.ICMPType != "" {
+		parts = append(parts, m.ICMPType)
 	}
 	if m.In != "" {
 		parts = append(parts, "in on "+m.In)

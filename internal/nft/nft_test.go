@@ -35,6 +35,18 @@ func TestRuleText(t *testing.T) {
 			"input", "ct state new,invalid drop", "drop state new,invalid in input", false},
 		{"accept all", func() (Rule, error) { return Filter("output", Accept, Match{}) },
 			"output", "accept", "accept all packets in output", false},
+		{"icmpv6 type", func() (Rule, error) {
+			return Filter("input", Drop, Match{Proto: "icmpv6", ICMPType: "echo-request"})
+		}, "input", "icmpv6 type echo-request drop", "drop icmpv6 echo-request in input", false},
+		{"untracked", func() (Rule, error) { return Filter("input", Accept, Match{State: []string{"untracked"}}) },
+			"input", "ct state untracked accept", "accept state untracked in input", false},
+		{"notrack", func() (Rule, error) { return Filter("output", Notrack, Match{Proto: "udp", Port: 53}) },
+			"raw_output", "udp dport 53 notrack", "notrack udp port 53 in output", false},
+		{"masquerade one port", func() (Rule, error) { return Masquerade(Match{Out: "wan", Proto: "tcp", Port: 80}) },
+			"postrouting", `oifname "wan" tcp dport 80 masquerade`, "masquerade tcp port 80 out on wan", true},
+		{"port forward of local connections", func() (Rule, error) {
+			return LocalPortForward(Match{Proto: "tcp", Port: 8080}, netip.MustParseAddrPort("10.0.0.2:80"))
+		}, "nat_output", "fib daddr type local tcp dport 8080 dnat ip to 10.0.0.2:80", "forward connections opened here tcp port 8080 to 10.0.0.2:80", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := c.compile()
@@ -115,5 +127,39 @@ func TestInterfaces(t *testing.T) {
 	m := Match{In: "a", NotOut: "d"}
 	if got := strings.Join(m.Interfaces(), ","); got != "a,d" {
 		t.Errorf("Interfaces() = %s", got)
+	}
+}
+
+func TestICMPTypeExprAndErrors(t *testing.T) {
+	r, err := Filter("forward", Drop, Match{Proto: "icmp", ICMPType: "echo-request"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var typ *expr.Cmp
+	for i, e := range r.Exprs {
+		if p, ok := e.(*expr.Payload); ok && p.Base == expr.PayloadBaseTransportHeader && p.Offset == 0 && p.Len == 1 {
+			typ, _ = r.Exprs[i+1].(*expr.Cmp)
+		}
+	}
+	if typ == nil || len(typ.Data) != 1 || typ.Data[0] != 8 {
+		t.Fatalf("no comparison of the icmp type with 8 in %v", r.Exprs)
+	}
+	for m, want := range map[string]Match{
+		"needs proto icmp or icmpv6":           {Proto: "tcp", ICMPType: "echo-request"},
+		`unknown icmpv6 type "echo"`:           {Proto: "icmpv6", ICMPType: "echo"},
+		"unknown icmp type \"packet-too-big\"": {Proto: "icmp", ICMPType: "packet-too-big"},
+	} {
+		if _, err := Filter("input", Drop, want); err == nil || !strings.Contains(err.Error(), m) {
+			t.Errorf("%+v: %v, want %q", want, err, m)
+		}
+	}
+	if _, err := Filter("forward", Notrack, Match{}); err == nil || !strings.Contains(err.Error(), "prerouting or output") {
+		t.Errorf("notrack in forward: %v", err)
+	}
+	if _, err := Filter("prerouting", Notrack, Match{State: []string{"new"}}); err == nil {
+		t.Error("notrack with a state match accepted")
+	}
+	if _, err := LocalPortForward(Match{Proto: "tcp", Port: 80, In: "eth0"}, netip.MustParseAddrPort("10.0.0.2:80")); err == nil {
+		t.Error("local port forward with an input interface accepted")
 	}
 }
