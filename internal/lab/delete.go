@@ -138,3 +138,38 @@ func (n *Netns) Delete() error {
 	l.objects--
 	return nil
 }
+
+// added is what a route or rule the lab added keeps to delete it again.
+type added struct {
+	NS      *Netns
+	Pos     string // where the script added it
+	kind    string // "route" or "rule"
+	fam     int
+	words   string // the iproute2 words after "ip route add" or "ip rule add"
+	deleted string // where it was deleted, once it was
+}
+
+// String describes the route or rule as iproute2 writes it, with its
+// namespace.
+func (a *added) String() string { return a.words + " in " + a.NS.Name }
+
+// Deleted returns where it was deleted, or "".
+func (a *added) Deleted() string { return a.deleted }
+
+// remove deletes it with del, once, as a step ("ip route del ...").
+func (a *added) remove(del func() error) error {
+	n := a.NS
+	if a.deleted != "" {
+		return fmt.Errorf("%s %s was already deleted at %s", a.kind, a, a.deleted)
+	}
+	if err := n.checkLive(); err != nil {
+		return err
+	}
+	cmd := ipFam(n, a.fam) + " " + a.kind + " del " + a.words
+	err := n.lab.apply(Step{NS: n.Name, Op: a.kind + " del", Desc: a.kind + " del " + a.String(), Cmds: []string{cmd}}, del)
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", a.kind, a, err)
+	}
+	a.deleted = posOr(n.lab.pos)
+	return nil
+}

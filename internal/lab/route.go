@@ -48,12 +48,9 @@ var routeScopes = map[string]netlink.Scope{"global": netlink.SCOPE_UNIVERSE, "li
 
 // AddedRoute is a route the lab added; Delete removes it again.
 type AddedRoute struct {
-	NS      *Netns
-	Spec    RouteSpec
-	Pos     string // where the script added it
-	words   string // the iproute2 words after "route add"
-	nl      *netlink.Route
-	deleted string // where it was deleted, once it was
+	added
+	Spec RouteSpec
+	nl   *netlink.Route
 }
 
 func (r RouteSpec) family() int {
@@ -240,7 +237,7 @@ func (n *Netns) AddRoute(r RouteSpec) (*AddedRoute, error) {
 	if err := r.check(n); err != nil {
 		return nil, fmt.Errorf("add route %s in netns %q: %w", dst, n.Name, err)
 	}
-	rt := &AddedRoute{NS: n, Spec: r, Pos: n.lab.pos, words: r.ipWords()}
+	rt := &AddedRoute{added: added{NS: n, Pos: n.lab.pos, kind: "route", fam: r.family(), words: r.ipWords()}, Spec: r}
 	cmd := ipFam(n, r.family()) + " route add " + rt.words
 	err := n.lab.apply(Step{NS: n.Name, Op: "route add", Desc: "route add " + rt.words + " in " + n.Name, Cmds: []string{cmd}}, func() error {
 		if n.lab.journaled(n) && !r.simple() {
@@ -290,27 +287,13 @@ func ipFam(n *Netns, fam int) string {
 	return ipn(n)
 }
 
-// String describes the route as iproute2 lists it, with its namespace.
-func (rt *AddedRoute) String() string { return rt.words + " in " + rt.NS.Name }
-
-// Deleted returns where the route was deleted, or "".
-func (rt *AddedRoute) Deleted() string { return rt.deleted }
-
 // Delete removes the route, as `ip route del` does.
 func (rt *AddedRoute) Delete() error {
-	n := rt.NS
-	if rt.deleted != "" {
-		return fmt.Errorf("route %s was already deleted at %s", rt, rt.deleted)
-	}
-	if err := n.checkLive(); err != nil {
-		return err
-	}
-	cmd := ipFam(n, rt.Spec.family()) + " route del " + rt.words
-	err := n.lab.apply(Step{NS: n.Name, Op: "route del", Desc: "route del " + rt.String(), Cmds: []string{cmd}}, func() error {
+	return rt.remove(func() error {
 		if rt.nl == nil {
 			return errors.New("the route was never added")
 		}
-		if err := n.h.RouteDel(rt.nl); err != nil {
+		if err := rt.NS.h.RouteDel(rt.nl); err != nil {
 			if errors.Is(err, unix.ESRCH) {
 				return errors.New("the kernel has no such route any more (was its link deleted?)")
 			}
@@ -318,11 +301,6 @@ func (rt *AddedRoute) Delete() error {
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("delete route %s: %w", rt, err)
-	}
-	rt.deleted = posOr(n.lab.pos)
-	return nil
 }
 
 // posOr returns pos, or "a call from Go" when a Go caller set none.

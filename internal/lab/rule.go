@@ -31,12 +31,9 @@ var ruleActions = map[string]uint8{"blackhole": unix.FR_ACT_BLACKHOLE, "unreacha
 
 // Rule is a rule the lab added; Delete removes it again.
 type Rule struct {
-	NS      *Netns
-	Spec    RuleSpec
-	Pos     string
-	words   string
-	nl      *netlink.Rule
-	deleted string
+	added
+	Spec RuleSpec
+	nl   *netlink.Rule
 }
 
 func (r RuleSpec) family() int {
@@ -149,7 +146,7 @@ func (n *Netns) AddRule(r RuleSpec) (*Rule, error) {
 	if err := r.check(); err != nil {
 		return nil, fmt.Errorf("add rule in netns %q: %w", n.Name, err)
 	}
-	ru := &Rule{NS: n, Spec: r, Pos: n.lab.pos, words: r.ipWords()}
+	ru := &Rule{added: added{NS: n, Pos: n.lab.pos, kind: "rule", fam: r.family(), words: r.ipWords()}, Spec: r}
 	cmd := ipFam(n, r.family()) + " rule add " + ru.words
 	err := n.lab.apply(Step{NS: n.Name, Op: "rule add", Desc: "rule add " + ru.words + " in " + n.Name, Cmds: []string{cmd}}, func() error {
 		if n.lab.journaled(n) {
@@ -170,31 +167,12 @@ func (n *Netns) AddRule(r RuleSpec) (*Rule, error) {
 	return ru, nil
 }
 
-// String describes the rule as iproute2 writes it, with its namespace.
-func (ru *Rule) String() string { return ru.words + " in " + ru.NS.Name }
-
-// Deleted returns where the rule was deleted, or "".
-func (ru *Rule) Deleted() string { return ru.deleted }
-
 // Delete removes the rule, as `ip rule del` does.
 func (ru *Rule) Delete() error {
-	n := ru.NS
-	if ru.deleted != "" {
-		return fmt.Errorf("rule %s was already deleted at %s", ru, ru.deleted)
-	}
-	if err := n.checkLive(); err != nil {
-		return err
-	}
-	cmd := ipFam(n, ru.Spec.family()) + " rule del " + ru.words
-	err := n.lab.apply(Step{NS: n.Name, Op: "rule del", Desc: "rule del " + ru.String(), Cmds: []string{cmd}}, func() error {
+	return ru.remove(func() error {
 		if ru.nl == nil {
 			return errors.New("the rule was never added")
 		}
-		return n.h.RuleDel(ru.nl)
+		return ru.NS.h.RuleDel(ru.nl)
 	})
-	if err != nil {
-		return fmt.Errorf("delete rule %s: %w", ru, err)
-	}
-	ru.deleted = posOr(n.lab.pos)
-	return nil
 }
