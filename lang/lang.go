@@ -267,7 +267,7 @@ func Wrap(err error) *Error {
 	}
 	var se syntax.Error
 	if errors.As(err, &se) {
-		return &Error{Pos: se.Pos.String(), Msg: "syntax error: " + oneLine(se.Msg), cause: err}
+		return &Error{Pos: se.Pos.String(), Msg: "syntax error: " + oneLine(se.Msg) + reservedHint(se.Msg), cause: err}
 	}
 	var rl resolve.ErrorList
 	if errors.As(err, &rl) && len(rl) > 0 {
@@ -278,6 +278,18 @@ func Wrap(err error) *Error {
 		return &Error{Pos: rl[0].Pos.String(), Msg: oneLine(msg), cause: err}
 	}
 	return &Error{Msg: oneLine(err.Error()), cause: err}
+}
+
+// reservedHint explains a syntax error at a word Starlark reserves that
+// the builtins take as a keyword argument with a trailing underscore
+// (rule(from_=...), firewall(in_=...)).
+func reservedHint(msg string) string {
+	for _, w := range []string{"from", "in"} {
+		if strings.HasPrefix(msg, "got "+w+", want") {
+			return fmt.Sprintf(" (%s is reserved in Starlark: as an argument name write %s_)", w, w)
+		}
+	}
+	return ""
 }
 
 // oneLine folds a message onto one line.

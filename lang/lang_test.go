@@ -3,6 +3,7 @@ package lang
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,5 +162,21 @@ func TestLoadFIFO(t *testing.T) {
 	}
 	if _, err := exec(t, filepath.Join(dir, "pipe.star"), Options{}); !errors.Is(err, ErrNotRegular) {
 		t.Fatalf("a named pipe as the script: %v, want ErrNotRegular", err)
+	}
+}
+
+// TestReservedWordHint: from and in are reserved words, which the builtins
+// take as from_ and in_; the syntax error says so.
+func TestReservedWordHint(t *testing.T) {
+	dir := t.TempDir()
+	for src, want := range map[string]string{
+		"rule(n, from = 1)\n":   "lab.star:1:9: syntax error: got from, want primary expression (from is reserved in Starlark: as an argument name write from_)",
+		"firewall(n, in = 1)\n": "lab.star:1:13: syntax error: got in, want primary expression (in is reserved in Starlark: as an argument name write in_)",
+		"x = (\n":               "lab.star:2:1: syntax error: got end of file, want primary expression",
+	} {
+		_, err := exec(t, write(t, dir, "lab.star", src), Options{})
+		if got := strings.TrimPrefix(fmt.Sprint(err), dir+"/"); got != want {
+			t.Errorf("%q:\n got %q\nwant %q", src, got, want)
+		}
 	}
 }
