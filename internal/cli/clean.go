@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/nsscript/nsscript/internal/lab"
+	"github.com/nsscript/nsscript/internal/hostjournal"
 )
 
 const cleanAbout = `Undoes what --host runs left on this machine. A --host run journals every
-change before it makes it (in ` + lab.DefaultJournalDir + `/journal-PID.json) and undoes
+change before it makes it (in ` + hostjournal.DefaultDir + `/journal-PID.json) and undoes
 them itself on exit, error, SIGINT and SIGTERM; only a run killed with
 SIGKILL (or kept with --keep) leaves a journal behind. clean reads each
 journal, newest change first, and removes what that run made and nothing
@@ -34,14 +34,14 @@ func init() {
 func cmdClean(env *Env, args []string) int {
 	fs := newFlags(env, "clean", "[-n] [JOURNAL...]", cleanAbout)
 	dry := fs.Bool("n", false, "only print what would be undone")
-	dir := fs.String("dir", lab.DefaultJournalDir, "where the journals are")
+	dir := fs.String("dir", hostjournal.DefaultDir, "where the journals are")
 	if code, done := parseFlags(env, fs, args); done {
 		return code
 	}
 	paths := fs.Args()
 	if len(paths) == 0 {
 		var err error
-		if paths, err = lab.Journals(*dir); err != nil {
+		if paths, err = hostjournal.List(*dir); err != nil {
 			fmt.Fprintf(env.Stderr, "nsscript clean: %v\n", err)
 			return ExitError
 		}
@@ -56,7 +56,7 @@ func cmdClean(env *Env, args []string) int {
 	}
 	code := ExitOK
 	for _, p := range paths {
-		f, err := lab.ReadJournal(p)
+		f, err := hostjournal.Read(p)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "nsscript clean: %v\n", err)
 			code = ExitError
@@ -67,7 +67,7 @@ func cmdClean(env *Env, args []string) int {
 			continue
 		}
 		fmt.Fprintf(env.Stdout, "run %d (%d changes):\n", f.PID, len(f.Entries))
-		err = lab.Clean(p, lab.CleanOptions{DryRun: *dry}, func(line string) { fmt.Fprintf(env.Stdout, "  %s\n", line) })
+		err = hostjournal.Clean(p, hostjournal.CleanOptions{DryRun: *dry}, func(line string) { fmt.Fprintf(env.Stdout, "  %s\n", line) })
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "nsscript clean: %s: %v\n", p, oneLine(err))
 			code = ExitError

@@ -155,8 +155,8 @@ func (l *Lab) Tap(ns *Netns, s TapSpec) (*Link, error) {
 		}
 		// /dev/net/tun creates the device in the namespace of the thread
 		// that opens it, so this one step runs inside ns.
-		// With --host the device is journaled (journal.go).
-		err := l.hostLinks(func() error { return nsutil.Do(ns.fd, func() error { return ns.h.LinkAdd(tt) }) }, ns, s.Name, nil, "")
+		// With --host the device is journaled (hostchange.go).
+		err := l.hostChange(ns, linkEntry(s.Name), func() error { return nsutil.Do(ns.fd, func() error { return ns.h.LinkAdd(tt) }) })
 		if err != nil {
 			return tunError(err)
 		}

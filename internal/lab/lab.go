@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
@@ -48,8 +49,8 @@ type Options struct {
 	// the one the process runs in (tests use it to stay off the real host).
 	FreshHost bool
 	// JournalDir is where a HostMode lab writes its journal, so that
-	// `nsscript clean` can undo a run that was killed (DefaultJournalDir
-	// when empty; see journal.go).
+	// `nsscript clean` can undo a run that was killed
+	// (hostjournal.DefaultDir when empty; see hostchange.go).
 	JournalDir string
 	// Neigh says how probes find their next hops' link-layer addresses:
 	// NeighAuto (the zero value) uses ARP unless the lab could need more
@@ -76,8 +77,7 @@ type Lab struct {
 	byName    map[string]*Netns
 	order     []*Netns
 	steps     []Step
-	undo      []undoEntry
-	jr        *journal // host mode: the persisted form of undo
+	jr        *hostjournal.Journal // host mode: changes to the real machine and their undo
 	pos       string
 	objects   int
 	nextIndex int
@@ -89,11 +89,6 @@ type Lab struct {
 	probed  atomic.Bool // a probe was sent (neighbour entries may exist)
 
 	captures []*Capture // capture.go; guarded by mu
-}
-
-type undoEntry struct {
-	desc string
-	fn   func() error
 }
 
 // New returns a lab. Its host namespace is, with HostMode, the real host's
@@ -108,7 +103,7 @@ func New(opts Options) (*Lab, error) {
 		opts.NetnsDir = "/run/netns"
 	}
 	if opts.JournalDir == "" {
-		opts.JournalDir = DefaultJournalDir
+		opts.JournalDir = hostjournal.DefaultDir
 	}
 	l := &Lab{opts: opts, byName: map[string]*Netns{}, pending: map[*Link]bool{}}
 	host := &Netns{Name: HostName, lab: l, fd: -1, links: map[string]*Link{}}
@@ -141,7 +136,7 @@ func New(opts Options) (*Lab, error) {
 		if opts.FreshHost {
 			dir = "" // not the machine's host: journal in memory only
 		}
-		jr, err := openJournal(dir, opts.Keep)
+		jr, err := hostjournal.Open(dir, opts.Keep)
 		if err != nil {
 			host.close()
 			return nil, err
@@ -190,20 +185,19 @@ func (l *Lab) apply(s Step, fn func() error) error {
 	return nil
 }
 
-// onUndo journals an action that reverses a change made on the real host.
+// onUndo registers an action that reverses a change made on the real host.
 func (l *Lab) onUndo(desc string, fn func() error) {
-	if l.opts.HostMode && !l.opts.Plan {
-		l.undo = append(l.undo, undoEntry{desc, fn})
+	if l.jr != nil {
+		l.jr.OnUndo(desc, fn)
 	}
 }
 
 // Journal returns descriptions of the pending undo actions, newest first.
 func (l *Lab) Journal() []string {
-	var out []string
-	for i := len(l.undo) - 1; i >= 0; i-- {
-		out = append(out, l.undo[i].desc)
+	if l.jr == nil {
+		return nil
 	}
-	return out
+	return l.jr.Pending()
 }
 
 // countObject enforces the object cap.
@@ -229,16 +223,8 @@ func (l *Lab) Close() error {
 	l.mu.Unlock()
 	l.stopCaptures()
 	var errs []error
-	if !l.opts.Keep {
-		for i := len(l.undo) - 1; i >= 0; i-- {
-			if err := l.undo[i].fn(); err != nil {
-				errs = append(errs, fmt.Errorf("undo %s: %w", l.undo[i].desc, err))
-			}
-		}
-	}
-	l.undo = nil
 	if l.jr != nil {
-		if err := l.jr.close(); err != nil {
+		if err := l.jr.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -201,8 +201,7 @@ func (l *Lab) addLink(ns *Netns, kind string, nl netlink.Link, s LinkSpec, desc 
 	}
 	lk := &Link{Pos: l.pos, name: s.Name, kind: kind, up: s.Up, index: a.Index, mac: a.HardwareAddr}
 	err := l.apply(Step{NS: ns.Name, Op: "link add", Desc: desc, Cmds: cmds}, func() error {
-		peerNS, peer := l.vethPeer(nl)
-		return l.hostLinks(func() error {
+		return l.hostChange(ns, linkEntry(s.Name), l.withPeer(nl, func() error {
 			h := ns.h
 			if s.via != nil && s.via != ns {
 				h, a.Namespace = s.via.h, netlink.NsFd(ns.fd)
@@ -218,7 +217,7 @@ func (l *Lab) addLink(ns *Netns, kind string, nl netlink.Link, s LinkSpec, desc 
 				return kernelError(kind, err)
 			}
 			return nil
-		}, ns, s.Name, peerNS, peer)
+		}))
 	})
 	if err != nil {
 		l.objects--

@@ -200,7 +200,7 @@ func (lk *Link) Move(to *Netns) error {
 			return err
 		}
 		// Into the real host (--host), the link is journaled like a new one.
-		return from.lab.hostLinks(func() error { return from.h.LinkSetNsFd(ref, to.fd) }, to, lk.name, nil, "")
+		return from.lab.hostChange(to, linkEntry(lk.name), func() error { return from.h.LinkSetNsFd(ref, to.fd) })
 	})
 	if err != nil {
 		return fmt.Errorf("move %s from netns %q to %q: %w", lk.name, from.Name, to.Name, err)

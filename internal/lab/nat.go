@@ -11,6 +11,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/nft"
 	"github.com/nsscript/nsscript/internal/nsutil"
 )
@@ -142,7 +143,7 @@ func (n *Netns) addRule(m Match, compile func() (nft.Rule, error)) error {
 // createTable creates the lab's table in n; on the real host (--host) it is
 // journaled and deleted when the run ends.
 func (n *Netns) createTable(t *nftables.Table) error {
-	err := n.lab.hostNftTable(n, t.Family, t.Name, func() error {
+	err := n.lab.hostChange(n, hostjournal.Entry{Kind: hostjournal.NftTable, Name: t.Name, Family: int(t.Family)}, func() error {
 		c, err := nftables.New(nftables.WithNetNSFd(n.fd))
 		if err != nil {
 			return err

@@ -31,7 +31,7 @@ type Netns struct {
 	order []*Link
 	bound string    // bind-mount path under NetnsDir, if any
 	nft   *nftState // the lab's nftables table here, once a rule needs it (nat.go)
-	path  string    // where an existing namespace was opened (journal.go)
+	path  string    // where an existing namespace was opened (hostchange.go)
 
 	nameHint int // genName's next candidate number
 
@@ -145,22 +145,9 @@ func (n *Netns) close() {
 	}
 }
 
-// CheckNetnsName reports whether name can name a namespace.
-func CheckNetnsName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("empty namespace name")
-	case name == "." || name == "..":
-		return fmt.Errorf("invalid namespace name %q", name)
-	case strings.ContainsAny(name, "/\x00"):
-		return fmt.Errorf("invalid namespace name %q: contains '/'", name)
-	case len(name) > 64:
-		return fmt.Errorf("invalid namespace name %q: longer than 64 bytes", name)
-	case strings.ContainsAny(name, " \t\n"):
-		return fmt.Errorf("invalid namespace name %q: contains white space", name)
-	}
-	return nil
-}
+// CheckNetnsName reports whether name can name a namespace (see
+// nsutil.CheckNetnsName).
+func CheckNetnsName(name string) error { return nsutil.CheckNetnsName(name) }
 
 // NewNetns creates a network namespace called name with loopback up.
 func (l *Lab) NewNetns(name string) (*Netns, error) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/hostjournal"
 )
 
 // Impairment is what a link's egress queue does to the packets it sends:
@@ -206,26 +208,7 @@ func (lk *Link) ClearImpairment() error {
 // deleteRoot removes the root qdisc the lab may have installed on the link
 // (a no-op for the kernel's default queue).
 func (lk *Link) deleteRoot(idx int) error {
-	return deleteRootQdisc(lk.ns.h, idx, func(netlink.Qdisc) bool { return true })
-}
-
-// deleteRootQdisc removes the root qdisc of the link with index idx, if
-// it is not the kernel's default queue and which accepts it.
-func deleteRootQdisc(h *netlink.Handle, idx int, which func(netlink.Qdisc) bool) error {
-	qs, err := h.QdiscList(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: idx}})
-	if err != nil {
-		return fmt.Errorf("list qdiscs: %w", err)
-	}
-	for _, q := range qs {
-		a := q.Attrs()
-		if a.Parent != netlink.HANDLE_ROOT || a.Handle == 0 || q.Type() == "noqueue" || !which(q) {
-			continue
-		}
-		if err := h.QdiscDel(q); err != nil && !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("delete %s qdisc: %w", q.Type(), err)
-		}
-	}
-	return nil
+	return hostjournal.DeleteRootQdisc(lk.ns.h, idx, func(netlink.Qdisc) bool { return true })
 }
 
 // qdiscError turns the kernel's refusal of an unknown qdisc into a message

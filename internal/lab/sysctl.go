@@ -6,27 +6,15 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
-// CheckSysctlKey reports whether key names a per-namespace network sysctl.
-// Only net.* keys are accepted: other sysctls are global to the machine and
-// a lab must not change the real host.
-func CheckSysctlKey(key string) error {
-	if !strings.HasPrefix(key, "net.") {
-		return fmt.Errorf("sysctl %q is not a per-namespace network setting (only net.* keys are allowed)", key)
-	}
-	for _, part := range strings.Split(strings.TrimPrefix(key, "net."), ".") {
-		if part == "" || part == ".." || strings.ContainsAny(part, "/\x00 ") {
-			return fmt.Errorf("invalid sysctl key %q", key)
-		}
-	}
-	return nil
-}
+// CheckSysctlKey reports whether key names a per-namespace network sysctl
+// (net.* only; see nsutil.CheckSysctlKey).
+func CheckSysctlKey(key string) error { return nsutil.CheckSysctlKey(key) }
 
-func sysctlPath(key string) string {
-	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-}
+func sysctlPath(key string) string { return nsutil.SysctlPath(key) }
 
 // writeSysctls writes sysctls inside the namespace; /proc/sys/net shows the
 // network namespace of the thread that opens it, so the files are opened
@@ -77,7 +65,7 @@ func (n *Netns) Sysctl(key, value string) error {
 		if err != nil {
 			return err
 		}
-		return l.hostSysctl(n, key, old, value, func() error {
+		return l.hostChange(n, hostjournal.Entry{Kind: hostjournal.Sysctl, Name: key, Old: old, New: value}, func() error {
 			if err := n.writeSysctls(map[string]string{key: value}); err != nil {
 				if errors.Is(err, os.ErrNotExist) {
 					return fmt.Errorf("no sysctl %s in netns %q", key, n.Name)

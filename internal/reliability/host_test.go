@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/builtins"
+	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/nsscript/nsscript/internal/testenv"
@@ -107,7 +108,7 @@ func (h *hostLab) scrub(t *testing.T, martians string) {
 	if !h.hadDir {
 		// Only when empty, and not from under a sandboxed run of another
 		// test that covers it with its tmpfs.
-		lab.RemoveNetnsDir("/run/netns")
+		hostjournal.RemoveNetnsDir("/run/netns")
 	}
 	if martians != "" {
 		os.WriteFile("/proc/sys/net/ipv4/conf/all/log_martians", []byte(martians), 0o644)
@@ -306,7 +307,7 @@ func TestHostKeepsSandboxNetnsDir(t *testing.T) {
 	p0 := "/run/netns/" + h.p + "nx"
 	unix.Unmount(p0, unix.MNT_DETACH)
 	os.Remove(p0)
-	if lab.RemoveNetnsDir("/run/netns"); dirExists("/run/netns") {
+	if hostjournal.RemoveNetnsDir("/run/netns"); dirExists("/run/netns") {
 		t.Skip("/run/netns is in use by another run")
 	}
 	flags := t.TempDir()

@@ -1,14 +1,12 @@
-package lab
+package hostjournal
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
@@ -17,8 +15,8 @@ import (
 	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
-// Journals returns the journal files in dir, oldest run first.
-func Journals(dir string) ([]string, error) {
+// List returns the journal files in dir, oldest run first.
+func List(dir string) ([]string, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "journal-*.json"))
 	if err != nil {
 		return nil, err
@@ -31,13 +29,13 @@ func Journals(dir string) ([]string, error) {
 	return paths, nil
 }
 
-// ReadJournal reads one journal file.
-func ReadJournal(path string) (*JournalFile, error) {
+// Read reads one journal file.
+func Read(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, unwrapPathErr(err, path)
 	}
-	var f JournalFile
+	var f File
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("%s: not a journal: %v", path, err)
 	}
@@ -50,7 +48,7 @@ func unwrapPathErr(err error, path string) error {
 
 // Running reports whether the run that wrote the journal is still alive
 // (same PID and same start time, so a reused PID does not count).
-func (f *JournalFile) Running() bool {
+func (f *File) Running() bool {
 	start, err := procStart(f.PID)
 	return err == nil && start == f.Start
 }
@@ -77,7 +75,7 @@ func Clean(path string, o CleanOptions, report func(string)) error {
 	if o.NetnsDir == "" {
 		o.NetnsDir = "/run/netns"
 	}
-	f, err := ReadJournal(path)
+	f, err := Read(path)
 	if err != nil {
 		return err
 	}
@@ -85,7 +83,7 @@ func Clean(path string, o CleanOptions, report func(string)) error {
 		return fmt.Errorf("run %d is still running (stop it, and it cleans up itself)", f.PID)
 	}
 	var errs []error
-	left := []JournalEntry{}
+	left := []Entry{}
 	for i := len(f.Entries) - 1; i >= 0; i-- {
 		e := f.Entries[i]
 		msg, err := "", checkEntry(&e, o.NetnsDir)
@@ -96,7 +94,7 @@ func Clean(path string, o CleanOptions, report func(string)) error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", describe(&e), err))
-			left = append([]JournalEntry{e}, left...)
+			left = append([]Entry{e}, left...)
 			continue
 		}
 		report(msg)
@@ -112,7 +110,7 @@ func Clean(path string, o CleanOptions, report func(string)) error {
 		return errors.Join(errs...)
 	}
 	f.Entries = left
-	j := &journal{path: path, f: *f}
+	j := &Journal{path: path, f: *f}
 	if err := j.save(); err != nil {
 		errs = append(errs, err)
 	}
@@ -120,12 +118,12 @@ func Clean(path string, o CleanOptions, report func(string)) error {
 }
 
 // cleanEntry undoes one entry (or says what it would do).
-func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
+func cleanEntry(e *Entry, dryRun bool) (string, error) {
 	what := describe(e)
 	switch e.Kind {
-	case JNetns:
+	case Netns:
 		return cleanNetns(e, dryRun)
-	case JDir:
+	case Dir:
 		if err := realDir(e.Path); errors.Is(err, os.ErrNotExist) {
 			return what + ": already gone", nil
 		} else if err != nil {
@@ -146,11 +144,11 @@ func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 	err := inJournalNS(e.NS, func(h *netlink.Handle, fd int) error {
 		var err error
 		switch e.Kind {
-		case JLink:
+		case Link:
 			msg, err = cleanLink(h, e, dryRun)
-		case JSys:
+		case Sysctl:
 			msg, err = cleanSysctl(fd, e, dryRun)
-		case JRoute:
+		case Route:
 			if have, ferr := findRoute(h, e, true); ferr != nil || have == nil {
 				msg, err = what+": already gone", ferr
 			} else if dryRun {
@@ -158,19 +156,19 @@ func cleanEntry(e *JournalEntry, dryRun bool) (string, error) {
 			} else {
 				msg, err = "deleted "+what, delRoute(h, e)
 			}
-		case JAddr:
+		case Addr:
 			if dryRun {
 				msg = "would remove " + what
 			} else {
 				msg, err = "removed "+what, delAddr(h, e)
 			}
-		case JQdisc:
+		case Qdisc:
 			if dryRun {
 				msg = "would clear " + what
 			} else {
-				msg, err = "cleared "+what, deleteRootQdisc(h, e.Index, labQdisc)
+				msg, err = "cleared "+what, DeleteRootQdisc(h, e.Index, labQdisc)
 			}
-		case JNft:
+		case NftTable:
 			family := nftables.TableFamily(e.Family)
 			if have, ferr := nftTableExists(fd, family, e.Name); ferr != nil || !have {
 				msg, err = what+": already gone", ferr
@@ -211,7 +209,7 @@ func inJournalNS(path string, fn func(h *netlink.Handle, fd int) error) error {
 		return err
 	}
 	defer unix.Close(fd)
-	h, err := newHandle(fd)
+	h, err := nsutil.NewHandle(fd, unix.NETLINK_ROUTE)
 	if err != nil {
 		return err
 	}
@@ -219,7 +217,7 @@ func inJournalNS(path string, fn func(h *netlink.Handle, fd int) error) error {
 	return fn(h, fd)
 }
 
-func cleanLink(h *netlink.Handle, e *JournalEntry, dryRun bool) (string, error) {
+func cleanLink(h *netlink.Handle, e *Entry, dryRun bool) (string, error) {
 	what := describe(e)
 	if dryRun {
 		if nl := findTagged(h, e); nl != nil {
@@ -238,7 +236,7 @@ func cleanLink(h *netlink.Handle, e *JournalEntry, dryRun bool) (string, error) 
 }
 
 // findTagged is deleteTagged's search, without deleting.
-func findTagged(h *netlink.Handle, e *JournalEntry) netlink.Link {
+func findTagged(h *netlink.Handle, e *Entry) netlink.Link {
 	links, _ := listLinks(h)
 	for _, nl := range links {
 		a := nl.Attrs()
@@ -253,7 +251,7 @@ func findTagged(h *netlink.Handle, e *JournalEntry) netlink.Link {
 // point of the bind or of its undo: the bind mount of the namespace the
 // journal names, or the empty file the run created for it (once unmounted,
 // or before it was mounted). Anything else at the path is not the run's.
-func cleanNetns(e *JournalEntry, dryRun bool) (string, error) {
+func cleanNetns(e *Entry, dryRun bool) (string, error) {
 	what := describe(e)
 	if err := realDir(filepath.Dir(e.Path)); errors.Is(err, os.ErrNotExist) {
 		return what + ": already gone", nil
@@ -302,14 +300,9 @@ func cleanNetns(e *JournalEntry, dryRun bool) (string, error) {
 	return "deleted " + what, nil
 }
 
-func cleanSysctl(fd int, e *JournalEntry, dryRun bool) (string, error) {
+func cleanSysctl(fd int, e *Entry, dryRun bool) (string, error) {
 	what := describe(e)
-	var now string
-	err := nsutil.Do(fd, func() error {
-		b, err := os.ReadFile(sysctlPath(e.Name))
-		now = strings.TrimSpace(string(b))
-		return err
-	})
+	now, err := readSysctl(fd, e.Name)
 	if errors.Is(err, os.ErrNotExist) {
 		return what + ": already gone (with its link)", nil
 	}
@@ -324,156 +317,9 @@ func cleanSysctl(fd int, e *JournalEntry, dryRun bool) (string, error) {
 	case dryRun:
 		return fmt.Sprintf("would restore %s from %s to %s", what, now, e.Old), nil
 	}
-	err = nsutil.Do(fd, func() error { return os.WriteFile(sysctlPath(e.Name), []byte(e.Old), 0o644) })
+	err = nsutil.Do(fd, func() error { return os.WriteFile(nsutil.SysctlPath(e.Name), []byte(e.Old), 0o644) })
 	if err != nil {
 		return "", unwrapPath(err)
 	}
 	return fmt.Sprintf("restored %s to %s", what, e.Old), nil
-}
-
-// routeOf rebuilds the route an entry describes.
-func routeOf(e *JournalEntry) (*netlink.Route, error) {
-	rt := &netlink.Route{Family: e.Family, LinkIndex: e.Dev, Priority: e.Metric, Table: unix.RT_TABLE_MAIN,
-		Protocol: routeProto}
-	if e.Dst != "" {
-		_, dst, err := parseCIDR(e.Dst)
-		if err != nil {
-			return nil, err
-		}
-		rt.Dst = dst
-	}
-	if e.Via != "" {
-		if rt.Gw = net.ParseIP(e.Via); rt.Gw == nil {
-			return nil, fmt.Errorf("bad gateway %q in journal", e.Via)
-		}
-	}
-	return rt, nil
-}
-
-// findRoute returns the main-table route with e's family, destination and
-// metric (the kernel's key for "already exists"), or nil; with marked, only
-// a route that carries the lab's protocol mark.
-func findRoute(h *netlink.Handle, e *JournalEntry, marked bool) (*netlink.Route, error) {
-	want, err := routeOf(e)
-	if err != nil {
-		return nil, err
-	}
-	routes, err := h.RouteListFiltered(e.Family, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return nil, err
-	}
-	for i, r := range routes {
-		if r.Priority == want.Priority && sameDst(r.Dst, want.Dst) && (!marked || r.Protocol == routeProto) {
-			return &routes[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// sameDst compares destinations, a nil one being the default route.
-func sameDst(a, b *net.IPNet) bool {
-	norm := func(n *net.IPNet) string {
-		if n == nil {
-			return "default"
-		}
-		if ones, _ := n.Mask.Size(); ones == 0 && n.IP.IsUnspecified() {
-			return "default"
-		}
-		return n.String()
-	}
-	return norm(a) == norm(b)
-}
-
-// delRoute deletes e's route; one already gone (with its link) is fine.
-func delRoute(h *netlink.Handle, e *JournalEntry) error {
-	rt, err := routeOf(e)
-	if err != nil {
-		return err
-	}
-	err = h.RouteDel(rt)
-	if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
-		return nil
-	}
-	return err
-}
-
-// nftTableExists reports whether the namespace behind fd has the table.
-func nftTableExists(fd int, family nftables.TableFamily, name string) (bool, error) {
-	c, err := nftables.New(nftables.WithNetNSFd(fd))
-	if err != nil {
-		return false, fmt.Errorf("nftables: %w", err)
-	}
-	tables, err := c.ListTablesOfFamily(family)
-	if err != nil {
-		return false, fmt.Errorf("nftables: %w", err)
-	}
-	for _, t := range tables {
-		if t.Name == name {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// delNftTable deletes the table, which takes its chains and rules along.
-func delNftTable(fd int, family nftables.TableFamily, name string) error {
-	c, err := nftables.New(nftables.WithNetNSFd(fd))
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	c.DelTable(&nftables.Table{Family: family, Name: name})
-	if err := c.Flush(); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	return nil
-}
-
-// parseCIDR parses a prefix a journal names.
-func parseCIDR(s string) (net.IP, *net.IPNet, error) {
-	ip, n, err := net.ParseCIDR(s)
-	if err != nil {
-		return nil, nil, fmt.Errorf("bad prefix %q in journal", s)
-	}
-	return ip, n, nil
-}
-
-// delAddr removes e's address from the link with e's index; an address or
-// link already gone is fine.
-func delAddr(h *netlink.Handle, e *JournalEntry) error {
-	ip, ipnet, err := parseCIDR(e.Dst)
-	if err != nil {
-		return err
-	}
-	ipnet.IP = ip
-	nl, err := h.LinkByIndex(e.Index)
-	if err != nil {
-		return nil // the link is gone, and the address with it
-	}
-	err = h.AddrDel(nl, &netlink.Addr{IPNet: ipnet})
-	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) {
-		return nil
-	}
-	return err
-}
-
-// deleteTagged deletes the link that carries e's tag; for an entry that was
-// never marked done, a link of e's name without any alias. It reports
-// whether it deleted one.
-func deleteTagged(h *netlink.Handle, e *JournalEntry) (bool, error) {
-	if e.Index != 0 {
-		if nl, err := h.LinkByIndex(e.Index); err == nil && nl.Attrs().Alias == e.Tag {
-			return true, h.LinkDel(nl)
-		}
-	}
-	links, err := listLinks(h)
-	if err != nil {
-		return false, err
-	}
-	for _, nl := range links {
-		a := nl.Attrs()
-		if a.Alias == e.Tag || (!e.Done && a.Name == e.Name && unaliasedMade(nl)) {
-			return true, h.LinkDel(nl)
-		}
-	}
-	return false, nil
 }

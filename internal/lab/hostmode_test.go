@@ -2,15 +2,16 @@ package lab
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
@@ -22,30 +23,7 @@ import (
 
 // parkedNetns returns the /proc path of a fresh namespace and a handle in it.
 func parkedNetns(t *testing.T) (string, *netlink.Handle) {
-	t.Helper()
-	testenv.NeedNamespaces(t)
-	testenv.NeedRoot(t)
-	fd, err := nsutil.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ready, stop := make(chan string), make(chan struct{})
-	go nsutil.Do(fd, func() error {
-		ready <- fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		<-stop
-		return nil
-	})
-	path := <-ready
-	h, err := newHandle(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close(); close(stop); unix.Close(fd) })
-	// A link the world had before the lab: the lab adopts it.
-	if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "jold0"}}); err != nil {
-		t.Fatal(err)
-	}
-	return path, h
+	return testenv.HostWorld(t, testenv.NS{New: nsutil.New, Do: nsutil.Do, Handle: nsutil.NewHandle})
 }
 
 // oldAddrs lists the addresses left on the adopted link jold0.
@@ -73,20 +51,6 @@ func journalLab(t *testing.T, path string) (*Lab, *Netns) {
 		t.Fatal(err)
 	}
 	return l, w
-}
-
-// linkNames lists the links of the namespace behind h, with their aliases.
-func linkNames(t *testing.T, h *netlink.Handle) string {
-	t.Helper()
-	links, err := h.LinkList()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, l := range links {
-		out = append(out, l.Attrs().Name)
-	}
-	return strings.Join(out, " ")
 }
 
 // build makes a bit of everything in w next to a pre-existing link jpre0.
@@ -129,14 +93,14 @@ func build(t *testing.T, l *Lab, w *Netns, h *netlink.Handle) {
 
 func TestJournalCloseUndoes(t *testing.T) {
 	path, h := parkedNetns(t)
-	before := linkNames(t, h)
+	before := testenv.LinkNames(t, h)
 	l, w := journalLab(t, path)
 	build(t, l, w, h)
-	j := l.jr.path
+	j := l.jr.Path()
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := linkNames(t, h), before+" jpre0"; got != want {
+	if got, want := testenv.LinkNames(t, h), before+" jpre0"; got != want {
 		t.Errorf("links after Close: %s, want %s", got, want)
 	}
 	if a := oldAddrs(t, h); len(a) != 0 {
@@ -152,14 +116,14 @@ func TestJournalCloseUndoes(t *testing.T) {
 
 func TestJournalCleanAfterKill(t *testing.T) {
 	path, h := parkedNetns(t)
-	before := linkNames(t, h)
+	before := testenv.LinkNames(t, h)
 	l, w := journalLab(t, path)
 	build(t, l, w, h)
 
 	// What a SIGKILL leaves: the journal of a run that is gone. (The start
 	// time makes it another run; the lab itself stays open meanwhile.)
-	var f JournalFile
-	b, err := os.ReadFile(l.jr.path)
+	var f hostjournal.File
+	b, err := os.ReadFile(l.jr.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,17 +137,17 @@ func TestJournalCleanAfterKill(t *testing.T) {
 		}
 		kinds[e.Kind]++
 	}
-	if kinds[JLink] != 3 || kinds[JRoute] != 1 || kinds[JSys] != 1 || kinds[JAddr] != 1 {
+	if kinds[hostjournal.Link] != 3 || kinds[hostjournal.Route] != 1 || kinds[hostjournal.Sysctl] != 1 || kinds[hostjournal.Addr] != 1 {
 		t.Errorf("journal kinds %v, want 3 links, 1 route, 1 sysctl, 1 address", kinds)
 	}
 	f.Start++
 	dead := writeJournal(t, f)
 
 	var lines []string
-	if err := Clean(dead, CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
+	if err := hostjournal.Clean(dead, hostjournal.CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := linkNames(t, h), before+" jpre0"; got != want {
+	if got, want := testenv.LinkNames(t, h), before+" jpre0"; got != want {
 		t.Errorf("links after clean: %s, want %s\nclean said:\n%s", got, want, strings.Join(lines, "\n"))
 	}
 	routes, _ := h.RouteList(nil, netlink.FAMILY_V4)
@@ -207,35 +171,6 @@ func TestJournalCleanAfterKill(t *testing.T) {
 	}
 }
 
-func TestJournalCleanInterrupted(t *testing.T) {
-	path, h := parkedNetns(t)
-	// A kill between the entry and its change: the entry is not done. A
-	// link of that name without an alias is the run's; one with somebody
-	// else's alias is not.
-	for _, name := range []string{"jhalf", "jother"} {
-		if err := h.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	other, _ := h.LinkByName("jother")
-	h.LinkSetAlias(other, "not nsscript")
-	f := JournalFile{PID: 1, Start: 1, Entries: []JournalEntry{
-		{ID: 1, Kind: JLink, NS: path, Name: "jhalf", Tag: "nsscript:1.1:1"},
-		{ID: 2, Kind: JLink, NS: path, Name: "jother", Tag: "nsscript:1.1:2"},
-		{ID: 3, Kind: JLink, NS: path, Name: "jnever", Tag: "nsscript:1.1:3"},
-		{ID: 4, Kind: JSys, NS: path, Name: "net.ipv4.ip_forward", Old: "0", New: "1"},
-		{ID: 5, Kind: JLink, NS: "/proc/999999999/ns/net", Name: "x", Tag: "nsscript:1.1:5"},
-	}}
-	dead := writeJournal(t, f)
-	var lines []string
-	if err := Clean(dead, CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
-		t.Fatal(err)
-	}
-	if got := linkNames(t, h); got != "lo jold0 jother" {
-		t.Errorf("links after clean: %s, want lo jold0 jother\nclean said:\n%s", got, strings.Join(lines, "\n"))
-	}
-}
-
 // readIn reads a sysctl in the namespace at path.
 func (l *Lab) readIn(path, key string) (string, error) {
 	fd, err := nsutil.Open(path)
@@ -245,4 +180,88 @@ func (l *Lab) readIn(path, key string) (string, error) {
 	defer unix.Close(fd)
 	n := &Netns{Name: "probe", lab: l, fd: fd}
 	return n.ReadSysctl(key)
+}
+
+// writeJournal writes f as a dead run's journal and returns its path.
+func writeJournal(t *testing.T, f hostjournal.File) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "journal-1.json")
+	b, err := json.Marshal(&f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestJournalCleanNetnsUndoKilled stops a host-mode lab's undo of a
+// namespace half way, as a SIGKILL can (unmounted, file not yet removed):
+// clean removes the file the run made.
+func TestJournalCleanNetnsUndoKilled(t *testing.T) {
+	path, _ := parkedNetns(t)
+	netnsDir := t.TempDir()
+	l, err := New(Options{HostMode: true, JournalDir: t.TempDir(), NetnsDir: netnsDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.OpenNetns("world", path); err != nil {
+		t.Fatal(err)
+	}
+	n, err := l.NewNetns("jns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(l.jr.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The undo's first half: the bind is gone, its file is not.
+	if err := unix.Unmount(n.bound, unix.MNT_DETACH); err != nil {
+		t.Fatal(err)
+	}
+	var f hostjournal.File
+	json.Unmarshal(b, &f)
+	f.Start++ // another, dead run
+	var lines []string
+	if err := hostjournal.Clean(writeJournal(t, f), hostjournal.CleanOptions{NetnsDir: netnsDir}, func(s string) { lines = append(lines, s) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(netnsDir, "jns")); !os.IsNotExist(err) {
+		t.Errorf("%s/jns left after clean (%v); clean said:\n%s", netnsDir, err, strings.Join(lines, "\n"))
+	}
+}
+
+// TestJournalCleanImpairment impairs a link the lab did not make, as
+// `link(host, "eth0").impair(...)` does with --host, and is killed: clean
+// puts the kernel's default queue back.
+func TestJournalCleanImpairment(t *testing.T) {
+	path, h := parkedNetns(t)
+	l, w := journalLab(t, path)
+	if err := w.Link("jold0").Impair(Impairment{Rate: 1e6}); err != nil {
+		t.Skipf("impairment: %v", err)
+	}
+	b, err := os.ReadFile(l.jr.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f hostjournal.File
+	json.Unmarshal(b, &f)
+	if len(f.Entries) != 1 || f.Entries[0].Kind != hostjournal.Qdisc || !f.Entries[0].Done {
+		t.Fatalf("journal entries %+v, want one done qdisc entry", f.Entries)
+	}
+	f.Start++ // another, dead run
+	var lines []string
+	if err := hostjournal.Clean(writeJournal(t, f), hostjournal.CleanOptions{}, func(s string) { lines = append(lines, s) }); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := h.LinkByName("jold0")
+	qs, _ := h.QdiscList(old)
+	for _, q := range qs {
+		if q.Type() == "tbf" {
+			t.Errorf("tbf left on jold0 after clean; clean said:\n%s", strings.Join(lines, "\n"))
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package lab
+package hostjournal
 
 import (
 	"errors"
@@ -10,6 +10,9 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/nft"
+	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
 // A journal file is read back by nsscript clean, as root, from a directory
@@ -20,10 +23,10 @@ import (
 // route with the lab's protocol mark, a namespace file whose inode the
 // journal recorded, a sysctl still at the value the run set.
 
-// routeProto marks the routes a --host run adds (the route's protocol, as
+// RouteProto marks the routes a --host run adds (the route's protocol, as
 // `ip route` shows it: "proto 110"), so that clean deletes no route the
 // run did not add, whatever a journal says.
-const routeProto = 110
+const RouteProto = 110
 
 // madeKinds are the link types a lab creates.
 var madeKinds = map[string]bool{"veth": true, "bridge": true, "dummy": true, "ipvlan": true,
@@ -33,46 +36,46 @@ var madeKinds = map[string]bool{"veth": true, "bridge": true, "dummy": true, "ip
 // netns directory's entries: those of processes and threads.
 var journalNS = regexp.MustCompile(`^/proc/[0-9]+(/task/[0-9]+)?/ns/net$`)
 
-// linkTag matches the aliases journal.intend gives links.
+// linkTag matches the aliases Journal.intend gives links.
 var linkTag = regexp.MustCompile(`^nsscript:[0-9]+\.[0-9]+:[0-9]+$`)
 
 // checkEntry refuses an entry that nsscript could not have written: a kind
 // it does not make, a file outside netnsDir, a sysctl outside net.*, a tag
 // that is not the run's.
-func checkEntry(e *JournalEntry, netnsDir string) error {
+func checkEntry(e *Entry, netnsDir string) error {
 	if e.NS != "" && !journalNS.MatchString(e.NS) && !inNetnsDir(e.NS, netnsDir) {
 		return fmt.Errorf("namespace %q is neither under %s nor a process's", e.NS, netnsDir)
 	}
 	switch e.Kind {
-	case JLink:
+	case Link:
 		if e.Name == "" || len(e.Name) > 15 || strings.ContainsAny(e.Name, "/ \t\n\x00") {
 			return fmt.Errorf("invalid link name %q", e.Name)
 		}
 		if !linkTag.MatchString(e.Tag) || !strings.HasSuffix(e.Tag, fmt.Sprintf(":%d", e.ID)) {
 			return fmt.Errorf("link tag %q is not one nsscript gives (nsscript:PID.START:%d)", e.Tag, e.ID)
 		}
-	case JNetns:
+	case Netns:
 		if !inNetnsDir(e.Path, netnsDir) || filepath.Base(e.Path) != e.Name {
 			return fmt.Errorf("namespace file %q is not %s/%s", e.Path, netnsDir, e.Name)
 		}
-	case JDir:
+	case Dir:
 		if e.Path != netnsDir {
 			return fmt.Errorf("directory %q is not %s", e.Path, netnsDir)
 		}
-	case JSys:
-		return CheckSysctlKey(e.Name)
-	case JRoute:
+	case Sysctl:
+		return nsutil.CheckSysctlKey(e.Name)
+	case Route:
 		_, err := routeOf(e)
 		return err
-	case JNft:
-		if e.Name != NFTTable {
-			return fmt.Errorf("nftables table %q is not the lab's (%s)", e.Name, NFTTable)
+	case NftTable:
+		if e.Name != nft.Table {
+			return fmt.Errorf("nftables table %q is not the lab's (%s)", e.Name, nft.Table)
 		}
-	case JAddr:
+	case Addr:
 		if _, _, err := parseCIDR(e.Dst); err != nil {
 			return err
 		}
-	case JQdisc:
+	case Qdisc:
 		if e.Index <= 0 {
 			return fmt.Errorf("invalid link index %d", e.Index)
 		}
@@ -83,27 +86,27 @@ func checkEntry(e *JournalEntry, netnsDir string) error {
 }
 
 // describe names an entry for messages.
-func describe(e *JournalEntry) string {
+func describe(e *Entry) string {
 	where := ""
 	if e.NS != "" {
 		where = " in " + e.NS
 	}
 	switch e.Kind {
-	case JLink:
+	case Link:
 		return "link " + e.Name + where
-	case JNetns:
+	case Netns:
 		return "namespace " + e.Path
-	case JDir:
+	case Dir:
 		return "directory " + e.Path
-	case JSys:
+	case Sysctl:
 		return "sysctl " + e.Name + where
-	case JRoute:
+	case Route:
 		return "route to " + e.Dst + where
-	case JNft:
+	case NftTable:
 		return "nftables table " + e.Name + where
-	case JAddr:
+	case Addr:
 		return "address " + e.Dst + " on " + e.Name + where
-	case JQdisc:
+	case Qdisc:
 		return "impairment of " + e.Name + where
 	}
 	return e.Kind + " " + e.Name
@@ -111,7 +114,7 @@ func describe(e *JournalEntry) string {
 
 // inNetnsDir reports whether path is a namespace file directly in dir.
 func inNetnsDir(path, dir string) bool {
-	return filepath.Dir(path) == dir && CheckNetnsName(filepath.Base(path)) == nil && filepath.Clean(path) == path
+	return filepath.Dir(path) == dir && nsutil.CheckNetnsName(filepath.Base(path)) == nil && filepath.Clean(path) == path
 }
 
 // realDir reports whether dir is a directory itself, not a symbolic link to
