@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/nsutil"
+	"github.com/nsscript/nsscript/internal/proc"
 )
 
 // List returns the journal files in dir, oldest run first.
@@ -49,7 +50,7 @@ func unwrapPathErr(err error, path string) error {
 // Running reports whether the run that wrote the journal is still alive
 // (same PID and same start time, so a reused PID does not count).
 func (f *File) Running() bool {
-	start, err := procStart(f.PID)
+	start, err := proc.StartTime(f.PID)
 	return err == nil && start == f.Start
 }
 

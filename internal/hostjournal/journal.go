@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
+
+	"github.com/nsscript/nsscript/internal/proc"
 )
 
 // DefaultDir is where host-mode runs keep their journals, one file per
@@ -97,7 +97,7 @@ type undoEntry struct {
 // keep, Close leaves the changes (and the file) in place.
 func Open(dir string, keep bool) (*Journal, error) {
 	pid := os.Getpid()
-	start, err := procStart(pid)
+	start, err := proc.StartTime(pid)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -218,34 +218,6 @@ func (j *Journal) Close() error {
 		errs = append(errs, fmt.Errorf("journal: %w", err))
 	}
 	return errors.Join(errs...) // the directory stays: other runs and paused labs use it
-}
-
-// procStart returns the start time of process pid (field 22 of its stat).
-func procStart(pid int) (uint64, error) {
-	f, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
-// statFields returns the fields of /proc/PID/stat that follow the command
-// name: field 3 (the state) onwards.
-func statFields(pid int) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	// The command name, in parentheses, may hold spaces: skip past it.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return strings.Fields(s[i+1:]), nil
 }
 
 // unwrapPath drops the *PathError wrapper, whose text repeats the path.

@@ -2,27 +2,16 @@ package lab
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-func startIn(t *testing.T, l *Lab, n *Netns, p Program, background bool) *Process {
-	t.Helper()
-	pr, err := l.Start(n, p, background)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pr.Stop() })
-	return pr
-}
-
-func TestStartRunsInNamespace(t *testing.T) {
+// TestStartRecordsStep: the lab runs a program in the namespace it is
+// given and records the start as a step, with where it came from.
+func TestStartRecordsStep(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, Options{})
 	n, err := l.NewNetns("box")
@@ -33,130 +22,26 @@ func TestStartRunsInNamespace(t *testing.T) {
 	if err := unix.Fstat(n.FD(), &st); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	pr := startIn(t, l, n, Program{
-		Argv:  []string{"sh", "-c", `readlink /proc/self/ns/net; pwd; echo "$GREETING"; cat; echo oops >&2; exit 3`},
-		Dir:   dir,
-		Env:   []string{"GREETING=hello"},
-		Stdin: "from stdin\n",
-	}, false)
-	res, err := pr.Wait(context.Background(), 10*time.Second)
+	l.SetPos("lab.star:4:1")
+	pr, err := l.Start(n, Program{Argv: []string{"sh", "-c", "readlink /proc/self/ns/net"}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "net:[" + strconv.FormatUint(st.Ino, 10) + "]\n" + dir + "\nhello\nfrom stdin\n"
-	if res.Stdout != want || res.Stderr != "oops\n" || res.Status != 3 || res.Running {
-		t.Errorf("result %+v, want stdout %q", res, want)
+	t.Cleanup(func() { pr.Stop() })
+	res, err := pr.Wait(context.Background(), 10*time.Second)
+	if want := "net:[" + strconv.FormatUint(st.Ino, 10) + "]\n"; err != nil || res.Stdout != want {
+		t.Errorf("result %+v, %v; want stdout %q", res, err, want)
 	}
-	if got := res.Failure(); got != "exit status 3: oops" {
-		t.Errorf("Failure() = %q", got)
+	if pr.NS != n || pr.Pos != "lab.star:4:1" {
+		t.Errorf("process in %v from %q", pr.NS, pr.Pos)
 	}
 	steps := l.Steps()
 	last := steps[len(steps)-1]
-	if last.Op != "exec" || last.Cmds[0] != `ip netns exec box sh -c 'readlink /proc/self/ns/net; pwd; echo "$GREETING"; cat; echo oops >&2; exit 3'` {
+	if last.Op != "exec" || last.Cmds[0] != `ip netns exec box sh -c 'readlink /proc/self/ns/net'` {
 		t.Errorf("step %+v", last)
 	}
-}
-
-func TestStartFailures(t *testing.T) {
-	t.Parallel()
-	l := newLab(t, Options{})
-	if _, err := l.Start(l.Host, Program{Argv: []string{"no-such-program-nsscript"}}, false); err == nil ||
-		err.Error() != "start no-such-program-nsscript: not found in PATH" {
-		t.Errorf("missing program: %v", err)
-	}
-	if _, err := l.Start(l.Host, Program{}, false); err == nil || err.Error() != "empty command" {
+	if _, err := l.Start(n, Program{}, false); err == nil || err.Error() != "empty command" {
 		t.Errorf("empty argv: %v", err)
-	}
-	if _, err := l.Start(l.Host, Program{Argv: []string{"true"}, Dir: "/no/such/dir"}, false); err == nil ||
-		!strings.Contains(err.Error(), "no such file or directory") {
-		t.Errorf("bad dir: %v", err)
-	}
-
-	pr := startIn(t, l, l.Host, Program{Argv: []string{"sh", "-c", "kill -9 $$"}}, false)
-	res, err := pr.Wait(context.Background(), 10*time.Second)
-	if err != nil || res.Status != -1 || res.Signal != "SIGKILL" || res.Failure() != "signal SIGKILL" {
-		t.Errorf("killed: %+v, %v", res, err)
-	}
-
-	pr = startIn(t, l, l.Host, Program{Argv: []string{"sleep", "30"}}, false)
-	_, err = pr.Wait(context.Background(), 100*time.Millisecond)
-	if err == nil || err.Error() != "sleep 30: timed out after 100ms" {
-		t.Errorf("timeout: %v", err)
-	}
-	select {
-	case <-pr.Done():
-	default:
-		t.Error("timed-out program still running")
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	pr = startIn(t, l, l.Host, Program{Argv: []string{"sleep", "30"}}, false)
-	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err := pr.Wait(ctx, 0); err == nil || !strings.Contains(err.Error(), "canceled") {
-		t.Errorf("cancel: %v", err)
-	}
-}
-
-// TestStopEndsWhatProgramsLeave: a finished program's background child
-// (orphaned, so reparented to the test process, a subreaper: see newLab) and a
-// background program's group both end with Stop.
-func TestStopEndsWhatProgramsLeave(t *testing.T) {
-	l := newLab(t, Options{})
-	pr := startIn(t, l, l.Host, Program{Argv: []string{"sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"}}, false)
-	res, err := pr.Wait(context.Background(), 10*time.Second)
-	if err != nil || res.Status != 0 {
-		t.Fatalf("%+v %v", res, err)
-	}
-	orphan, err := strconv.Atoi(strings.TrimSpace(res.Stdout))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, ok := procStat(orphan); !ok || st.ppid != os.Getpid() {
-		t.Fatalf("orphan %d: %+v %v (want reparented to %d)", orphan, st, ok, os.Getpid())
-	}
-	pr.Stop()
-	if st, ok := procStat(orphan); ok && st.state != "Z" {
-		t.Errorf("orphan %d survived Stop: %+v", orphan, st)
-	}
-
-	bg := startIn(t, l, l.Host, Program{Argv: []string{"sh", "-c", "sleep 60 & sleep 60 & wait"}}, true)
-	time.Sleep(100 * time.Millisecond)
-	if !bg.Result().Running {
-		t.Fatal("background program not running")
-	}
-	res = bg.Stop()
-	if res.Running || res.Signal != "SIGTERM" {
-		t.Errorf("stop: %+v", res)
-	}
-	if signalGroup(bg.Pid(), 0) {
-		t.Errorf("group %d has live members after Stop", bg.Pid())
-	}
-}
-
-func TestWaitListening(t *testing.T) {
-	t.Parallel()
-	l := newLab(t, Options{})
-	ctx := context.Background()
-	pr := startIn(t, l, l.Host, Program{Argv: []string{"sh", "-c", "echo no server here >&2; exit 4"}}, true)
-	err := l.WaitListening(ctx, pr, "127.0.0.1:1", 5*time.Second)
-	if err == nil || err.Error() != "sh -c 'echo no server here >&2; exit 4' exited (exit status 4) before listening on 127.0.0.1:1: no server here" {
-		t.Errorf("exited: %v", err)
-	}
-	pr = startIn(t, l, l.Host, Program{Argv: []string{"sleep", "30"}}, true)
-	if err := l.WaitListening(ctx, pr, "127.0.0.1:1", 300*time.Millisecond); err == nil ||
-		!strings.HasPrefix(err.Error(), "sleep 30 is not listening on 127.0.0.1:1 after 300ms") {
-		t.Errorf("silent: %v", err)
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3 for a real server")
-	}
-	pr = startIn(t, l, l.Host, Program{Argv: []string{"python3", "-m", "http.server", "--bind", "127.0.0.1", "18080"}, Dir: t.TempDir()}, true)
-	if err := l.WaitListening(ctx, pr, "127.0.0.1:18080", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if status, _, r := l.HTTPGet(ctx, l.Host, "http://127.0.0.1:18080/", time.Second); status != 200 {
-		t.Errorf("GET: %d %s", status, r.Detail)
 	}
 }
 
@@ -172,6 +57,9 @@ func TestStartPlan(t *testing.T) {
 	}
 	if res := pr.Result(); res.Running || res.Status != 0 || pr.Pid() != 0 {
 		t.Errorf("planned program: %+v", res)
+	}
+	if err := l.WaitListening(context.Background(), pr, "127.0.0.1:1", time.Millisecond); err != nil {
+		t.Errorf("planned server: %v", err)
 	}
 	if s := l.Steps()[0]; s.Cmds[0] != "rm -rf /nonexistent-nsscript &" {
 		t.Errorf("step %+v", s)

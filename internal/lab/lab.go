@@ -22,6 +22,7 @@ import (
 
 	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/nsutil"
+	"github.com/nsscript/nsscript/internal/proc"
 )
 
 // HostName is the name scripts use for the lab's root namespace.
@@ -267,15 +268,8 @@ func inNS(n *Netns, cmd string) string {
 	return "ip netns exec " + shellQuote(n.Name) + " " + cmd
 }
 
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == ',' ||
-			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// shellQuote quotes s for a shell command line (proc.Quote).
+func shellQuote(s string) string { return proc.Quote(s) }
 
 // sortedNames returns the map's keys in order (for deterministic output).
 func sortedNames[V any](m map[string]V) []string {
