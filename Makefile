@@ -57,7 +57,8 @@ fuzz:
 # the prober, then scale.star timed against the iproute2 shell recipe, its
 # ip -batch variant and Mininet (where installed) in the same run,
 # alternating, and the end-to-end figures (bridge.star, scale.star N=1000,
-# mesh.star N=50). Needs root, ip and ping (apt-get install iputils-ping;
+# mesh.star N=50), then mesh.star N=50 and scale.star N=200 against the
+# plain-Go floor (bench/floor), wall and CPU time. Needs root, ip and ping (apt-get install iputils-ping;
 # mininet bridge-utils net-tools for the Mininet column).
 BENCHTIME ?= 500x
 BENCH_N ?= 10,50,200
@@ -65,3 +66,4 @@ BENCH_ROUNDS ?= 5
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) ./internal/lab ./internal/probe
 	$(GO) run ./bench/compare -nsscript ./nsscript -n $(BENCH_N) -rounds $(BENCH_ROUNDS)
+	$(GO) run ./bench/compare -nsscript ./nsscript -floor mesh:50,scale:200 -rounds $(BENCH_ROUNDS)

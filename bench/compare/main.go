@@ -10,6 +10,12 @@
 // failed". The shell and Mininet variants sandbox themselves (unshare), so
 // nothing touches the host. It needs root, ip, ping and unshare; Mininet runs
 // where /usr/bin/python3 can import it.
+//
+//	go run ./bench/compare -nsscript ./nsscript -floor mesh:50,scale:200
+//
+// times nsscript instead against bench/floor, a plain Go program that
+// builds the same lab through netlink and sends the same probes with static
+// neighbours (wall-clock and CPU time, see floor.go).
 package main
 
 import (
@@ -38,6 +44,7 @@ type variant struct {
 // result is one timed run.
 type result struct {
 	secs   float64
+	cpu    float64 // user+system seconds of the process tree (wait4's rusage)
 	rssKB  int64
 	failed bool
 	out    string
@@ -51,12 +58,17 @@ func main() {
 		mnMax    = flag.Int("mininet-max", 50, "largest size Mininet runs at (0: skip Mininet)")
 		e2e      = flag.Bool("e2e", true, "also time bridge.star, scale.star at N=1000 and mesh.star at N=50")
 		only     = flag.String("only", "", "run only the variants whose name contains this")
+		vsFloor  = flag.String("floor", "", "instead, time nsscript against bench/floor: comma-separated SCRIPT:N (mesh:50,scale:200)")
 	)
 	flag.Parse()
 	root := repoRoot()
 	ns, err := filepath.Abs(*nsscript)
 	if err != nil || !exists(ns) {
 		fatalf("no nsscript binary at %s (make build)", *nsscript)
+	}
+	if *vsFloor != "" {
+		floorTable(root, ns, *vsFloor, *rounds)
+		return
 	}
 	if os.Geteuid() != 0 {
 		fatalf("the shell and Mininet recipes need root")
@@ -149,6 +161,7 @@ func run(argv []string, want int) result {
 	if cmd.ProcessState != nil { // nil when the command did not start
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			r.rssKB = ru.Maxrss
+			r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 		}
 	}
 	m := summaryRE.FindStringSubmatch(r.out)
@@ -172,8 +185,9 @@ func secs(rs []result) []float64 {
 	return s
 }
 
-func median(rs []result) float64 {
-	s := secs(rs)
+func median(rs []result) float64 { return medianOf(secs(rs)) }
+
+func medianOf(s []float64) float64 {
 	if len(s) == 0 {
 		return 0
 	}

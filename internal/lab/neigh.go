@@ -82,7 +82,8 @@ type neighState struct {
 	owners    map[netip.Addr][]*Link // IPv4 address -> links that have it
 	byIndex   map[*Netns]map[int]*Link
 	installed map[neighKey]string // entries made since the last change, with their MAC
-	walked    map[walkKey]walkEnd // paths already prepared
+	walked    map[walkKey]walkEnd // paths already prepared, and the rest of each
+	lookups   int                 // route lookups made by walks (for tests)
 	trunks    map[*Link][]*Link   // bridge -> its ports that lead to another bridge
 	fdbDone   map[*Link]bool      // links whose MAC the bridges know
 	table     *NeighTable         // the kernel's table, read at most every tableEvery
@@ -284,45 +285,75 @@ func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
 }
 
 // walkPath follows the kernel's routes from ns towards dst, one namespace at
-// a time, installing a permanent entry for each next hop.
+// a time, installing a permanent entry for each next hop. The rest of a walk
+// from the namespace of the next hop on is itself a walk to dst, remembered
+// like the whole one: in a mesh, the walk from b to a's address is the
+// reply path of a's probe to b and the path of b's probe to a, and every
+// probe to a ends with the same lookup in a. Each (namespace, destination)
+// costs one route lookup per view of the lab, not one per probe.
 func (l *Lab) walkPath(ns *Netns, dst netip.Addr) walkEnd {
+	end, _ := l.walkFrom(ns, dst, maxHops)
+	return end
+}
+
+// walkFrom is walkPath with at most hops lookups; cut reports that the
+// limit ended the walk (such a walk is not remembered: from nearer its
+// start the rest of it may be found).
+func (l *Lab) walkFrom(ns *Netns, dst netip.Addr, hops int) (end walkEnd, cut bool) {
 	key := walkKey{ns, dst}
 	if end, ok := l.neigh.walked[key]; ok {
-		return end
+		return end, false
 	}
-	var end walkEnd
-	for hop := 0; hop < maxHops && ns != nil && ns.h != nil; hop++ {
-		routes, err := ns.h.RouteGet(net.IP(dst.AsSlice()))
-		if err != nil || len(routes) == 0 {
-			break
+	if ns == nil || ns.h == nil {
+		return end, false
+	}
+	if hops == 0 {
+		return end, true
+	}
+	l.neigh.walked[key] = end // a routing loop ends here
+	defer func() {
+		if cut {
+			delete(l.neigh.walked, key)
+		} else {
+			l.neigh.walked[key] = end
 		}
-		r := routes[0]
-		if hop == 0 {
-			if a, ok := netip.AddrFromSlice(r.Src); ok {
-				end.src = a.Unmap()
-			}
-		}
-		if r.Type == unix.RTN_LOCAL {
-			end.ns = ns
-			break
-		}
-		nh := dst
-		if a, ok := netip.AddrFromSlice(r.Gw); ok && r.Gw != nil {
-			nh = a.Unmap()
-		}
-		oif := l.linkAt(ns, r.LinkIndex)
-		if oif == nil {
-			break
-		}
-		target := l.ownerOn(nh, l.neigh.segment[oif], oif)
-		if target == nil {
-			break
-		}
+	}()
+	l.neigh.lookups++
+	routes, err := ns.h.RouteGet(net.IP(dst.AsSlice()))
+	if err != nil || len(routes) == 0 {
+		return end, false
+	}
+	r := routes[0]
+	if a, ok := netip.AddrFromSlice(r.Src); ok {
+		end.src = a.Unmap()
+	}
+	if r.Type == unix.RTN_LOCAL {
+		end.ns = ns
+	} else if target := l.nextHop(ns, dst, r); target != nil {
+		var rest walkEnd
+		rest, cut = l.walkFrom(target.ns, dst, hops-1)
+		end.ns = rest.ns
+	}
+	return end, cut
+}
+
+// nextHop installs the permanent entry for route r's next hop from ns
+// towards dst and returns the link that has the next hop's address, or nil
+// where the lab cannot tell.
+func (l *Lab) nextHop(ns *Netns, dst netip.Addr, r netlink.Route) *Link {
+	nh := dst
+	if a, ok := netip.AddrFromSlice(r.Gw); ok && r.Gw != nil {
+		nh = a.Unmap()
+	}
+	oif := l.linkAt(ns, r.LinkIndex)
+	if oif == nil {
+		return nil
+	}
+	target := l.ownerOn(nh, l.neigh.segment[oif], oif)
+	if target != nil {
 		l.installNeigh(ns, oif, nh, target)
-		ns = target.ns
 	}
-	l.neigh.walked[key] = end
-	return end
+	return target
 }
 
 // linkAt returns the lab's link with interface index idx in ns, or nil.
