@@ -176,7 +176,7 @@ func TestWaitListening(t *testing.T) {
 		t.Skip("no python3 for a real server")
 	}
 	pr = startIn(t, fd, Program{Argv: []string{"python3", "-m", "http.server", "--bind", "127.0.0.1", "18080"}, Dir: t.TempDir()})
-	if err := pr.WaitListening(ctx, "127.0.0.1:18080", 20*time.Second); err != nil {
+	if err := pr.WaitListening(ctx, "127.0.0.1:18080", 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if r := probe.Connect(ctx, fd, "tcp", "127.0.0.1:18080", time.Second); !r.OK {
