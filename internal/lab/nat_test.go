@@ -79,7 +79,7 @@ func TestMasqueradeRewritesSource(t *testing.T) {
 	serveIn(t, l, outside, "udp", ":5353")
 
 	// No route back from outside: nothing comes back before the rule.
-	if r := ping(t, l, inside, "203.0.113.2"); r.Outcome == probe.Reply {
+	if r := pingSilent(t, l, inside, "203.0.113.2"); r.Outcome == probe.Reply {
 		t.Fatalf("reply before masquerading: %s", r.Detail)
 	}
 	err := router.Masquerade(Match{Src: mustPrefix(t, "10.100.0.1/16"), NotOut: lan.Name()})
@@ -200,7 +200,7 @@ func TestFilter(t *testing.T) {
 	if r := l.Connect(ctx, inside, "udp", "203.0.113.2:53", time.Second); r.OK || !strings.Contains(r.Detail, "prohibited") {
 		t.Errorf("rejected udp 53: %v %s", r.Outcome, r.Detail)
 	}
-	if r := ping(t, l, inside, "203.0.113.2"); r.Outcome == probe.Reply {
+	if r := pingSilent(t, l, inside, "203.0.113.2"); r.Outcome == probe.Reply {
 		t.Errorf("dropped icmp: %s", r.Detail)
 	}
 	// The input rule guards the router's own port 22. outside -> inside
