@@ -69,6 +69,7 @@ func TestValueDocsMatchAttrs(t *testing.T) {
 		"service": {serviceAttrs, []string{"close"}},
 		"process": {processAttrs, []string{"stop"}},
 		"capture": {captureAttrs, []string{"save", "stop"}},
+		"watch":   {watchAttrs, []string{"stop"}},
 	}
 	for typ, v := range types {
 		var doc string

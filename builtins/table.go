@@ -134,6 +134,13 @@ var Table = []*Builtin{
 		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
 
 	// impair.go (delay, loss, rate)
+	// watch.go (behaviour over time)
+	{Name: "watch", Domain: "watch", Mutates: true, Fn: fnWatch,
+		Sig: `watch(src, dst, interval="50ms", timeout="1s")`,
+		Doc: `Starts a continuous background probe: an ICMP echo request from src to dst (an address, netns or link) every interval, each lost when no reply comes within timeout, and returns a watch value. Unlike an expectation, a watch is not held by the barriers: it runs on its own clock while the script changes the lab (link.down(), impair(), sleep()), so it observes the lab over time, e.g. how long a failover takes. Its attributes are the results so far: sent, received, lost, windows (a list of (start, end) loss windows, from the first lost request to the next answered one, as milliseconds since the watch started), outages (their number), max_outage (the longest, in milliseconds: compare with duration("500ms")), first_reply and last_reply (arrival times, None without a reply), elapsed, running. A window is measured to the interval, and a reply that comes within timeout counts however late (the kernel queues packets while it resolves a neighbour): timeout is the longest delay that is not an outage. w.stop() ends it; so does the end of the run.`},
+	{Name: "duration", Domain: "watch", Fn: fnDuration,
+		Sig: `duration(d)`,
+		Doc: `Returns duration d ("500ms", "2s", or seconds as a number) as a number of milliseconds, the unit of every duration in a value (rtt, max_outage): expect(w.max_outage < duration("500ms")).`},
 	{Name: "impair", Domain: "impair", Mutates: true, Fn: fnImpair,
 		Sig: `impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, qdisc=None, clear=False)`,
 		Doc: `Impairs what link sends through its queueing discipline: delay and jitter ("20ms", "5ms"), loss ("1%") with netem, rate ("1mbit", "500kbit"; "kbps" is kilobytes per second, as in tc) with tbf, or with qdisc="htb" with an htb qdisc whose one default class has rate and ceil at rate, as Mininet shapes its links. burst (bytes) sizes the bucket of either; latency sizes tbf's queue; limit is netem's queue in packets. Only the sending side is impaired: impair both ends of a veth for both directions. Calling it again replaces the impairment; clear=True removes it. Fails with one line where the kernel lacks netem or tbf.`},
@@ -226,6 +233,10 @@ var Table = []*Builtin{
 		Doc: `What run(..., background=True) returns: attributes pid, argv, ns, running, status (None while running), stdout, stderr (the output so far).`},
 	{Name: "process.stop", Domain: "values", Mutates: true, Sig: `process.stop()`,
 		Doc: `Sends SIGTERM, then SIGKILL after 1s, to the program and its process group, and returns its run_result.`},
+	{Name: "watch", Domain: "values", Sig: `watch value`,
+		Doc: `What watch() has seen so far: sent, received, lost, windows, outages, max_outage, first_reply, last_reply, elapsed (durations in milliseconds), running.`},
+	{Name: "watch.stop", Domain: "values", Mutates: true, Sig: `watch.stop()`,
+		Doc: `Ends the watch: no request is sent after it and those in flight get their reply or time out (at most timeout), so what is read after it is final. Returns the watch.`},
 	{Name: "route", Domain: "values", Sig: `route value`,
 		Doc: `What route(), routes() and route_get() return: attributes dst ("10.0.0.0/24", "default"; route_get: the address asked for), via (gateway, the first one's of a multipath route, or None), dev (interface name or None), src (preferred source or None), metric, table ("main", "local", "100"; None for a blackhole or unreachable decision), proto ("kernel", "boot", "static", "dhcp", "bird", ...), scope ("global", "link", "host"), type ("unicast", "local", "blackhole", "unreachable", "prohibit", ...). What route() returns also has ns, nexthops (a list of (gateway, weight) of a multipath route, else empty), deleted, and the method delete.`},
 	{Name: "route.delete", Domain: "values", Mutates: true, Sig: `route.delete()`,
