@@ -134,6 +134,8 @@ func resultValue(res probe.Result) starlark.Value {
 		"rtt":      starlark.Float(float64(res.RTT) / float64(time.Millisecond)),
 		"outcome":  starlark.String(res.Outcome.String()),
 		"detail":   starlark.String(res.Detail),
+		"ttl":      starlark.MakeInt(res.TTL),
+		"sender":   addrOrNone(res.From),
 	})
 }
 

@@ -215,7 +215,7 @@ var Table = []*Builtin{
 	{Name: "rule.delete", Domain: "values", Mutates: true, Sig: `rule.delete()`,
 		Doc: `Deletes the rule, as ip rule del does. Deleting it twice is an error.`},
 	{Name: "ping_result", Domain: "values", Sig: `ping_result`,
-		Doc: `What ping() returns: attributes ok, sent, received, rtt (milliseconds, first reply), outcome ("reply", "unreachable", "no route", "timeout"), detail.`},
+		Doc: `What ping() returns: attributes ok, sent, received, rtt (milliseconds, first reply), outcome ("reply", "unreachable", "no route", "timeout"), detail, ttl (TTL or hop limit of the first reply as it arrived, 0 if none) and sender (the address the first reply or the ICMP error came from, None if nothing came; from is a reserved word in Starlark).`},
 	{Name: "connect_result", Domain: "values", Sig: `connect_result`,
 		Doc: `What connect() and http_get() return: attributes ok, outcome ("reply", "unreachable", "no route", "timeout"), detail, peer (the client address a built-in server reported, or ""), elapsed (milliseconds), bytes; http_get adds status and body.`},
 	{Name: "service", Domain: "values", Sig: `service value`,

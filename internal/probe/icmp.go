@@ -63,6 +63,7 @@ type event struct {
 	typ   int        // ICMP error type and code, when !reply
 	code  int
 	v6    bool
+	ttl   int // TTL or hop limit of the received packet, -1 if unknown
 }
 
 // probeState collects the events for one Ping call.
@@ -255,8 +256,9 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 	// header of an ICMP error), so a longer datagram may be cut: a 64 KiB
 	// buffer per namespace made 64 MB at a thousand namespaces.
 	buf := make([]byte, readBuf)
+	readFrom := ttlReader(c, v6)
 	for {
-		n, ipa, err := c.ReadFromIP(buf)
+		n, ttl, ipa, err := readFrom(buf)
 		now := time.Now()
 		if err != nil {
 			select {
@@ -272,7 +274,7 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		src, ok := netip.AddrFromSlice(ipa.IP)
+		src, ok := netip.AddrFromSlice(ipa)
 		if !ok {
 			continue
 		}
@@ -280,12 +282,46 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 		if !ok {
 			continue
 		}
-		ev.at = now
+		ev.at, ev.ttl = now, ttl
 		p.mu.Lock()
 		st := p.waiting[key]
 		p.mu.Unlock()
 		if st != nil {
 			st.push(ev)
 		}
+	}
+}
+
+// ttlReader returns a read function for c that also reports each packet's
+// TTL (hop limit), which the kernel passes as ancillary data once asked to.
+// Without it (the option refused) the TTL reads as -1.
+func ttlReader(c *net.IPConn, v6 bool) func([]byte) (int, int, net.IP, error) {
+	ip := func(a net.Addr) net.IP {
+		if ipa, ok := a.(*net.IPAddr); ok {
+			return ipa.IP
+		}
+		return nil
+	}
+	if v6 {
+		pc := ipv6.NewPacketConn(c)
+		pc.SetControlMessage(ipv6.FlagHopLimit, true)
+		return func(b []byte) (int, int, net.IP, error) {
+			n, cm, src, err := pc.ReadFrom(b)
+			ttl := -1
+			if cm != nil {
+				ttl = cm.HopLimit
+			}
+			return n, ttl, ip(src), err
+		}
+	}
+	pc := ipv4.NewPacketConn(c)
+	pc.SetControlMessage(ipv4.FlagTTL, true)
+	return func(b []byte) (int, int, net.IP, error) {
+		n, cm, src, err := pc.ReadFrom(b)
+		ttl := -1
+		if cm != nil {
+			ttl = cm.TTL
+		}
+		return n, ttl, ip(src), err
 	}
 }

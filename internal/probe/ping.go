@@ -61,8 +61,12 @@ type Result struct {
 	RTT time.Duration
 	// MinRTT, AvgRTT and MaxRTT summarise all replies.
 	MinRTT, AvgRTT, MaxRTT time.Duration
-	// From is the sender of the ICMP error when Outcome is Unreachable.
+	// From is the sender of the first reply, or of the ICMP error when
+	// Outcome is Unreachable.
 	From netip.Addr
+	// TTL is the TTL (IPv4) or hop limit (IPv6) of the first reply as it
+	// arrived, 0 if none came: 64 minus the routers on the way back.
+	TTL int
 	// Detail is a short lowercase text for humans: "reply in 0.31ms",
 	// "destination host unreachable (from 10.0.0.1)", "network is
 	// unreachable", "no reply in 1s", "stopped after 0.5s: no reply yet".
@@ -179,6 +183,7 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 				res.Received++
 				if res.Received == 1 {
 					res.RTT, res.MinRTT, res.MaxRTT = rtt, rtt, rtt
+					res.From, res.TTL = ev.from, max(ev.ttl, 0)
 				}
 				res.MinRTT, res.MaxRTT = min(res.MinRTT, rtt), max(res.MaxRTT, rtt)
 				sum += rtt
