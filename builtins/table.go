@@ -66,6 +66,13 @@ var Table = []*Builtin{
 	{Name: "expect_unreachable", Domain: "probe", Fn: fnExpectUnreachable,
 		Sig: `expect_unreachable(src, dst, timeout="1s", within=None)`,
 		Doc: `Expects no echo reply from dst to src. An ICMP error or a missing route settles it at once; only silence waits the timeout (all silent probes wait it together). With within, probes are repeated until one gets no reply or the deadline passes ("unreachable after 0.4s (within 5s): no reply in 300ms").`},
+	// path.go
+	{Name: "traceroute", Domain: "probe", Fn: fnTraceroute,
+		Sig: `traceroute(src, dst, proto="icmp", max_hops=30, timeout="1s")`,
+		Doc: `Finds the routers from namespace src to dst natively: probes (ICMP echo requests, or with proto="udp" UDP datagrams to high ports) with TTL (hop limit) 1 to max_hops are sent all at once, and each router where one expires answers time exceeded. Returns a list of hops, one per TTL up to the destination (or the router whose ICMP error ended the trace, or one silent hop past the last that answered), each with ttl, addr (None for a silent hop), rtt (milliseconds, None if silent), ns (the lab namespace that has addr, else None) and error (the ICMP error that ended the trace there, else None). Unanswered TTLs are probed again every 200ms; timeout bounds the whole trace. IPv4 and IPv6. Never fails the run.`},
+	{Name: "expect_path", Domain: "probe", Fn: fnExpectPath,
+		Sig: `expect_path(src, dst, via, proto="icmp", max_hops=30, timeout="1s", within=None)`,
+		Doc: `Expects packets from src to reach dst through the namespaces in the list via (values or names), in that order: a traceroute whose hops' namespaces include via in order (other hops may lie between) and that reaches dst. Records ok or FAIL at its position like expect_reachable; the line lists the hops seen ("1 r1 (10.0.1.1), 2 *, 3 b (10.0.2.2)"). With within, traces are repeated until one passes or the deadline passes.`},
 	// matrix.go (reachability matrix)
 	{Name: "reachability", Domain: "matrix", Fn: fnReachability,
 		Sig: `reachability(nss, expect=None, timeout="1s")`,

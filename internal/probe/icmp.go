@@ -49,9 +49,12 @@ type Pinger struct {
 
 // waitKey names one echo request in flight: the address it was sent to
 // (without zone) and its sequence number. The ICMP id is the Pinger's.
+// For a UDP traceroute probe, seq is the destination port and sport the
+// source port of the trace's socket (never 0).
 type waitKey struct {
-	dst netip.Addr
-	seq uint16
+	dst   netip.Addr
+	seq   uint16
+	sport uint16
 }
 
 // event is what the reader hands to a waiting probe.
@@ -228,7 +231,7 @@ func (p *Pinger) register(dst netip.Addr, st *probeState) (uint16, error) {
 		return 0, errPingerClosed
 	}
 	for range 1 << 16 {
-		k := waitKey{dst, uint16(p.seq.Add(1))}
+		k := waitKey{dst: dst, seq: uint16(p.seq.Add(1))}
 		if _, busy := p.waiting[k]; !busy {
 			p.waiting[k] = st
 			return k.seq, nil
@@ -237,11 +240,31 @@ func (p *Pinger) register(dst netip.Addr, st *probeState) (uint16, error) {
 	return 0, errors.New("too many echo requests in flight")
 }
 
+// registerKey routes the answers to one exact key (a UDP probe's) to st.
+func (p *Pinger) registerKey(k waitKey, st *probeState) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errPingerClosed
+	}
+	p.waiting[k] = st
+	return nil
+}
+
+// forget drops the given keys; late answers to them are dropped.
+func (p *Pinger) forget(keys []waitKey) {
+	p.mu.Lock()
+	for _, k := range keys {
+		delete(p.waiting, k)
+	}
+	p.mu.Unlock()
+}
+
 // unregister forgets the given requests; late answers to them are dropped.
 func (p *Pinger) unregister(dst netip.Addr, seqs []uint16) {
 	p.mu.Lock()
 	for _, s := range seqs {
-		delete(p.waiting, waitKey{dst, s})
+		delete(p.waiting, waitKey{dst: dst, seq: s})
 	}
 	p.mu.Unlock()
 }

@@ -102,14 +102,8 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 	if err != nil {
 		return finish(NoRoute, err.Error())
 	}
-	if z := dst.Zone(); z != "" {
-		// Go maps zone names to indexes in the process's own namespace:
-		// resolve the name inside ours and pass the index.
-		id, err := within(p.nsFD, func() (uint32, error) { return zoneIndex(z) })
-		if err != nil {
-			return finish(NoRoute, "zone "+z+": "+errnoText(err))
-		}
-		dst = dst.WithZone(strconv.FormatUint(uint64(id), 10))
+	if dst, err = p.zoneToIndex(dst); err != nil {
+		return finish(NoRoute, err.Error())
 	}
 	key := dst.WithZone("")
 	to := &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
@@ -237,4 +231,19 @@ func errnoText(err error) string {
 		return errno.Error()
 	}
 	return err.Error()
+}
+
+// zoneToIndex replaces dst's zone name, if any, with its interface index.
+// Go maps zone names to indexes in the process's own namespace: the name is
+// resolved inside the Pinger's.
+func (p *Pinger) zoneToIndex(dst netip.Addr) (netip.Addr, error) {
+	z := dst.Zone()
+	if z == "" {
+		return dst, nil
+	}
+	id, err := within(p.nsFD, func() (uint32, error) { return zoneIndex(z) })
+	if err != nil {
+		return dst, errors.New("zone " + z + ": " + errnoText(err))
+	}
+	return dst.WithZone(strconv.FormatUint(uint64(id), 10)), nil
 }
