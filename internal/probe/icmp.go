@@ -40,6 +40,7 @@ type Pinger struct {
 	mu      sync.Mutex
 	conn4   *net.IPConn
 	conn6   *net.IPConn
+	df4     *net.IPConn // IPv4 "don't fragment" sends, opened on first use
 	waiting map[waitKey]*probeState
 	closed  bool
 
@@ -67,6 +68,18 @@ type event struct {
 	code  int
 	v6    bool
 	ttl   int // TTL or hop limit of the received packet, -1 if unknown
+	mtu   int // the MTU a "fragmentation needed"/"packet too big" reports
+}
+
+// fragNeeded reports whether ev says a DF packet was too big.
+func (ev event) fragNeeded() bool {
+	if ev.reply {
+		return false
+	}
+	if ev.v6 {
+		return ev.typ == icmp6PacketTooBg
+	}
+	return ev.typ == icmp4DstUnreach && ev.code == 4
 }
 
 // probeState collects the events for one Ping call.
@@ -209,7 +222,7 @@ func (p *Pinger) Close() error {
 	p.closed = true
 	close(p.done)
 	var err error
-	for _, c := range []*net.IPConn{p.conn4, p.conn6} {
+	for _, c := range []*net.IPConn{p.conn4, p.conn6, p.df4} {
 		if c != nil {
 			if cerr := c.Close(); cerr != nil && err == nil {
 				err = cerr

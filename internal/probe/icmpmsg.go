@@ -50,6 +50,9 @@ func parseICMP(b []byte, src netip.Addr, id uint16, v6 bool) (ev event, key wait
 			return ev, key, false
 		}
 		ev.typ, ev.code, ev.seq = typ, code, key.seq
+		if typ == icmp4DstUnreach && code == 4 {
+			ev.mtu = int(binary.BigEndian.Uint16(b[6:8])) // the next-hop MTU
+		}
 		return ev, key, true
 	case v6 && (typ == icmp6DstUnreach || typ == icmp6PacketTooBg || typ == icmp6TimeExceed || typ == icmp6ParamProb):
 		key, ok := quoted6(b[8:], id)
@@ -59,6 +62,7 @@ func parseICMP(b []byte, src netip.Addr, id uint16, v6 bool) (ev event, key wait
 		ev.typ, ev.code, ev.seq = typ, code, key.seq
 		if typ == icmp6PacketTooBg {
 			ev.code = int(binary.BigEndian.Uint32(b[4:8])) // the MTU
+			ev.mtu = ev.code
 		}
 		return ev, key, true
 	}
@@ -159,7 +163,7 @@ func errorText(ev event) string {
 		case 3:
 			return "destination port unreachable"
 		case 4:
-			return "fragmentation needed"
+			return fmt.Sprintf("fragmentation needed (mtu %d)", ev.mtu)
 		case 5:
 			return "source route failed"
 		case 6:

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Options tunes one Ping. The zero value asks for "until the first reply,
@@ -32,6 +33,10 @@ type Options struct {
 	Timeout time.Duration
 	// Size is the number of payload bytes in each request; 56 when 0.
 	Size int
+	// DF sends the requests with "don't fragment" (ping -M do): one too
+	// big for a link on the way ends the probe with FragNeeded and the
+	// MTU the router reported, instead of being fragmented.
+	DF bool
 }
 
 func (o Options) withDefaults() Options {
@@ -64,6 +69,10 @@ type Result struct {
 	// From is the sender of the first reply, or of the ICMP error when
 	// Outcome is Unreachable.
 	From netip.Addr
+	// MTU is the link MTU a "fragmentation needed" or "packet too big"
+	// reported when Outcome is FragNeeded (0 when the local stack refused
+	// the request itself).
+	MTU int
 	// TTL is the TTL (IPv4) or hop limit (IPv6) of the first reply as it
 	// arrived, 0 if none came: 64 minus the routers on the way back.
 	TTL int
@@ -143,11 +152,25 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 		sentAt[seq] = time.Now()
 		res.Sent++
 		return retryNoBufs(ctx, o.Timeout, func() error {
+			if o.DF {
+				return p.sendDF(dst, b)
+			}
 			_, err := conn.WriteToIP(b, to)
 			return err
 		})
 	}
 	sendErr := func(err error) Result {
+		if o.DF && errors.Is(err, unix.EMSGSIZE) && res.Received == 0 {
+			res.MTU = p.pathMTU(dst)
+			// The stack knows the path MTU already (the first link's, or
+			// one a router reported to an earlier probe): word it as the
+			// router's answer would be, from the local stack.
+			what := "fragmentation needed"
+			if dst.Is6() {
+				what = "packet too big"
+			}
+			return finish(FragNeeded, fmt.Sprintf("%s (mtu %d) (local)", what, res.MTU))
+		}
 		if res.Received > 0 {
 			return finish(Reply, fmt.Sprintf("%s, then %s", replyText(res, o), errnoText(err)))
 		}
@@ -163,6 +186,13 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 			for _, ev := range st.take() {
 				if !ev.reply {
 					res.From = ev.from
+					if ev.fragNeeded() && !o.DF {
+						continue // the kernel now knows the path MTU: resends are fragmented
+					}
+					if ev.fragNeeded() && res.Received == 0 {
+						res.MTU = ev.mtu
+						return finish(FragNeeded, describeError(ev))
+					}
 					if res.Received > 0 {
 						return finish(Reply, replyText(res, o)+", then "+describeError(ev))
 					}

@@ -3,11 +3,14 @@ package probe
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 	"unsafe"
 
+	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +18,8 @@ import (
 // The Pinger's socket serves every probe of its namespace at once, so what
 // differs between probes travels as ancillary data, not as socket options.
 type sendOpts struct {
-	ttl int // IPv4 TTL or IPv6 hop limit; 0 keeps the socket's default
+	ttl      int  // IPv4 TTL or IPv6 hop limit; 0 keeps the socket's default
+	dontFrag bool // IPv6 only: never fragment locally (IPv4 has no such cmsg)
 }
 
 // cmsg appends one control message with an int payload.
@@ -38,7 +42,69 @@ func (o sendOpts) oob(v6 bool) []byte {
 			b = cmsg(b, unix.IPPROTO_IP, unix.IP_TTL, int32(o.ttl))
 		}
 	}
+	if o.dontFrag && v6 {
+		b = cmsg(b, unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, 1)
+	}
 	return b
+}
+
+// sendDF sends an ICMP message with "don't fragment". IPv6 says so per
+// packet on the shared socket. IPv4 can only say it per socket, so the
+// Pinger keeps a second raw socket for it (IP_PMTUDISC_DO, as ping -M do)
+// that only sends: it blocks every ICMP type from its own queue, and the
+// answers reach the shared socket's reader like any others.
+func (p *Pinger) sendDF(dst netip.Addr, b []byte) error {
+	if dst.Is6() {
+		c, err := p.conn(true)
+		if err != nil {
+			return err
+		}
+		return sendTo(c, b, dst, sendOpts{dontFrag: true})
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errPingerClosed
+	}
+	if p.df4 == nil {
+		c, err := p.listenDF()
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		p.df4 = c
+	}
+	c := p.df4
+	p.mu.Unlock()
+	return sendTo(c, b, dst, sendOpts{})
+}
+
+// listenDF opens the IPv4 send-only "don't fragment" socket.
+func (p *Pinger) listenDF() (*net.IPConn, error) {
+	pc, err := within(p.nsFD, func() (net.PacketConn, error) {
+		return net.ListenPacket("ip4:icmp", "0.0.0.0")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pinger: open df socket: %w", err)
+	}
+	c := pc.(*net.IPConn)
+	var f ipv4.ICMPFilter
+	f.SetAll(true)
+	err = ipv4.NewPacketConn(c).SetICMPFilter(&f)
+	if err == nil {
+		var rc syscall.RawConn
+		if rc, err = c.SyscallConn(); err == nil {
+			cerr := rc.Control(func(fd uintptr) {
+				err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+			})
+			err = errors.Join(err, cerr)
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pinger: df socket: %w", err)
+	}
+	return c, nil
 }
 
 // sockaddr converts dst, whose zone (if any) is already an interface index,
@@ -73,4 +139,36 @@ func sendTo(c *net.IPConn, b []byte, dst netip.Addr, o sendOpts) error {
 		return werr
 	}
 	return serr
+}
+
+// pathMTU returns the MTU the namespace's stack knows for the path to dst
+// (the link's, or a smaller one learned from "fragmentation needed"), read
+// from a UDP socket connected there; 0 if it cannot tell.
+func (p *Pinger) pathMTU(dst netip.Addr) int {
+	family, level, opt := unix.AF_INET, unix.IPPROTO_IP, unix.IP_MTU
+	if dst.Is6() {
+		family, level, opt = unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_MTU
+	}
+	fd, err := within(p.nsFD, func() (int, error) {
+		return unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	})
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	sa := sockaddr(dst)
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		a.Port = 9
+	case *unix.SockaddrInet6:
+		a.Port = 9
+	}
+	if unix.Connect(fd, sa) != nil {
+		return 0
+	}
+	mtu, err := unix.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		return 0
+	}
+	return mtu
 }
