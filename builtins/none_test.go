@@ -25,6 +25,7 @@ var noneCalls = map[string]string{
 	"rule":               `rule(a, from_ = "10.0.0.0/24", table = 10)`,
 	"sysctl":             `sysctl(a, "net.ipv4.ip_forward")`,
 	"expect_reachable":   `expect_reachable(a, "10.0.0.1")`,
+	"expect_path":        `expect_path(a, "10.0.0.1", via = [a])`,
 	"expect_unreachable": `expect_unreachable(a, "10.0.0.9")`,
 	"reachability":       `reachability([host, a])`,
 	"macvlan":            `macvlan(x)`,

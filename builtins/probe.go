@@ -105,7 +105,7 @@ func (a *dstArg) Unpack(v starlark.Value) error {
 	return fmt.Errorf("got %s, want address string, netns or link", v.Type())
 }
 
-// fnPing implements ping(src, dst, count=1, timeout="1s", interval="200ms").
+// fnPing implements ping(src, dst, count=1, timeout="1s", interval="200ms", size=56, df=False).
 func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		src      = nsArg{run: r}
@@ -113,13 +113,17 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		count    = intIn("count", 1, 10000, 1)
 		timeout  = durationArg{time.Second}
 		interval = durationArg{200 * time.Millisecond}
+		size     = echoSizeArg()
+		df       bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "count?", &count, "timeout?", &timeout, "interval?", &interval); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "count?", &count, "timeout?", &timeout, "interval?", &interval,
+		"size?", &size, "df?", &df); err != nil {
 		return nil, err
 	}
+	o := probe.Options{Count: count.n, Timeout: timeout.d, Interval: interval.d, Size: size.n, DF: df}
 	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
-		Cmds: []string{lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d), interval.d) + " || true"}})
-	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count.n, Timeout: timeout.d, Interval: interval.d})
+		Cmds: []string{pingFlags(lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d), interval.d), o) + " || true"}})
+	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, o)
 	return resultValue(res), nil
 }
 
@@ -134,15 +138,18 @@ func resultValue(res probe.Result) starlark.Value {
 		"rtt":      starlark.Float(float64(res.RTT) / float64(time.Millisecond)),
 		"outcome":  starlark.String(res.Outcome.String()),
 		"detail":   starlark.String(res.Detail),
+		"ttl":      starlark.MakeInt(res.TTL),
+		"mtu":      starlark.MakeInt(res.MTU),
+		"sender":   addrOrNone(res.From),
 	})
 }
 
-// fnExpectReachable implements expect_reachable(src, dst, timeout="1s", within=None).
+// fnExpectReachable implements expect_reachable(src, dst, timeout="1s", within=None, size=56, df=False).
 func fnExpectReachable(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return expect(r, t, b, args, kwargs, true)
 }
 
-// fnExpectUnreachable implements expect_unreachable(src, dst, timeout="1s", within=None).
+// fnExpectUnreachable implements expect_unreachable(src, dst, timeout="1s", within=None, size=56, df=False).
 func fnExpectUnreachable(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return expect(r, t, b, args, kwargs, false)
 }
@@ -155,17 +162,24 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		dst     dstArg
 		timeout = durationArg{time.Second}
 		within  = durationArg{}
+		size    = echoSizeArg()
+		df      bool
 	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within??", &within); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within??", &within,
+		"size?", &size, "df?", &df); err != nil {
 		return nil, err
 	}
 	what := fmt.Sprintf("%s -> %s", src.ns.Name, dst.label)
-	cmd := expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable)
+	o := probe.Options{Timeout: timeout.d, Size: size.n, DF: df}
+	if size.n != 56 || df {
+		what += fmt.Sprintf(" (%d bytes%s)", size.n, map[bool]string{true: ", df"}[df])
+	}
+	cmd := pingFlags(expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable), o)
 	queueExpect(r, t, b, src.ns, dst.addr, what, []string{cmd}, func(e *Expectation) {
 		if within.d > 0 {
-			expectWithin(r, e, reachable, timeout.d, within.d)
+			expectWithin(r, e, reachable, o, within.d)
 		} else {
-			expectOnce(r, e, reachable, timeout.d)
+			expectOnce(r, e, reachable, o)
 		}
 	})
 	return starlark.None, nil
@@ -173,8 +187,8 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 
 // expectOnce settles e with a single probe: echo requests re-sent every
 // 200ms until a reply, an error or the timeout.
-func expectOnce(r *Run, e *Expectation, reachable bool, timeout time.Duration) {
-	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: timeout})
+func expectOnce(r *Run, e *Expectation, reachable bool, o probe.Options) {
+	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
 	e.Result = res
 	got := reply(res)
 	e.OK, e.Cut = got == reachable, res.Cut
@@ -190,13 +204,15 @@ const withinPause = 100 * time.Millisecond
 
 // expectWithin settles e by probing until the outcome is the wanted one or
 // the deadline passes: the network may converge (a route appears, a link
-// goes down) while the script waits. Each probe lasts at most timeout.
-func expectWithin(r *Run, e *Expectation, reachable bool, timeout, within time.Duration) {
+// goes down) while the script waits. Each probe lasts at most o.Timeout.
+func expectWithin(r *Run, e *Expectation, reachable bool, o probe.Options, within time.Duration) {
+	timeout := o.Timeout
 	start := time.Now()
 	deadline := start.Add(within)
 	for n := 1; ; n++ {
 		left := time.Until(deadline)
-		res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, probe.Options{Timeout: min(timeout, max(left, time.Millisecond))})
+		o.Timeout = min(timeout, max(left, time.Millisecond))
+		res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
 		e.Result = res
 		got := reply(res)
 		took := fmtSeconds(time.Since(start))
@@ -266,4 +282,20 @@ func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, re
 // ceilSeconds rounds a timeout up to whole seconds, as ping -W takes them.
 func ceilSeconds(d time.Duration) int {
 	return int((d + time.Second - 1) / time.Second)
+}
+
+// echoSizeArg returns the unpacker of an echo request's payload size (ping -s).
+func echoSizeArg() intArg { return intIn("size", 1, 65507, 56) }
+
+// pingFlags adds the payload size and "don't fragment" of o to a ping
+// command line, as ping's -s and -M do.
+func pingFlags(cmd string, o probe.Options) string {
+	var f string
+	if o.DF {
+		f += "-M do "
+	}
+	if o.Size != 56 {
+		f += fmt.Sprintf("-s %d ", o.Size)
+	}
+	return strings.Replace(cmd, "ping ", "ping "+f, 1)
 }

@@ -40,6 +40,7 @@ type Pinger struct {
 	mu      sync.Mutex
 	conn4   *net.IPConn
 	conn6   *net.IPConn
+	df4     *net.IPConn // IPv4 "don't fragment" sends, opened on first use
 	waiting map[waitKey]*probeState
 	closed  bool
 
@@ -49,9 +50,12 @@ type Pinger struct {
 
 // waitKey names one echo request in flight: the address it was sent to
 // (without zone) and its sequence number. The ICMP id is the Pinger's.
+// For a UDP traceroute probe, seq is the destination port and sport the
+// source port of the trace's socket (never 0).
 type waitKey struct {
-	dst netip.Addr
-	seq uint16
+	dst   netip.Addr
+	seq   uint16
+	sport uint16
 }
 
 // event is what the reader hands to a waiting probe.
@@ -63,6 +67,19 @@ type event struct {
 	typ   int        // ICMP error type and code, when !reply
 	code  int
 	v6    bool
+	ttl   int // TTL or hop limit of the received packet, -1 if unknown
+	mtu   int // the MTU a "fragmentation needed"/"packet too big" reports
+}
+
+// fragNeeded reports whether ev says a DF packet was too big.
+func (ev event) fragNeeded() bool {
+	if ev.reply {
+		return false
+	}
+	if ev.v6 {
+		return ev.typ == icmp6PacketTooBg
+	}
+	return ev.typ == icmp4DstUnreach && ev.code == 4
 }
 
 // probeState collects the events for one Ping call.
@@ -205,7 +222,7 @@ func (p *Pinger) Close() error {
 	p.closed = true
 	close(p.done)
 	var err error
-	for _, c := range []*net.IPConn{p.conn4, p.conn6} {
+	for _, c := range []*net.IPConn{p.conn4, p.conn6, p.df4} {
 		if c != nil {
 			if cerr := c.Close(); cerr != nil && err == nil {
 				err = cerr
@@ -227,7 +244,7 @@ func (p *Pinger) register(dst netip.Addr, st *probeState) (uint16, error) {
 		return 0, errPingerClosed
 	}
 	for range 1 << 16 {
-		k := waitKey{dst, uint16(p.seq.Add(1))}
+		k := waitKey{dst: dst, seq: uint16(p.seq.Add(1))}
 		if _, busy := p.waiting[k]; !busy {
 			p.waiting[k] = st
 			return k.seq, nil
@@ -236,11 +253,31 @@ func (p *Pinger) register(dst netip.Addr, st *probeState) (uint16, error) {
 	return 0, errors.New("too many echo requests in flight")
 }
 
+// registerKey routes the answers to one exact key (a UDP probe's) to st.
+func (p *Pinger) registerKey(k waitKey, st *probeState) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errPingerClosed
+	}
+	p.waiting[k] = st
+	return nil
+}
+
+// forget drops the given keys; late answers to them are dropped.
+func (p *Pinger) forget(keys []waitKey) {
+	p.mu.Lock()
+	for _, k := range keys {
+		delete(p.waiting, k)
+	}
+	p.mu.Unlock()
+}
+
 // unregister forgets the given requests; late answers to them are dropped.
 func (p *Pinger) unregister(dst netip.Addr, seqs []uint16) {
 	p.mu.Lock()
 	for _, s := range seqs {
-		delete(p.waiting, waitKey{dst, s})
+		delete(p.waiting, waitKey{dst: dst, seq: s})
 	}
 	p.mu.Unlock()
 }
@@ -255,8 +292,9 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 	// header of an ICMP error), so a longer datagram may be cut: a 64 KiB
 	// buffer per namespace made 64 MB at a thousand namespaces.
 	buf := make([]byte, readBuf)
+	readFrom := ttlReader(c, v6)
 	for {
-		n, ipa, err := c.ReadFromIP(buf)
+		n, ttl, ipa, err := readFrom(buf)
 		now := time.Now()
 		if err != nil {
 			select {
@@ -272,7 +310,7 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 			time.Sleep(time.Millisecond)
 			continue
 		}
-		src, ok := netip.AddrFromSlice(ipa.IP)
+		src, ok := netip.AddrFromSlice(ipa)
 		if !ok {
 			continue
 		}
@@ -280,12 +318,46 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 		if !ok {
 			continue
 		}
-		ev.at = now
+		ev.at, ev.ttl = now, ttl
 		p.mu.Lock()
 		st := p.waiting[key]
 		p.mu.Unlock()
 		if st != nil {
 			st.push(ev)
 		}
+	}
+}
+
+// ttlReader returns a read function for c that also reports each packet's
+// TTL (hop limit), which the kernel passes as ancillary data once asked to.
+// Without it (the option refused) the TTL reads as -1.
+func ttlReader(c *net.IPConn, v6 bool) func([]byte) (int, int, net.IP, error) {
+	ip := func(a net.Addr) net.IP {
+		if ipa, ok := a.(*net.IPAddr); ok {
+			return ipa.IP
+		}
+		return nil
+	}
+	if v6 {
+		pc := ipv6.NewPacketConn(c)
+		pc.SetControlMessage(ipv6.FlagHopLimit, true)
+		return func(b []byte) (int, int, net.IP, error) {
+			n, cm, src, err := pc.ReadFrom(b)
+			ttl := -1
+			if cm != nil {
+				ttl = cm.HopLimit
+			}
+			return n, ttl, ip(src), err
+		}
+	}
+	pc := ipv4.NewPacketConn(c)
+	pc.SetControlMessage(ipv4.FlagTTL, true)
+	return func(b []byte) (int, int, net.IP, error) {
+		n, cm, src, err := pc.ReadFrom(b)
+		ttl := -1
+		if cm != nil {
+			ttl = cm.TTL
+		}
+		return n, ttl, ip(src), err
 	}
 }

@@ -22,6 +22,7 @@ const (
 
 	protoICMP   = 1
 	protoICMPv6 = 58
+	protoUDP    = 17
 )
 
 // parseICMP decodes one ICMP message (without IP header) received from src.
@@ -42,57 +43,73 @@ func parseICMP(b []byte, src netip.Addr, id uint16, v6 bool) (ev event, key wait
 		}
 		ev.reply = true
 		ev.seq = binary.BigEndian.Uint16(b[6:8])
-		return ev, waitKey{ev.from, ev.seq}, true
+		return ev, waitKey{dst: ev.from, seq: ev.seq}, true
 	case !v6 && (typ == icmp4DstUnreach || typ == icmp4TimeExceed || typ == icmp4ParamProb):
-		dst, seq, ok := quotedEcho4(b[8:], id)
+		key, ok := quoted4(b[8:], id)
 		if !ok {
 			return ev, key, false
 		}
-		ev.typ, ev.code, ev.seq = typ, code, seq
-		return ev, waitKey{dst, seq}, true
+		ev.typ, ev.code, ev.seq = typ, code, key.seq
+		if typ == icmp4DstUnreach && code == 4 {
+			ev.mtu = int(binary.BigEndian.Uint16(b[6:8])) // the next-hop MTU
+		}
+		return ev, key, true
 	case v6 && (typ == icmp6DstUnreach || typ == icmp6PacketTooBg || typ == icmp6TimeExceed || typ == icmp6ParamProb):
-		dst, seq, ok := quotedEcho6(b[8:], id)
+		key, ok := quoted6(b[8:], id)
 		if !ok {
 			return ev, key, false
 		}
-		ev.typ, ev.code, ev.seq = typ, code, seq
+		ev.typ, ev.code, ev.seq = typ, code, key.seq
 		if typ == icmp6PacketTooBg {
 			ev.code = int(binary.BigEndian.Uint32(b[4:8])) // the MTU
+			ev.mtu = ev.code
 		}
-		return ev, waitKey{dst, seq}, true
+		return ev, key, true
 	}
 	return ev, key, false
 }
 
-// quotedEcho4 finds, in the original datagram quoted by an ICMPv4 error (IPv4
-// header plus at least 8 bytes), the destination and sequence number of an
-// echo request with our id.
-func quotedEcho4(q []byte, id uint16) (netip.Addr, uint16, bool) {
+// quoted4 finds, in the original datagram quoted by an ICMPv4 error (IPv4
+// header plus at least 8 bytes), the probe it answers: an echo request with
+// our id (its destination and sequence number) or a UDP datagram (its
+// destination, destination port and source port).
+func quoted4(q []byte, id uint16) (waitKey, bool) {
 	if len(q) < 20 || q[0]>>4 != 4 {
-		return netip.Addr{}, 0, false
+		return waitKey{}, false
 	}
 	ihl := int(q[0]&0x0f) * 4
-	if ihl < 20 || len(q) < ihl+8 || q[9] != protoICMP {
-		return netip.Addr{}, 0, false
+	if ihl < 20 || len(q) < ihl+8 {
+		return waitKey{}, false
 	}
-	e := q[ihl:]
-	if e[0] != icmp4Echo || binary.BigEndian.Uint16(e[4:6]) != id {
-		return netip.Addr{}, 0, false
-	}
-	return netip.AddrFrom4([4]byte(q[16:20])), binary.BigEndian.Uint16(e[6:8]), true
+	return quotedProbe(netip.AddrFrom4([4]byte(q[16:20])), q[9], q[ihl:], icmp4Echo, protoICMP, id)
 }
 
-// quotedEcho6 is quotedEcho4 for ICMPv6 errors, which quote the IPv6 header.
-// Echo requests are sent without extension headers, so none are skipped.
-func quotedEcho6(q []byte, id uint16) (netip.Addr, uint16, bool) {
-	if len(q) < 48 || q[0]>>4 != 6 || q[6] != protoICMPv6 {
-		return netip.Addr{}, 0, false
+// quoted6 is quoted4 for ICMPv6 errors, which quote the IPv6 header. Probes
+// are sent without extension headers, so none are skipped.
+func quoted6(q []byte, id uint16) (waitKey, bool) {
+	if len(q) < 48 || q[0]>>4 != 6 {
+		return waitKey{}, false
 	}
-	e := q[40:]
-	if e[0] != icmp6Echo || binary.BigEndian.Uint16(e[4:6]) != id {
-		return netip.Addr{}, 0, false
+	return quotedProbe(netip.AddrFrom16([16]byte(q[24:40])), q[6], q[40:], icmp6Echo, protoICMPv6, id)
+}
+
+// quotedProbe reads the first 8 bytes of a quoted transport header e of
+// protocol proto sent to dst.
+func quotedProbe(dst netip.Addr, proto byte, e []byte, echo, protoEcho byte, id uint16) (waitKey, bool) {
+	switch proto {
+	case protoEcho:
+		if e[0] != echo || binary.BigEndian.Uint16(e[4:6]) != id {
+			return waitKey{}, false
+		}
+		return waitKey{dst: dst, seq: binary.BigEndian.Uint16(e[6:8])}, true
+	case protoUDP:
+		sport := binary.BigEndian.Uint16(e[0:2])
+		if sport == 0 {
+			return waitKey{}, false
+		}
+		return waitKey{dst: dst, seq: binary.BigEndian.Uint16(e[2:4]), sport: sport}, true
 	}
-	return netip.AddrFrom16([16]byte(q[24:40])), binary.BigEndian.Uint16(e[6:8]), true
+	return waitKey{}, false
 }
 
 // describeError returns the lowercase text of an ICMP error, as ping prints
@@ -146,7 +163,7 @@ func errorText(ev event) string {
 		case 3:
 			return "destination port unreachable"
 		case 4:
-			return "fragmentation needed"
+			return fmt.Sprintf("fragmentation needed (mtu %d)", ev.mtu)
 		case 5:
 			return "source route failed"
 		case 6:

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Options tunes one Ping. The zero value asks for "until the first reply,
@@ -32,6 +33,10 @@ type Options struct {
 	Timeout time.Duration
 	// Size is the number of payload bytes in each request; 56 when 0.
 	Size int
+	// DF sends the requests with "don't fragment" (ping -M do): one too
+	// big for a link on the way ends the probe with FragNeeded and the
+	// MTU the router reported, instead of being fragmented.
+	DF bool
 }
 
 func (o Options) withDefaults() Options {
@@ -61,8 +66,16 @@ type Result struct {
 	RTT time.Duration
 	// MinRTT, AvgRTT and MaxRTT summarise all replies.
 	MinRTT, AvgRTT, MaxRTT time.Duration
-	// From is the sender of the ICMP error when Outcome is Unreachable.
+	// From is the sender of the first reply, or of the ICMP error when
+	// Outcome is Unreachable.
 	From netip.Addr
+	// MTU is the link MTU a "fragmentation needed" or "packet too big"
+	// reported when Outcome is FragNeeded (0 when the local stack refused
+	// the request itself).
+	MTU int
+	// TTL is the TTL (IPv4) or hop limit (IPv6) of the first reply as it
+	// arrived, 0 if none came: 64 minus the routers on the way back.
+	TTL int
 	// Detail is a short lowercase text for humans: "reply in 0.31ms",
 	// "destination host unreachable (from 10.0.0.1)", "network is
 	// unreachable", "no reply in 1s", "stopped after 0.5s: no reply yet".
@@ -98,14 +111,8 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 	if err != nil {
 		return finish(NoRoute, err.Error())
 	}
-	if z := dst.Zone(); z != "" {
-		// Go maps zone names to indexes in the process's own namespace:
-		// resolve the name inside ours and pass the index.
-		id, err := within(p.nsFD, func() (uint32, error) { return zoneIndex(z) })
-		if err != nil {
-			return finish(NoRoute, "zone "+z+": "+errnoText(err))
-		}
-		dst = dst.WithZone(strconv.FormatUint(uint64(id), 10))
+	if dst, err = p.zoneToIndex(dst); err != nil {
+		return finish(NoRoute, err.Error())
 	}
 	key := dst.WithZone("")
 	to := &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
@@ -145,11 +152,25 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 		sentAt[seq] = time.Now()
 		res.Sent++
 		return retryNoBufs(ctx, o.Timeout, func() error {
+			if o.DF {
+				return p.sendDF(dst, b)
+			}
 			_, err := conn.WriteToIP(b, to)
 			return err
 		})
 	}
 	sendErr := func(err error) Result {
+		if o.DF && errors.Is(err, unix.EMSGSIZE) && res.Received == 0 {
+			res.MTU = p.pathMTU(dst)
+			// The stack knows the path MTU already (the first link's, or
+			// one a router reported to an earlier probe): word it as the
+			// router's answer would be, from the local stack.
+			what := "fragmentation needed"
+			if dst.Is6() {
+				what = "packet too big"
+			}
+			return finish(FragNeeded, fmt.Sprintf("%s (mtu %d) (local)", what, res.MTU))
+		}
 		if res.Received > 0 {
 			return finish(Reply, fmt.Sprintf("%s, then %s", replyText(res, o), errnoText(err)))
 		}
@@ -165,6 +186,13 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 			for _, ev := range st.take() {
 				if !ev.reply {
 					res.From = ev.from
+					if ev.fragNeeded() && !o.DF {
+						continue // the kernel now knows the path MTU: resends are fragmented
+					}
+					if ev.fragNeeded() && res.Received == 0 {
+						res.MTU = ev.mtu
+						return finish(FragNeeded, describeError(ev))
+					}
 					if res.Received > 0 {
 						return finish(Reply, replyText(res, o)+", then "+describeError(ev))
 					}
@@ -179,6 +207,7 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 				res.Received++
 				if res.Received == 1 {
 					res.RTT, res.MinRTT, res.MaxRTT = rtt, rtt, rtt
+					res.From, res.TTL = ev.from, max(ev.ttl, 0)
 				}
 				res.MinRTT, res.MaxRTT = min(res.MinRTT, rtt), max(res.MaxRTT, rtt)
 				sum += rtt
@@ -232,4 +261,19 @@ func errnoText(err error) string {
 		return errno.Error()
 	}
 	return err.Error()
+}
+
+// zoneToIndex replaces dst's zone name, if any, with its interface index.
+// Go maps zone names to indexes in the process's own namespace: the name is
+// resolved inside the Pinger's.
+func (p *Pinger) zoneToIndex(dst netip.Addr) (netip.Addr, error) {
+	z := dst.Zone()
+	if z == "" {
+		return dst, nil
+	}
+	id, err := within(p.nsFD, func() (uint32, error) { return zoneIndex(z) })
+	if err != nil {
+		return dst, errors.New("zone " + z + ": " + errnoText(err))
+	}
+	return dst.WithZone(strconv.FormatUint(uint64(id), 10)), nil
 }

@@ -34,10 +34,14 @@ const (
 	NoRoute
 	// Timeout means nothing came back before the probe's deadline.
 	Timeout
+	// FragNeeded means a packet sent with DF was too big for a link on
+	// the way: a router answered "fragmentation needed" (IPv4) or "packet
+	// too big" (IPv6) with the link's MTU, or the local stack refused it.
+	FragNeeded
 )
 
 // String returns the outcome's lowercase name: "reply", "unreachable",
-// "no route" or "timeout".
+// "no route", "timeout" or "frag needed".
 func (o Outcome) String() string {
 	switch o {
 	case Reply:
@@ -48,6 +52,8 @@ func (o Outcome) String() string {
 		return "no route"
 	case Timeout:
 		return "timeout"
+	case FragNeeded:
+		return "frag needed"
 	}
 	return "outcome(" + strconv.Itoa(int(o)) + ")"
 }
