@@ -10,7 +10,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 )
 
 // CaptureValue is the Starlark value of a packet capture started by capture().
@@ -94,7 +93,7 @@ func (v *CaptureValue) save(t *starlark.Thread, b *starlark.Builtin, args starla
 
 // packetValue is the Starlark value of one recorded packet; what does not
 // apply to it is None.
-func packetValue(p *probe.Packet, start time.Time) starlark.Value {
+func packetValue(p *lab.Packet, start time.Time) starlark.Value {
 	str := func(s string) starlark.Value {
 		if s == "" {
 			return starlark.None

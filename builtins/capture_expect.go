@@ -9,7 +9,6 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 )
 
 // packetMatchArg unpacks what selects packets: a capture's filter and what
@@ -20,7 +19,7 @@ type packetMatchArg struct {
 	proto, typ, flags  string
 	src, dst, host     addrMatchArg
 	sport, dport, port portArg
-	m                  probe.PacketMatch
+	m                  lab.PacketMatch
 }
 
 // params returns the match keys as UnpackArgs pairs, all optional.
@@ -33,7 +32,7 @@ func (a *packetMatchArg) params() []any {
 
 // build makes the match of the unpacked keys and checks it.
 func (a *packetMatchArg) build() error {
-	a.m = probe.PacketMatch{Proto: a.proto, Type: a.typ, Flags: a.flags,
+	a.m = lab.PacketMatch{Proto: a.proto, Type: a.typ, Flags: a.flags,
 		Src: a.src.p, Dst: a.dst.p, Host: a.host.p, Sport: int(a.sport.n), Dport: int(a.dport.n), Port: int(a.port.n)}
 	return a.m.Check()
 }
@@ -193,7 +192,7 @@ func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	return starlark.None, nil
 }
 
-func countMatching(ps []probe.Packet, m probe.PacketMatch) int {
+func countMatching(ps []lab.Packet, m lab.PacketMatch) int {
 	n := 0
 	for i := range ps {
 		if m.Match(&ps[i]) {
@@ -209,7 +208,7 @@ const maxShown = 20
 // settlePackets records the verdict: n of the packets seen match m, and the
 // bounds are lo and hi (hi < 0: none). A failure lists what the capture
 // saw, so the reader sees which packet was missing or extra.
-func settlePackets(e *Expectation, c *lab.Capture, seen []probe.Packet, m probe.PacketMatch, n, lo, hi int) {
+func settlePackets(e *Expectation, c *lab.Capture, seen []lab.Packet, m lab.PacketMatch, n, lo, hi int) {
 	e.OK = n >= lo && (hi < 0 || n <= hi)
 	word := "packets"
 	if n == 1 {

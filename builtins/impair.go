@@ -12,7 +12,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 )
 
 // fnImpair implements impair(link, delay=None, jitter=None, loss=None, rate=None, burst=None, latency=None, limit=None, qdisc=None, clear=False).
@@ -102,7 +101,7 @@ func (a *targetArg) Unpack(v starlark.Value) error {
 // transfer runs a timed echo transfer of n bytes from src to dst. For a dst
 // without a port it starts a built-in tcp server there for the time of the
 // transfer.
-func transfer(r *Run, src *lab.Netns, dst target, n int64, timeout time.Duration) probe.ConnResult {
+func transfer(r *Run, src *lab.Netns, dst target, n int64, timeout time.Duration) lab.ConnResult {
 	return r.Lab.Transfer(r.Ctx, src, dst.ns, dst.addr, dst.port, n, timeout)
 }
 
@@ -242,7 +241,7 @@ func fnExpectRTT(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	r.Lab.Settle(r.Ctx)
 	go func() {
 		defer close(e.done)
-		res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, probe.Options{Count: count.n, Interval: 50 * time.Millisecond, Timeout: timeout.d})
+		res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, lab.ProbeOptions{Count: count.n, Interval: 50 * time.Millisecond, Timeout: timeout.d})
 		e.Result = res
 		if r.Lab.Planning() {
 			e.OK, e.Detail = true, "planned"

@@ -10,7 +10,6 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 	"github.com/nsscript/nsscript/lang"
 )
 
@@ -175,12 +174,12 @@ func expectRow(v starlark.Value, n int) ([]int8, error) {
 
 // probeMatrix probes every ordered pair of distinct namespaces at once and
 // returns the results by [source][destination].
-func probeMatrix(r *Run, nss []matrixNS, timeout time.Duration) [][]probe.Result {
-	got := make([][]probe.Result, len(nss))
+func probeMatrix(r *Run, nss []matrixNS, timeout time.Duration) [][]lab.ProbeResult {
+	got := make([][]lab.ProbeResult, len(nss))
 	sem := make(chan struct{}, maxMatrixProbes)
 	var wg sync.WaitGroup
 	for i := range nss {
-		got[i] = make([]probe.Result, len(nss))
+		got[i] = make([]lab.ProbeResult, len(nss))
 		for j := range nss {
 			if i == j {
 				continue
@@ -189,7 +188,7 @@ func probeMatrix(r *Run, nss []matrixNS, timeout time.Duration) [][]probe.Result
 			sem <- struct{}{}
 			go func() {
 				defer wg.Done()
-				got[i][j] = r.Lab.Ping(r.Ctx, nss[i].ns, nss[j].addr, probe.Options{Timeout: timeout})
+				got[i][j] = r.Lab.Ping(r.Ctx, nss[i].ns, nss[j].addr, lab.ProbeOptions{Timeout: timeout})
 				<-sem
 			}()
 		}
@@ -200,7 +199,7 @@ func probeMatrix(r *Run, nss []matrixNS, timeout time.Duration) [][]probe.Result
 
 // matrixTable renders the matrix: rows are sources, columns destinations,
 // 1 a reply, 0 none; with want, a ! marks each cell that differs.
-func matrixTable(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8) string {
+func matrixTable(pos string, nss []matrixNS, got [][]lab.ProbeResult, want [][]int8) string {
 	w := 1
 	for _, n := range nss {
 		w = max(w, len(n.ns.Name))
@@ -247,7 +246,7 @@ func matrixTable(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8
 // matrixExpectation compares got with want as one expectation; on a
 // mismatch Src and Dst name the first pair that differs. diff explains each
 // differing pair with its probe's outcome.
-func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want [][]int8) (e *Expectation, diff []string) {
+func matrixExpectation(pos string, nss []matrixNS, got [][]lab.ProbeResult, want [][]int8) (e *Expectation, diff []string) {
 	var names []string
 	for _, n := range nss {
 		names = append(names, n.ns.Name)
@@ -288,7 +287,7 @@ func matrixExpectation(pos string, nss []matrixNS, got [][]probe.Result, want []
 }
 
 // countCut counts the probes of a matrix that the end of the run cut short.
-func countCut(got [][]probe.Result) int {
+func countCut(got [][]lab.ProbeResult) int {
 	n := 0
 	for _, row := range got {
 		for _, res := range row {

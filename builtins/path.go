@@ -9,7 +9,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 )
 
 // traceArgs are the arguments traceroute and expect_path share.
@@ -26,8 +25,8 @@ func newTraceArgs(r *Run) traceArgs {
 		timeout: durationArg{time.Second}}
 }
 
-func (a *traceArgs) options() probe.TraceOptions {
-	return probe.TraceOptions{UDP: a.proto.s == "udp", MaxHops: a.maxHops.n, Timeout: a.timeout.d}
+func (a *traceArgs) options() lab.TraceOptions {
+	return lab.TraceOptions{UDP: a.proto.s == "udp", MaxHops: a.maxHops.n, Timeout: a.timeout.d}
 }
 
 func (a *traceArgs) cmd() string {
@@ -68,7 +67,7 @@ func fnTraceroute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 }
 
 // hopValue is one hop of a trace as a Starlark value.
-func hopValue(r *Run, h probe.Hop) starlark.Value {
+func hopValue(r *Run, h lab.Hop) starlark.Value {
 	var ns, rtt starlark.Value = starlark.None, starlark.None
 	if h.Addr.IsValid() {
 		rtt = starlark.Float(float64(h.RTT) / float64(time.Millisecond))
@@ -128,7 +127,7 @@ func fnExpectPath(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 }
 
 // crosses reports whether the namespaces of the hops include want, in order.
-func crosses(r *Run, hops []probe.Hop, want []*lab.Netns) bool {
+func crosses(r *Run, hops []lab.Hop, want []*lab.Netns) bool {
 	i := 0
 	for _, h := range hops {
 		if i < len(want) && h.Addr.IsValid() && r.Lab.Owner(h.Addr) == want[i] {
@@ -140,7 +139,7 @@ func crosses(r *Run, hops []probe.Hop, want []*lab.Netns) bool {
 
 // pathText lists the hops a trace saw, as traceroute prints them on one
 // line: "1 r1 (10.0.1.1), 2 *, 3 b (10.0.2.2): reached 10.0.2.2 in 3 hops".
-func pathText(r *Run, tr probe.Trace) string {
+func pathText(r *Run, tr lab.Trace) string {
 	parts := make([]string, len(tr.Hops))
 	for i, h := range tr.Hops {
 		switch n := r.Lab.Owner(h.Addr); {

@@ -10,7 +10,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 	"github.com/nsscript/nsscript/lang"
 )
 
@@ -26,7 +25,7 @@ type Expectation struct {
 	// expectation came to its end: it is neither ok nor FAIL.
 	Cut    bool
 	Detail string // "reply in 0.1ms", "no reply in 1s"
-	Result probe.Result
+	Result lab.ProbeResult
 	Output string // shown under a FAIL line: what a wrapped program wrote
 	done   chan struct{}
 }
@@ -120,7 +119,7 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		"size?", &size, "df?", &df); err != nil {
 		return nil, err
 	}
-	o := probe.Options{Count: count.n, Timeout: timeout.d, Interval: interval.d, Size: size.n, DF: df}
+	o := lab.ProbeOptions{Count: count.n, Timeout: timeout.d, Interval: interval.d, Size: size.n, DF: df}
 	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
 		Cmds: []string{pingFlags(lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d), interval.d), o) + " || true"}})
 	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, o)
@@ -128,9 +127,9 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 }
 
 // reply reports whether a probe got an answer.
-func reply(res probe.Result) bool { return res.Outcome == probe.Reply }
+func reply(res lab.ProbeResult) bool { return res.Outcome == lab.Reply }
 
-func resultValue(res probe.Result) starlark.Value {
+func resultValue(res lab.ProbeResult) starlark.Value {
 	return starlarkstruct.FromStringDict(starlark.String("ping_result"), starlark.StringDict{
 		"ok":       starlark.Bool(reply(res) && (res.Received > 0 || res.Sent == 0)),
 		"sent":     starlark.MakeInt(res.Sent),
@@ -170,7 +169,7 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	what := fmt.Sprintf("%s -> %s", src.ns.Name, dst.label)
-	o := probe.Options{Timeout: timeout.d, Size: size.n, DF: df}
+	o := lab.ProbeOptions{Timeout: timeout.d, Size: size.n, DF: df}
 	if size.n != 56 || df {
 		what += fmt.Sprintf(" (%d bytes%s)", size.n, map[bool]string{true: ", df"}[df])
 	}
@@ -187,7 +186,7 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 
 // expectOnce settles e with a single probe: echo requests re-sent every
 // 200ms until a reply, an error or the timeout.
-func expectOnce(r *Run, e *Expectation, reachable bool, o probe.Options) {
+func expectOnce(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions) {
 	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
 	e.Result = res
 	got := reply(res)
@@ -205,7 +204,7 @@ const withinPause = 100 * time.Millisecond
 // expectWithin settles e by probing until the outcome is the wanted one or
 // the deadline passes: the network may converge (a route appears, a link
 // goes down) while the script waits. Each probe lasts at most o.Timeout.
-func expectWithin(r *Run, e *Expectation, reachable bool, o probe.Options, within time.Duration) {
+func expectWithin(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions, within time.Duration) {
 	timeout := o.Timeout
 	start := time.Now()
 	deadline := start.Add(within)
@@ -289,7 +288,7 @@ func echoSizeArg() intArg { return intIn("size", 1, 65507, 56) }
 
 // pingFlags adds the payload size and "don't fragment" of o to a ping
 // command line, as ping's -s and -M do.
-func pingFlags(cmd string, o probe.Options) string {
+func pingFlags(cmd string, o lab.ProbeOptions) string {
 	var f string
 	if o.DF {
 		f += "-M do "

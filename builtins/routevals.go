@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.starlark.net/starlark"
-	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/lab"
 )
@@ -74,7 +73,7 @@ func (r *Route) Attr(name string) (starlark.Value, error) {
 // tableOf returns the number of a table, main for 0.
 func tableOf(n int) int {
 	if n == 0 {
-		return unix.RT_TABLE_MAIN
+		return lab.TableMain
 	}
 	return n
 }

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
-	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/lab"
 )
@@ -45,9 +44,9 @@ func fnRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		}
 		spec.Dst = p
 	}
-	fam := unix.AF_INET
+	fam := lab.FamilyV4
 	if spec.V6 || (spec.Dst.IsValid() && spec.Dst.Addr().Is6()) {
-		fam = unix.AF_INET6
+		fam = lab.FamilyV6
 	}
 	if via != nil && via != starlark.None {
 		if err := viaSpec(&spec, ns.ns, via, fam); err != nil {

@@ -13,7 +13,6 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/nsscript/nsscript/internal/lab"
-	"github.com/nsscript/nsscript/internal/probe"
 )
 
 // Service is the Starlark value of a built-in server started by serve().
@@ -186,7 +185,7 @@ func fnConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	return connValue("connect_result", res, nil), nil
 }
 
-func connValue(name string, res probe.ConnResult, extra starlark.StringDict) starlark.Value {
+func connValue(name string, res lab.ConnResult, extra starlark.StringDict) starlark.Value {
 	d := starlark.StringDict{
 		"ok":      starlark.Bool(res.OK),
 		"outcome": starlark.String(res.Outcome.String()),
@@ -241,7 +240,7 @@ func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 
 // checkSeen compares the client address a built-in server reported with
 // want: the proof that NAT rewrote (or kept) the source.
-func checkSeen(res probe.ConnResult, want netip.Addr) (bool, string) {
+func checkSeen(res lab.ConnResult, want netip.Addr) (bool, string) {
 	if res.Peer == "" {
 		return false, res.Detail + ", but the server did not report the address it saw (is it a built-in server, from serve()?)"
 	}

@@ -9,7 +9,6 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/lab"
 )
@@ -29,7 +28,7 @@ func (a *tableArg) Unpack(v starlark.Value) error {
 	var n int
 	switch v := v.(type) {
 	case starlark.String:
-		names := map[string]int{"main": unix.RT_TABLE_MAIN, "local": unix.RT_TABLE_LOCAL, "default": unix.RT_TABLE_DEFAULT, "all": unix.RT_TABLE_UNSPEC}
+		names := map[string]int{"main": lab.TableMain, "local": lab.TableLocal, "default": lab.TableDefault, "all": lab.TableAll}
 		id, ok := names[string(v)]
 		if !ok {
 			var err error
@@ -79,7 +78,7 @@ func (a *protoArg) Unpack(v starlark.Value) error {
 func fnRoutes(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		ns    = nsArg{run: r}
-		table = tableArg{unix.RT_TABLE_MAIN, "main"}
+		table = tableArg{lab.TableMain, "main"}
 		proto = protoArg{-1}
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "table?", &table, "proto??", &proto); err != nil {
