@@ -129,6 +129,10 @@ var Table = []*Builtin{
 	{Name: "run", Domain: "exec", Mutates: true, Fn: fnRun,
 		Sig: `run(ns, argv, timeout="30s", check=True, stdin="", env=None, background=False, ready=None)`,
 		Doc: `Runs a real program inside namespace ns and returns a result with ok, status, signal, stdout and stderr. argv is a list (["bash", "setup.sh", "up"]) or a string run by sh -c. The working directory is the script's; the lab's namespaces are first bound under /run/netns, so "ip netns exec NAME" and scripts that use it see them (in the sandbox, privately). A status other than 0 stops the run with an error unless check=False; so does running longer than timeout. With background=True the program keeps running and a process value is returned (attributes pid, running, status, stdout, stderr; method stop); ready ("IP:PORT" or a port number on 127.0.0.1) waits, up to timeout, until it accepts tcp connections there. Every program, and whatever it left in its process group, is stopped when the run ends.`},
+	// daemon.go (daemons with private directories, BIRD)
+	{Name: "daemon", Domain: "daemon", Mutates: true, Fn: fnDaemon,
+		Sig: `daemon(ns, argv, files=None, dirs=None, ready=None, env=None, timeout="10s")`,
+		Doc: `Starts a long-running program (in the foreground mode it must not fork away from) in ns with private directories and returns a daemon value. It runs in a mount namespace of its own where each directory of dirs, and the directory of each file of files ({"/etc/bird/bird.conf": text}), is an empty tmpfs that only it sees (a directory missing on the machine is made there, never on the host), so ten daemons of one lab never share a control socket, pid file or configuration. ready says when it counts as started, waited for up to timeout: a port number or "IP:PORT" (accepts tcp connections from ns), "unix:PATH" (a socket in its private directories accepts connections) or "log:REGEX" (a line of its stdout or stderr matches). A daemon that exits first or is not ready in time is an error at this line that shows its last lines of output. Every daemon stops when the run ends.`},
 	{Name: "sleep", Domain: "exec", Mutates: true, Fn: fnSleep,
 		Sig: `sleep(duration)`,
 		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
@@ -258,6 +262,10 @@ var Table = []*Builtin{
 		Doc: `Writes the packets recorded so far as a pcap file (tcpdump -r, Wireshark); a relative path is relative to the script.`},
 	{Name: "packet", Domain: "values", Sig: `packet`,
 		Doc: `One of capture.packets: attributes time (seconds since the capture started), dir ("in" or "out" of the link), proto ("arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6" or "ether"), type (arp: "request", "reply"; icmp, icmp6: "echo-request", "echo-reply", "unreachable", "time-exceeded", "neighbor-solicitation", ...; else None), flags (tcp flags as tcpdump writes them: "S", "S.", ".", "P.", "F.", "R"; else None), src, dst (IP addresses; for arp the sender's and target's; else None), sport, dport (tcp and udp; else None), len (bytes on the wire), summary (tcpdump -nS's line without the time: "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28").`},
+	{Name: "daemon", Domain: "values", Sig: `daemon value`,
+		Doc: `What daemon() and bird() return: attributes name (the program's base name), argv, ns, pid, files (the private files' paths), running, status (None while running), stdout, stderr; method stop.`},
+	{Name: "daemon.stop", Domain: "values", Mutates: true, Sig: `daemon.stop()`,
+		Doc: `Stops the daemon (SIGTERM, SIGKILL a second later) and returns a run_result; every daemon stops when the run ends.`},
 	{Name: "run_result", Domain: "values", Sig: `run_result`,
 		Doc: `What run() returns: attributes ok (exit status 0), status (exit status, -1 when a signal ended the program), signal ("" or e.g. "SIGKILL"), stdout, stderr.`},
 }
