@@ -34,7 +34,8 @@ func fnBird(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	if !birdLogLine.MatchString(conf) {
-		conf = "log stderr all;\n" + conf
+		// Appended, so that BIRD's line numbers are those of conf.
+		conf += "\nlog stderr all;\n"
 	}
 	s := lab.DaemonSpec{
 		Argv:    []string{"bird", "-f", "-c", birdConf, "-s", birdCtl},

@@ -143,6 +143,14 @@ func (d *Daemon) ready(ctx context.Context) (bool, string) {
 	case r.TCP != "":
 		res := probe.Connect(ctx, d.NS.fd, "tcp", r.TCP, 200*time.Millisecond)
 		return res.OK, res.Detail
+	case r.Unix != "" && r.Unix == d.Spec.Control:
+		// BIRD makes its socket before it reads its configuration,
+		// and answers only from its main loop: ready once it greets.
+		_, err := BirdQuery(ctx, d.Path(r.Unix), "show status", 200*time.Millisecond)
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, ""
 	case r.Unix != "":
 		c, err := net.DialTimeout("unix", d.Path(r.Unix), 200*time.Millisecond)
 		if err != nil {
