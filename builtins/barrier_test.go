@@ -14,7 +14,7 @@ var observers = map[string]bool{
 	"connect": true, "http_get": true, "expect_connect": true, "expect_no_connect": true,
 	"expect_http": true, "expect_no_http": true,
 	"routes": true, "route_get": true, "addresses": true, "neighbours": true, "fdb": true,
-	"expect_route": true, "expect_neighbour": true, "expect": true, "duration": true,
+	"expect_route": true, "expect_neighbour": true, "expect": true, "duration": true, "expect_daemon": true,
 }
 
 // TestBarriers: the ordering model (an expectation observes the lab as of

@@ -63,7 +63,9 @@ func (a *controlArg) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// fnBirdc implements birdc(router, cmd, timeout="5s").
+// fnBirdc implements birdc(router, cmd, timeout="5s"). It is a barrier,
+// like capture.packets: the reply reflects the expectations before its line
+// (a session they waited for is up).
 func fnBirdc(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		router  controlArg
@@ -73,9 +75,6 @@ func fnBirdc(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", &router, "cmd", &cmd, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
-	// Like capture.packets: the reply reflects the expectations before
-	// this line (a session they waited for is up).
-	r.Flush()
 	r.Lab.Note(lab.Step{NS: router.d.d.NS.Name, Op: "query", Desc: "birdc " + cmd, Cmds: []string{birdcCmd(router.d.d, cmd)}})
 	text, err := router.d.d.Query(r.Ctx, cmd, timeout.d)
 	if err != nil {

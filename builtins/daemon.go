@@ -49,18 +49,13 @@ type filesArg struct{ files map[string]string }
 
 // Unpack implements starlark.Unpacker.
 func (a *filesArg) Unpack(v starlark.Value) error {
-	d, ok := v.(*starlark.Dict)
-	if !ok {
-		return fmt.Errorf("got %s, want dict of path: text", v.Type())
+	kvs, err := stringDict(v)
+	if err != nil {
+		return err
 	}
 	a.files = map[string]string{}
-	for _, kv := range d.Items() {
-		k, kok := kv[0].(starlark.String)
-		t, tok := kv[1].(starlark.String)
-		if !kok || !tok {
-			return fmt.Errorf("got %s: %s entry, want string: string", kv[0].Type(), kv[1].Type())
-		}
-		a.files[string(k)] = string(t)
+	for _, kv := range kvs {
+		a.files[kv[0]] = kv[1]
 	}
 	return nil
 }

@@ -137,7 +137,7 @@ var Table = []*Builtin{
 	{Name: "bird", Domain: "daemon", Mutates: true, Fn: fnBird,
 		Sig: `bird(ns, conf, timeout="10s")`,
 		Doc: `Starts BIRD 2 (Debian's bird2) in ns as daemon() does, with conf as its private /etc/bird/bird.conf and its control socket at a private /run/bird/bird.ctl, and returns the daemon value once the socket answers (a configuration error is an error at this line with BIRD's message). Without a log statement in conf, "log stderr all;" is added at its end, so daemon.stderr holds BIRD's log. Its routes go into the kernel with proto "bird": routes(ns, proto="bird"), expect_route(..., proto="bird", within=).`},
-	{Name: "birdc", Domain: "daemon", Fn: fnBirdc,
+	{Name: "birdc", Domain: "daemon", Mutates: true, Fn: fnBirdc,
 		Sig: `birdc(router, cmd, timeout="5s")`,
 		Doc: `Sends one command to the BIRD of router (a daemon from bird()) on its control socket, as birdc does, and returns the reply as birdc prints it: birdc(r1, "show protocols"). It waits for the expectations before its line first, so after expect_daemon(..., within=) it sees the state that one waited for. An error reply (a syntax error, an unknown protocol) is an error at this line.`},
 	{Name: "expect_daemon", Domain: "daemon", Fn: fnExpectDaemon,
