@@ -15,7 +15,7 @@ var observers = map[string]bool{
 	"expect_http": true, "expect_no_http": true,
 	"routes": true, "route_get": true, "addresses": true, "neighbours": true, "fdb": true,
 	"expect_route": true, "expect_neighbour": true, "expect": true, "duration": true,
-	"traceroute": true, "expect_path": true,
+	"traceroute": true, "expect_path": true, "expect_daemon": true,
 }
 
 // TestBarriers: the ordering model (an expectation observes the lab as of

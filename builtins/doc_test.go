@@ -70,6 +70,7 @@ func TestValueDocsMatchAttrs(t *testing.T) {
 		"process": {processAttrs, []string{"stop"}},
 		"capture": {captureAttrs, []string{"save", "stop"}},
 		"watch":   {watchAttrs, []string{"stop"}},
+		"daemon":  {daemonAttrs, []string{"stop"}},
 	}
 	for typ, v := range types {
 		var doc string

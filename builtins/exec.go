@@ -54,22 +54,36 @@ type envArg struct{ env []string }
 
 // Unpack implements starlark.Unpacker.
 func (a *envArg) Unpack(v starlark.Value) error {
+	kvs, err := stringDict(v)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		k := kv[0]
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Errorf("invalid environment variable name %q", k)
+		}
+		a.env = append(a.env, k+"="+kv[1])
+	}
+	return nil
+}
+
+// stringDict unpacks a dict of strings to strings, in its order.
+func stringDict(v starlark.Value) ([][2]string, error) {
 	d, ok := v.(*starlark.Dict)
 	if !ok {
-		return fmt.Errorf("got %s, want dict of strings", v.Type())
+		return nil, fmt.Errorf("got %s, want dict of strings", v.Type())
 	}
+	var out [][2]string
 	for _, kv := range d.Items() {
 		k, kok := kv[0].(starlark.String)
 		val, vok := kv[1].(starlark.String)
 		if !kok || !vok {
-			return fmt.Errorf("got %s: %s entry, want string: string", kv[0].Type(), kv[1].Type())
+			return nil, fmt.Errorf("got %s: %s entry, want string: string", kv[0].Type(), kv[1].Type())
 		}
-		if k == "" || strings.ContainsAny(string(k), "=\x00") {
-			return fmt.Errorf("invalid environment variable name %q", string(k))
-		}
-		a.env = append(a.env, string(k)+"="+string(val))
+		out = append(out, [2]string{string(k), string(val)})
 	}
-	return nil
+	return out, nil
 }
 
 // readyArg unpacks where a background server will listen: "IP:PORT" or a

@@ -40,6 +40,8 @@ var noneCalls = map[string]string{
 	"expect_connect":     `expect_connect(a, "10.0.0.1:80")`,
 	"expect_http":        `expect_http(a, "http://10.0.0.1:80/")`,
 	"run":                `run(a, "true")`,
+	"daemon":             `daemon(a, ["true"])`,
+	"expect_daemon":      `expect_daemon(bird(a, ""), "show status", "up")`,
 	"impair":             `impair(x, delay = "10ms")`,
 	"expect_rate":        `expect_rate(a, "10.0.0.1:80", rate = "1mbit")`,
 	"expect_rtt":         `expect_rtt(a, "10.0.0.1", max = "10ms")`,

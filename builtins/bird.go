@@ -1,0 +1,139 @@
+package builtins
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/nsscript/nsscript/internal/lab"
+)
+
+// BIRD 2 as a lab part: bird() starts it with a private /etc/bird and
+// /run/bird, birdc() and expect_daemon() talk to its control socket.
+
+const (
+	birdConf = "/etc/bird/bird.conf"
+	birdCtl  = "/run/bird/bird.ctl"
+)
+
+// birdLogLine finds a top-level log statement in a BIRD configuration.
+var birdLogLine = regexp.MustCompile(`(?m)^\s*log\s`)
+
+// fnBird implements bird(ns, conf, timeout="10s").
+func fnBird(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		ns      = nsArg{run: r}
+		conf    string
+		timeout = durationArg{10 * time.Second}
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "conf", &conf, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	if !birdLogLine.MatchString(conf) {
+		// Appended, so that BIRD's line numbers are those of conf.
+		conf += "\nlog stderr all;\n"
+	}
+	s := lab.DaemonSpec{
+		Argv:    []string{"bird", "-f", "-c", birdConf, "-s", birdCtl},
+		Dirs:    []string{"/run/bird"},
+		Files:   map[string]string{birdConf: conf},
+		Ready:   lab.Ready{Unix: birdCtl},
+		Control: birdCtl,
+	}
+	return startDaemon(r, t, ns.ns, s, timeout.d)
+}
+
+// controlArg unpacks a daemon that answers commands on a control socket.
+type controlArg struct{ d *Daemon }
+
+// Unpack implements starlark.Unpacker.
+func (a *controlArg) Unpack(v starlark.Value) error {
+	d, ok := v.(*Daemon)
+	if !ok {
+		return fmt.Errorf("got %s, want daemon (from bird())", v.Type())
+	}
+	if d.d.Spec.Control == "" {
+		return fmt.Errorf("daemon %s has no control socket (start BIRD with bird())", d.d.Name())
+	}
+	a.d = d
+	return nil
+}
+
+// fnBirdc implements birdc(router, cmd, timeout="5s"). It is a barrier,
+// like capture.packets: the reply reflects the expectations before its line
+// (a session they waited for is up).
+func fnBirdc(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		router  controlArg
+		cmd     string
+		timeout = durationArg{5 * time.Second}
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", &router, "cmd", &cmd, "timeout?", &timeout); err != nil {
+		return nil, err
+	}
+	r.Lab.Note(lab.Step{NS: router.d.d.NS.Name, Op: "query", Desc: "birdc " + cmd, Cmds: []string{birdcCmd(router.d.d, cmd)}})
+	text, err := router.d.d.Query(r.Ctx, cmd, timeout.d)
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(text), nil
+}
+
+// birdcCmd is the shell equivalent of a query.
+func birdcCmd(d *lab.Daemon, cmd string) string {
+	return lab.ShellJoin([]string{"birdc", "-s", d.Path(d.Spec.Control), cmd})
+}
+
+// fnExpectDaemon implements expect_daemon(router, cmd, match, within=None).
+func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		router controlArg
+		cmd    string
+		match  string
+		within durationArg
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", &router, "cmd", &cmd, "match", &match, "within??", &within); err != nil {
+		return nil, err
+	}
+	var re regexArg
+	if err := re.Unpack(starlark.String("(?m)" + match)); err != nil {
+		return nil, fmt.Errorf("for parameter match: %w", err)
+	}
+	d := router.d.d
+	what := fmt.Sprintf("%s in %s: %s =~ %s", d.Name(), d.NS.Name, cmd, match)
+	shell := birdcCmd(d, cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
+	queueExpect(r, t, b, d.NS, netip.Addr{}, what, []string{shell}, func(e *Expectation) {
+		last := ""
+		o, _ := poll(r, within.d, func() (bool, string, error) {
+			text, err := d.Query(r.Ctx, cmd, 2*time.Second)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			last = text
+			if m := re.re.FindString(text); m != "" {
+				return true, "matched " + fmt.Sprintf("%q", lineOf(text, m)), nil
+			}
+			return false, "no line matches", nil
+		})
+		o.settle(e)
+		if !o.ok {
+			e.Output = last
+		}
+	})
+	return starlark.None, nil
+}
+
+// lineOf returns the line of text that holds m, trimmed.
+func lineOf(text, m string) string {
+	i := strings.Index(text, m)
+	start := strings.LastIndexByte(text[:i], '\n') + 1
+	end := strings.IndexByte(text[i:], '\n')
+	if end < 0 {
+		return strings.TrimSpace(text[start:])
+	}
+	return strings.TrimSpace(text[start : i+end])
+}

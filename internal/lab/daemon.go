@@ -1,0 +1,206 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nsscript/nsscript/internal/privmount"
+	"github.com/nsscript/nsscript/internal/probe"
+)
+
+// logTail is how many of a daemon's last output lines an error shows.
+const logTail = 8
+
+// DaemonSpec is a long-running program with private directories.
+type DaemonSpec struct {
+	Argv  []string
+	Env   []string
+	Dir   string            // working directory
+	Dirs  []string          // made private and empty
+	Files map[string]string // written into private directories
+	Ready Ready
+	// Control is the unix socket (a path in its private directories) on
+	// which the daemon answers commands in BIRD's control protocol.
+	Control string
+}
+
+// Ready says when a daemon counts as started: the first of its fields that
+// is set (none: at once).
+type Ready struct {
+	TCP  string         // "IP:PORT" that accepts a connection from its namespace
+	Unix string         // a unix socket path, inside its private directories, that accepts a connection
+	Log  *regexp.Regexp // a line of its stdout or stderr
+}
+
+// String describes r for messages: "tcp 127.0.0.1:179".
+func (r Ready) String() string {
+	switch {
+	case r.TCP != "":
+		return "tcp " + r.TCP
+	case r.Unix != "":
+		return "unix " + r.Unix
+	case r.Log != nil:
+		return "log line " + r.Log.String()
+	}
+	return "start"
+}
+
+// Daemon is a program the lab runs with private directories (see package
+// privmount): Process is the program itself, executed in place by the
+// private-directory helper.
+type Daemon struct {
+	*Process
+	Spec DaemonSpec
+}
+
+// Name is the daemon program's base name, for messages.
+func (d *Daemon) Name() string {
+	a := d.Spec.Argv[0]
+	return a[strings.LastIndexByte(a, '/')+1:]
+}
+
+// Path returns where nsscript reaches path of the daemon's private view:
+// through /proc/PID/root, so while the daemon runs.
+func (d *Daemon) Path(path string) string {
+	return fmt.Sprintf("/proc/%d/root%s", d.Pid(), path)
+}
+
+// StartDaemon starts a daemon in n with its private directories and files.
+// It returns at once; WaitReady waits until it is ready.
+func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
+	ps := privmount.Spec{Dirs: s.Dirs, Files: s.Files}
+	if err := ps.Check(); err != nil {
+		return nil, err
+	}
+	if len(s.Argv) == 0 || s.Argv[0] == "" {
+		return nil, errors.New("empty command")
+	}
+	prog := s.Argv[0]
+	if !l.opts.Plan {
+		p, err := exec.LookPath(prog)
+		if err != nil {
+			if errors.Is(err, exec.ErrNotFound) {
+				return nil, fmt.Errorf("start %s: not found in PATH", prog)
+			}
+			return nil, fmt.Errorf("start %s: %w", prog, err)
+		}
+		prog = p
+	}
+	in, err := json.Marshal(ps)
+	if err != nil {
+		return nil, err
+	}
+	argv := append([]string{privmount.Exe, prog}, s.Argv[1:]...)
+	env := append(append([]string(nil), s.Env...), privmount.EnvVar+"=1")
+	pr, err := l.Start(n, Program{Argv: argv, Dir: s.Dir, Env: env, Stdin: string(in)}, true)
+	if err != nil {
+		return nil, err
+	}
+	pr.Argv = s.Argv
+	return &Daemon{Process: pr, Spec: s}, nil
+}
+
+// WaitReady waits, at most timeout and while ctx lasts, until d is ready as
+// its spec says. A daemon that exits first or is not ready in time is an
+// error that shows its last lines of output; it is stopped then.
+func (l *Lab) WaitReady(ctx context.Context, d *Daemon, timeout time.Duration) error {
+	if l.opts.Plan {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, detail := d.ready(ctx)
+		if ok {
+			return nil
+		}
+		select {
+		case <-d.Done():
+			res, _ := d.Wait(ctx, 0) // waits for the rest of its output
+			return fmt.Errorf("%s exited (%s) before it was ready%s", d.Name(), how(res), d.Tail(logTail))
+		case <-ctx.Done():
+			d.Stop()
+			return context.Cause(ctx)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.Stop()
+			return fmt.Errorf("%s is not ready after %s (waiting for %s: %s)%s", d.Name(), timeout, d.Spec.Ready, detail, d.Tail(logTail))
+		}
+	}
+}
+
+// ready checks once whether d is ready, and says why not.
+func (d *Daemon) ready(ctx context.Context) (bool, string) {
+	r := d.Spec.Ready
+	switch {
+	case r.TCP != "":
+		res := probe.Connect(ctx, d.NS.fd, "tcp", r.TCP, 200*time.Millisecond)
+		return res.OK, res.Detail
+	case r.Unix != "" && r.Unix == d.Spec.Control:
+		// BIRD makes its socket before it reads its configuration,
+		// and answers only from its main loop: ready once it greets.
+		_, err := BirdQuery(ctx, d.Path(r.Unix), "show status", 200*time.Millisecond)
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	case r.Unix != "":
+		c, err := net.DialTimeout("unix", d.Path(r.Unix), 200*time.Millisecond)
+		if err != nil {
+			return false, strings.TrimPrefix(err.Error(), "dial unix "+d.Path(r.Unix)+": ")
+		}
+		c.Close()
+		return true, ""
+	case r.Log != nil:
+		res := d.Result()
+		return matchLine(r.Log, res.Stdout) || matchLine(r.Log, res.Stderr), "no such line yet"
+	}
+	return true, ""
+}
+
+// Tail returns the last n lines of the daemon's stderr (of its stdout when
+// stderr is empty) for an error, which is one line: "; last output: L1 |
+// L2", or " (no output)".
+func (d *Daemon) Tail(n int) string {
+	res := d.Result()
+	out := strings.TrimSpace(res.Stderr)
+	if out == "" {
+		out = strings.TrimSpace(res.Stdout)
+	}
+	if out == "" {
+		return " (no output)"
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return "; last output: " + strings.Join(lines, " | ")
+}
+
+// matchLine reports whether a line of out matches re.
+func matchLine(re *regexp.Regexp, out string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if re.MatchString(l) {
+			return true
+		}
+	}
+	return false
+}
+
+// how says how a finished program ended: "exit status 1", "signal SIGKILL".
+func how(r ExecResult) string {
+	if r.Signal != "" {
+		return "signal " + r.Signal
+	}
+	return fmt.Sprintf("exit status %d", r.Status)
+}
