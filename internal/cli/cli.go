@@ -162,7 +162,16 @@ Exit status: 0 all expectations passed, 1 an expectation failed,
 `)
 }
 
+const helpAbout = `
+Print the list of commands, or the usage and flags of one command
+(the same as nsscript COMMAND -h).`
+
 func cmdHelp(env *Env, args []string) int {
+	fs := newFlags(env, "help", "[COMMAND]", helpAbout)
+	if code, done := parseFlags(env, fs, args); done {
+		return code
+	}
+	args = fs.Args()
 	if len(args) == 0 {
 		usage(env.Stdout)
 		return ExitOK
@@ -174,14 +183,6 @@ func cmdHelp(env *Env, args []string) int {
 	}
 	fmt.Fprintf(env.Stderr, "nsscript help: unknown command %q\n", args[0])
 	return ExitError
-}
-
-// Version is set at build time with -ldflags "-X .../cli.Version=...".
-var Version = "devel"
-
-func cmdVersion(env *Env, args []string) int {
-	fmt.Fprintf(env.Stdout, "nsscript %s\n", Version)
-	return ExitOK
 }
 
 // newFlags returns a flag set whose -h prints the command's help to stdout.
