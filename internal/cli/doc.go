@@ -11,8 +11,10 @@ import (
 
 //go:generate go run ../../cmd/nsscript doc --readme ../../README.md
 
-const docAbout = `Prints the reference of every builtin, or of one (a builtin or a value
-type such as link). The text comes from the builtins table, as does the
+const docAbout = `Prints the reference of every builtin, or of one (a builtin, a value
+type such as link, or a method such as link.addr) and of every one whose
+name starts with the name given (doc expect lists expect and every
+expect_*). The text comes from the builtins table, as does the
 README's reference section: --markdown prints that section, and
 --readme FILE rewrites it in place (go generate ./internal/cli does so for
 the repository's README).`
@@ -24,7 +26,7 @@ const (
 )
 
 func init() {
-	register(&command{"doc", "[BUILTIN]", "print the reference of every builtin, or of one", 50, cmdDoc})
+	register(&command{"doc", "[BUILTIN]", "print the builtins' reference, or of those whose name starts with BUILTIN", 50, cmdDoc})
 }
 
 func cmdDoc(env *Env, args []string) int {
@@ -60,6 +62,41 @@ func cmdDoc(env *Env, args []string) int {
 	}
 	fmt.Fprint(env.Stdout, text)
 	return ExitOK
+}
+
+// docText returns the reference of every builtin (name ""), or of name and
+// of every builtin, value type or method whose name starts with it, in the
+// table's order: doc expect shows expect and every expect_*, doc link the
+// link builtin, its type and its methods.
+func docText(name string) (string, error) {
+	if name == "" {
+		return builtins.Doc("")
+	}
+	names := []string{}
+	seen := map[string]bool{}
+	if builtins.Lookup(name) != nil {
+		names, seen[name] = append(names, name), true
+	}
+	for _, x := range builtins.Table {
+		if strings.HasPrefix(x.Name, name) && !seen[x.Name] {
+			names, seen[x.Name] = append(names, x.Name), true
+		}
+	}
+	if len(names) == 0 {
+		return builtins.Doc(name) // the error
+	}
+	var b strings.Builder
+	for i, n := range names {
+		text, err := builtins.Doc(n)
+		if err != nil {
+			return "", err
+		}
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(text)
+	}
+	return b.String(), nil
 }
 
 // referenceMarkdown renders the builtins table (and the value types) as the

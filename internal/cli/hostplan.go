@@ -31,6 +31,7 @@ func planHost(ctx context.Context, env *Env, file string, vars map[string]starla
 	r.Vars = vars
 	_, err = lang.Exec(ctx, lang.Options{
 		Filename:    file,
+		Src:         f.src,
 		Predeclared: builtins.Predeclared(r),
 		Print:       func(*starlark.Thread, string) {},
 		SetupThread: r.SetupThread,

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -27,6 +29,10 @@ on the real host, and the kernel tears it all down, every program the script
 started included, when the run ends, even if nsscript is killed. The sandbox
 does not isolate files: programs run with the caller's file access. Root is
 not needed where the kernel allows unprivileged user namespaces.
+
+With - for FILE.star the script is read from standard input: positions
+say <stdin>:LINE:COL, and load() paths are relative to the working
+directory.
 
 Every expect_* line prints "ok" or "FAIL" with its script position; the run
 ends with "N passed, N failed". An expectation that the end of the run (--timeout,
@@ -55,11 +61,32 @@ type runFlags struct {
 	pause, pauseOnFail bool
 	bundle             string
 	neigh              lab.NeighMode // perf.go
+	// src is the script read from standard input (nsscript run -); nil
+	// when the script is a file.
+	src []byte
+}
+
+// stdinName is the file name of a script read from standard input, as
+// positions show it; load() paths in it are relative to the working
+// directory.
+const stdinName = "<stdin>"
+
+// readStdinScript reads the script of nsscript run - from standard input.
+func readStdinScript(env *Env, f *runFlags) error {
+	if env.Stdin == nil {
+		return errors.New("read script: no standard input")
+	}
+	src, err := io.ReadAll(env.Stdin)
+	if err != nil {
+		return fmt.Errorf("read script: %s: %w", stdinName, err)
+	}
+	f.src = src
+	return nil
 }
 
 func cmdRun(env *Env, args []string) int {
 	var f runFlags
-	fs := newFlags(env, "run", "[flags] FILE.star", runAbout)
+	fs := newFlags(env, "run", "[flags] FILE.star|-", runAbout)
 	fs.Var(&f.sets, "set", "set a script variable: `NAME=VALUE` (repeatable; integers become ints; also in the vars dict)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "stop the whole run after this `duration` (e.g. 30s; 0 means no limit)")
 	fs.BoolVar(&f.host, "host", false, "build on the real host namespace instead of a sandbox (root only); every change is undone on exit")
@@ -95,7 +122,15 @@ func cmdRun(env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "nsscript run: --timeout must not be negative")
 		return ExitError
 	}
-	if err := lang.CheckSource(file); err != nil {
+	if file == "-" {
+		// Read once, here; a sandboxed child gets the text as its
+		// standard input and reads it again.
+		if err := readStdinScript(env, &f); err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+			return ExitError
+		}
+		file = stdinName
+	} else if err := lang.CheckSource(file); err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
 		return ExitError
 	}
@@ -107,6 +142,9 @@ func cmdRun(env *Env, args []string) int {
 		return runLab(env, file, vars, f)
 	}
 	if code, done := enterSandbox(env, "run", args, func(o *sandbox.Options) (func(), error) {
+		if f.src != nil {
+			o.Stdin = bytes.NewReader(f.src)
+		}
 		return passPauseSocket(env, o, file, f)
 	}); done {
 		return code
@@ -192,6 +230,7 @@ func execScript(ctx context.Context, env *Env, l *lab.Lab, file string, vars map
 	r.Vars = vars
 	_, err := lang.Exec(ctx, lang.Options{
 		Filename:    file,
+		Src:         f.src,
 		Predeclared: builtins.Predeclared(r),
 		Print:       r.Print,
 		SetupThread: r.SetupThread,
@@ -264,5 +303,3 @@ func unwrapPathErr(err error, file string) error {
 	}
 	return err
 }
-
-func docText(name string) (string, error) { return builtins.Doc(name) }
