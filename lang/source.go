@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 
+	"go.starlark.net/syntax"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,4 +71,10 @@ func regular(path string, m fs.FileMode) error {
 		what = "a special file"
 	}
 	return fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, what)
+}
+
+// Parse parses a script with the language features nsscript run allows
+// (while loops, top-level if and for, set, reassigned globals).
+func Parse(filename string, src []byte) (*syntax.File, error) {
+	return fileOptions.Parse(filename, src, 0)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bazelbuild/buildtools/build"
 	"github.com/rogpeppe/go-internal/diff"
+	"go.starlark.net/syntax"
 
 	"github.com/nsscript/nsscript/lang"
 )
@@ -21,7 +22,8 @@ comment, comments kept. A directory stands for the .star files under it.
 
 Without flags the formatted text goes to standard output. Exit status: 0,
 or 1 when -d or -l found a file that needs formatting, or 2 on a syntax
-error (buildtools does not know while loops, which nsscript allows).`
+error. buildtools' Starlark has no while loops, which nsscript run allows:
+fmt says so, at the loop, and leaves such a file alone.`
 
 func init() {
 	register(&command{"fmt", "[-w] [-d] [-l] FILE.star|DIR...", "format scripts (as buildifier does)", 60, cmdFmt})
@@ -85,13 +87,37 @@ func cmdFmt(env *Env, args []string) int {
 // FormatStar formats a Starlark script as buildifier formats a generic
 // Starlark file (.star is not a BUILD or .bzl file, so no BUILD rewrites
 // such as sorting arguments apply). A syntax error is one line,
-// "file.star:LINE:COL: syntax error ...".
+// "file.star:LINE:COL: syntax error ...". A script nsscript runs but
+// buildtools cannot parse (a while loop) gets an error that says so, at
+// the loop.
 func FormatStar(filename string, src []byte) ([]byte, error) {
 	f, err := build.ParseDefault(filename, src)
 	if err != nil {
-		return nil, err // a build.ParseError reads "file:line:col: message"
+		return nil, parseError(filename, src, err)
 	}
 	return build.Format(f), nil
+}
+
+// parseError explains why buildtools could not parse a script (its error
+// buildErr). nsscript's own parser knows while loops: when it accepts the
+// script, the error names the first while loop; when it rejects it, its
+// own syntax error is the one to show.
+func parseError(filename string, src []byte, buildErr error) error {
+	f, err := lang.Parse(filename, src)
+	if err != nil {
+		return err // "file:line:col: message"
+	}
+	var pos syntax.Position
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if w, ok := n.(*syntax.WhileStmt); ok && !pos.IsValid() {
+			pos, _ = w.Span()
+		}
+		return !pos.IsValid()
+	})
+	if !pos.IsValid() {
+		return buildErr // "file:line:col: message"
+	}
+	return fmt.Errorf("%s: cannot format a while loop: buildifier's Starlark has none (nsscript run accepts it; format by hand or use a for loop)", pos)
 }
 
 // starFiles expands directories into the .star files under them, in order.

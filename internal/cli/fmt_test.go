@@ -46,9 +46,13 @@ func TestFormatStar(t *testing.T) {
 	if string(again) != string(got) {
 		t.Errorf("formatting is not idempotent:\n%s", again)
 	}
-	_, err = FormatStar("lab.star", []byte("x = 1\nwhile x:\n    x = 0\n"))
-	if err == nil || !strings.HasPrefix(err.Error(), "lab.star:2:") || strings.Contains(err.Error(), "\n") {
-		t.Errorf("while loop: err = %v; want a one-line positioned syntax error", err)
+	_, err = FormatStar("lab.star", []byte("x = 1\nif x:\n    while x:\n        x = 0\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "lab.star:3:5: cannot format a while loop") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("while loop: err = %v; want a one-line positioned cannot format a while loop", err)
+	}
+	_, err = FormatStar("lab.star", []byte("x = 1\nwhile x:\n    x = \n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "lab.star:3:") || strings.Contains(err.Error(), "while loop") {
+		t.Errorf("syntax error in a while loop: err = %v; want the syntax error", err)
 	}
 }
 
