@@ -15,10 +15,13 @@
 // testdata/, ../scripts), and the conditions [root], [userns], [tun],
 // [linktype:NAME], [qdisc:NAME] and [sysctl:KEY] besides testscript's own ([exec:NAME],
 // ...). Setting NSSCRIPT_UPDATE=1 rewrites the golden files that `cmp`
-// compares against. `nsscript test DIR` runs the same specs without Go.
+// compares against. Setting NSSCRIPT_SHARD=K/N runs only the K-th of N
+// disjoint parts of the specs (as nsscript test --shard K/N does), for a CI
+// matrix of N machines. `nsscript test DIR` runs the same specs without Go.
 package nstest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,10 +49,38 @@ func init() {
 func Run(t *testing.T, dir string) {
 	t.Helper()
 	testenv.NeedNamespaces(t)
-	p, cleanup, err := spec.Params(spec.Options{Dir: dir})
+	o := spec.Options{Dir: dir}
+	if env := os.Getenv(spec.ShardEnv); env != "" {
+		files, err := shardFiles(dir, env)
+		if err != nil {
+			t.Fatalf("nstest: %v", err)
+		}
+		if len(files) == 0 {
+			t.Skipf("nstest: shard %s of %s holds no spec", env, dir)
+		}
+		o = spec.Options{Files: files}
+	}
+	p, cleanup, err := spec.Params(o)
 	if err != nil {
 		t.Fatalf("nstest: %v", err)
 	}
 	t.Cleanup(cleanup)
 	testscript.Run(t, p)
+}
+
+// shardFiles returns the spec files of dir in shard s ("K/N").
+func shardFiles(dir, s string) ([]string, error) {
+	shard, err := spec.ParseShard(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.ShardEnv, err)
+	}
+	groups, err := spec.Groups([]string{dir}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, g := range shard.Groups(groups) {
+		files = append(files, g.Files...)
+	}
+	return files, nil
 }

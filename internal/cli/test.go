@@ -21,6 +21,11 @@ is ./testdata, or the current directory if there is none. Specs see $SCRIPTS,
 the scripts directory beside their own directory, and the conditions [root],
 [userns], [tun], [linktype:NAME], [qdisc:NAME], [sysctl:KEY] and [exec:NAME].
 
+--shard K/N (or NSSCRIPT_SHARD=K/N) runs the K-th of N disjoint parts of
+the specs: sorted by path, every N-th from the K-th. N machines given the
+same specs and K = 1..N run each spec exactly once; write a --junit file per
+shard and hand them all to the CI's test report (docs/specs.md).
+
 Prints one line per spec ("ok   NAME  0.12s" or "FAIL NAME  0.30s" followed by
 the failing phase of its log), then "N passed, N failed". A spec that -timeout
 or Ctrl-C stopped before its end is "CUT", never ok; the summary then adds
@@ -41,6 +46,7 @@ type testFlags struct {
 	update     bool
 	timeout    time.Duration
 	conditions bool
+	shard      string
 }
 
 func init() {
@@ -57,6 +63,7 @@ func cmdTest(env *Env, args []string) int {
 	fs.BoolVar(&f.json, "json", false, "print one JSON object per spec instead of text (the summary goes to stderr)")
 	fs.BoolVar(&f.update, "update", false, "rewrite golden files in the specs when cmp fails (also NSSCRIPT_UPDATE=1)")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "stop specs still running after this `duration`")
+	fs.StringVar(&f.shard, "shard", "", "run only part `K/N` of the specs (sorted, every N-th from the K-th), as one of N CI machines; default $"+spec.ShardEnv)
 	fs.BoolVar(&f.conditions, "conditions", false, "print whether each condition given as argument (default: root, userns, tun) holds here, and exit")
 	if code, done := parseFlags(env, fs, args); done {
 		return code
@@ -81,11 +88,20 @@ func cmdTest(env *Env, args []string) int {
 		}
 		match = re
 	}
+	if f.shard == "" && env.Getenv != nil {
+		f.shard = env.Getenv(spec.ShardEnv)
+	}
+	shard, err := spec.ParseShard(f.shard)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript test: --shard: %v\n", err)
+		return ExitError
+	}
 	groups, err := spec.Groups(fs.Args(), match)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript test: %v\n", err)
 		return ExitError
 	}
+	groups = shard.Groups(groups)
 	width := 0
 	for _, name := range spec.Names(groups) {
 		width = max(width, len(name))
