@@ -1,9 +1,6 @@
 package hostjournal
 
 import (
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,15 +22,7 @@ func parkedNetns(t *testing.T) (string, *netlink.Handle) {
 // writeJournal writes f as a dead run's journal and returns its path.
 func writeJournal(t *testing.T, f File) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "journal-1.json")
-	b, err := json.Marshal(&f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testenv.WriteJournal(t, &f)
 }
 
 func TestJournalCleanInterrupted(t *testing.T) {

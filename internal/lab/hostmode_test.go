@@ -185,15 +185,7 @@ func (l *Lab) readIn(path, key string) (string, error) {
 // writeJournal writes f as a dead run's journal and returns its path.
 func writeJournal(t *testing.T, f hostjournal.File) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "journal-1.json")
-	b, err := json.Marshal(&f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testenv.WriteJournal(t, &f)
 }
 
 // TestJournalCleanNetnsUndoKilled stops a host-mode lab's undo of a
