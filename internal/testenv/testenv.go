@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -27,6 +28,19 @@ func NeedNamespaces(t testing.TB) {
 			t.Fatalf("cannot create namespaces and %s=1: %v", RequireEnv, err)
 		}
 		t.Skipf("cannot create namespaces: %v", err)
+	}
+}
+
+// NeedProgram skips the test when the program name is not on PATH, or
+// fails it when RequireEnv is set to 1: CI installs every program a test
+// needs, so a missing one there is a broken CI, not a reason to skip.
+func NeedProgram(t testing.TB, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%s is not installed and %s=1 (.ci/run installs it)", name, RequireEnv)
+		}
+		t.Skipf("%s is not installed", name)
 	}
 }
 
