@@ -16,6 +16,11 @@
 // times nsscript instead against bench/floor, a plain Go program that
 // builds the same lab through netlink and sends the same probes with static
 // neighbours (wall-clock and CPU time, see floor.go).
+//
+//	go run ./bench/compare -nsscript ./nsscript -bgp -rounds 10
+//
+// times the three-router BGP lab (bench/bgp-line.star, BIRD) against the
+// same lab as a shell recipe (bench/bgp-line.sh), see bgp.go.
 package main
 
 import (
@@ -59,6 +64,7 @@ func main() {
 		e2e      = flag.Bool("e2e", true, "also time bridge.star, scale.star at N=1000 and mesh.star at N=50")
 		only     = flag.String("only", "", "run only the variants whose name contains this")
 		vsFloor  = flag.String("floor", "", "instead, time nsscript against bench/floor: comma-separated SCRIPT:N (mesh:50,scale:200)")
+		bgp      = flag.Bool("bgp", false, "instead, time the three-router BGP lab against its shell recipe (bench/bgp-line.*)")
 	)
 	flag.Parse()
 	root := repoRoot()
@@ -68,6 +74,10 @@ func main() {
 	}
 	if *vsFloor != "" {
 		floorTable(root, ns, *vsFloor, *rounds)
+		return
+	}
+	if *bgp {
+		bgpTable(root, ns, *rounds)
 		return
 	}
 	if os.Geteuid() != 0 {
