@@ -57,8 +57,8 @@ func passPauseSocket(env *Env, o *sandbox.Options, file string, f runFlags) (don
 		os.Remove(path)
 		return done, err
 	}
-	o.ExtraFiles = []*os.File{lf}
-	o.Env = append(o.Env, fmt.Sprintf("%s=3 %s %d", controlEnv, id, others))
+	o.Env = append(o.Env, fmt.Sprintf("%s=%d %s %d", controlEnv, 3+len(o.ExtraFiles), id, others))
+	o.ExtraFiles = append(o.ExtraFiles, lf)
 	return func() { lf.Close(); os.Remove(path) }, nil
 }
 
@@ -136,6 +136,7 @@ func pauseLab(ctx context.Context, env *Env, l *lab.Lab, file string, f runFlags
 	}
 	info := control.Info{ID: id, PID: os.Getpid(), Script: file, Namespaces: names,
 		Rootless: sandbox.Inside() && sandbox.Rootless(), Paused: true, Reason: reason}
+	defer serveWeb(env, l, f, &info)()
 	helper := []string{"/proc/self/exe", os.Args[0], enterCmd, "--"}
 	srv := control.NewServer(ln, info, control.LabStarter(l, id, helper))
 	go srv.Serve()
@@ -168,6 +169,9 @@ func pauseMessage(info control.Info, several bool) string {
 	fmt.Fprintf(&b, "paused (%s): lab %s stays up; namespaces: %s\n", info.Reason, info.ID, strings.Join(info.Namespaces, ", "))
 	fmt.Fprintf(&b, "  nsscript shell %s%s                # a shell inside %s\n", lab, ns, ns)
 	fmt.Fprintf(&b, "  nsscript exec %s%s -- ip addr      # one command inside %s\n", lab, ns, ns)
+	if info.Web != "" {
+		fmt.Fprintf(&b, "  live view: %s\n", info.Web)
+	}
 	fmt.Fprintf(&b, "press Enter or Ctrl-C here (or run nsscript stop%s) to end it\n", strings.TrimSuffix(" "+lab, " "))
 	return b.String()
 }

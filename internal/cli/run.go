@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -60,7 +61,11 @@ type runFlags struct {
 	// pause.go, bundle.go
 	pause, pauseOnFail bool
 	bundle             string
-	neigh              lab.NeighMode // perf.go
+	// web.go: the live view's address, and its socket once open
+	web       string
+	webPublic bool
+	webLn     *net.TCPListener
+	neigh     lab.NeighMode // perf.go
 	// src is the script read from standard input (nsscript run -); nil
 	// when the script is a file.
 	src []byte
@@ -94,6 +99,7 @@ func cmdRun(env *Env, args []string) int {
 	fs.BoolVar(&f.verbose, "v", false, "log every kernel change with its script position and shell equivalent")
 	fs.BoolVar(&f.explain, "explain", false, "print the steps as a bash script, as nsscript explain does; the results become comments")
 	addPauseFlags(fs, &f)
+	addWebFlags(fs, &f)
 	addNeighFlag(fs, &f)
 	fs.IntVar(&f.maxObjects, "max-objects", lab.DefaultMaxObjects, "fail the script when its lab would hold more than `N` namespaces plus links")
 	fs.Uint64Var(&f.maxSteps, "max-steps", lang.DefaultMaxSteps, "stop the script after `N` Starlark computation steps")
@@ -122,6 +128,10 @@ func cmdRun(env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "nsscript run: --timeout must not be negative")
 		return ExitError
 	}
+	if err := checkWebFlags(&f); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+		return ExitError
+	}
 	if file == "-" {
 		// Read once, here; a sandboxed child gets the text as its
 		// standard input and reads it again.
@@ -139,15 +149,38 @@ func cmdRun(env *Env, args []string) int {
 			fmt.Fprintln(env.Stderr, "nsscript run: --host needs root (it changes the real host's network); run without --host for a private sandbox")
 			return ExitError
 		}
-		return runLab(env, file, vars, f)
+		return runWithWeb(env, file, vars, f)
 	}
 	if code, done := enterSandbox(env, "run", args, func(o *sandbox.Options) (func(), error) {
 		if f.src != nil {
 			o.Stdin = bytes.NewReader(f.src)
 		}
-		return passPauseSocket(env, o, file, f)
+		pauseDone, err := passPauseSocket(env, o, file, f)
+		if err != nil {
+			return nil, err
+		}
+		webDone, err := passWebSocket(o, f)
+		if err != nil {
+			pauseDone()
+			return nil, err
+		}
+		return func() { webDone(); pauseDone() }, nil
 	}); done {
 		return code
+	}
+	return runWithWeb(env, file, vars, f)
+}
+
+// runWithWeb runs the script with the live view's socket open when --web
+// asks for one (see web.go).
+func runWithWeb(env *Env, file string, vars map[string]starlark.Value, f runFlags) int {
+	var err error
+	if f.webLn, err = webListener(f); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+		return ExitError
+	}
+	if f.webLn != nil {
+		defer f.webLn.Close()
 	}
 	return runLab(env, file, vars, f)
 }

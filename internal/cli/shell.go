@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -235,7 +236,7 @@ func cmdPs(env *Env, args []string) int {
 		case err != nil:
 			fmt.Fprintf(env.Stdout, "%-16s %-8s %-10s %v\n", id, "-", "?", err)
 		default:
-			fmt.Fprintf(env.Stdout, "%-16s %-8d %-10s %s: %v\n", id, info.PID, "paused", info.Script, info.Namespaces)
+			fmt.Fprintf(env.Stdout, "%-16s %-8d %-10s %s: %v%s\n", id, info.PID, "paused", info.Script, info.Namespaces, strings.TrimSuffix(" "+info.Web, " "))
 		}
 	}
 	return ExitOK

@@ -54,6 +54,8 @@ type Info struct {
 	Rootless   bool     `json:"rootless"`
 	Paused     bool     `json:"paused"`
 	Reason     string   `json:"reason,omitempty"` // why it paused
+	// Web is the address of the lab's live view (nsscript run --web).
+	Web string `json:"web,omitempty"`
 }
 
 // send writes v as one packet, with files attached as SCM_RIGHTS.

@@ -49,21 +49,9 @@ func (n *Netns) Snapshot(dst netip.Addr) *Snapshot {
 		s.Errs = append(s.Errs, "no netlink handle")
 		return s
 	}
-	links, err := h.LinkList()
+	links, names, addrs, err := n.dumpLinks()
 	if err != nil {
 		s.Errs = append(s.Errs, "links: "+err.Error())
-	}
-	names := map[int]string{}
-	for _, nl := range links {
-		names[nl.Attrs().Index] = nl.Attrs().Name
-	}
-	// One dump of every address, not one per link (AddrList dumps them all
-	// and filters in this process anyway).
-	addrs := map[int][]netlink.Addr{}
-	if all, err := h.AddrList(nil, netlink.FAMILY_ALL); err == nil {
-		for _, ad := range all {
-			addrs[ad.LinkIndex] = append(addrs[ad.LinkIndex], ad)
-		}
 	}
 	for _, nl := range links {
 		s.Links = append(s.Links, readLink(n, nl, names, addrs[nl.Attrs().Index]))
