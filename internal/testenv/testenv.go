@@ -2,12 +2,14 @@
 package testenv
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -151,4 +153,17 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return dst.Close()
+}
+
+// Context is the test's context, ended a little before the test's
+// deadline: a test that waits for something that never comes reports what
+// it saw instead of being killed by go test's timeout.
+func Context(t *testing.T) context.Context {
+	ctx := t.Context()
+	if d, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d.Add(-15*time.Second))
+		t.Cleanup(cancel)
+	}
+	return ctx
 }

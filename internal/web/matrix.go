@@ -64,8 +64,10 @@ func ProbeMatrix(ctx context.Context, l *lab.Lab) *Matrix {
 	}
 	sem := make(chan struct{}, maxProbes)
 	var wg sync.WaitGroup
-	for i := range srcs {
+	for range srcs {
 		m.Cells = append(m.Cells, make([]*Cell, len(srcs)))
+	}
+	for i := range srcs {
 		for j := range dsts {
 			if i == j {
 				continue
