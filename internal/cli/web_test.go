@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/nsscript/nsscript/internal/control"
 	"github.com/nsscript/nsscript/internal/testenv"
 	"github.com/nsscript/nsscript/internal/web"
 )
@@ -202,6 +207,11 @@ func do(t *testing.T, method, url string, hdr map[string]string) string {
 func TestWebBadFlags(t *testing.T) {
 	t.Parallel()
 	dir := writeScript(t, "lab.star", webLabSrc)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 	for _, c := range []struct {
 		args []string
 		want string
@@ -211,10 +221,60 @@ func TestWebBadFlags(t *testing.T) {
 		{[]string{"--web", "8080"}, `nsscript run: --web "8080": want HOST:PORT or :PORT (:0 picks a free port)`},
 		{[]string{"--web-public"}, `nsscript run: --web-public only makes sense with --web ADDR`},
 		{[]string{"--web", "127.0.0.1:99999"}, `nsscript run: --web: listen tcp: address 99999: invalid port`},
+		{[]string{"--web", taken.Addr().String()}, `nsscript run: --web: listen tcp ` + taken.Addr().String() + `: bind: address already in use`},
 	} {
 		_, errOut, code := runNsscript(t, dir, append(append([]string{"run"}, c.args...), "lab.star")...)
 		if code != ExitError || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("run %v: exit %d, stderr %q, want %q", c.args, code, errOut, c.want)
 		}
+	}
+}
+
+// TestWebRootless serves the live view of a lab that user nobody runs: the
+// socket is opened outside the sandbox, where a browser can reach it.
+func TestWebRootless(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to the nobody user")
+	}
+	t.Parallel()
+	dir, bin := nobodyCopy(t, "nsscript.test", map[string][]byte{"lab.star": []byte(webLabSrc)})
+	rt := filepath.Join(dir, "rt")
+	os.Mkdir(rt, 0o700)
+	os.Chown(rt, 65534, 65534)
+	run := asNobody(bin, dir, "/usr/sbin:/usr/bin:/sbin:/bin", "run", "--web", ":0", "lab.star")
+	run.Env = append(run.Env, control.DirEnv+"="+rt)
+	stdin, _ := run.StdinPipe()
+	errPipe, _ := run.StderrPipe()
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
+	br := bufio.NewReader(errPipe)
+	var head strings.Builder
+	for !strings.Contains(head.String(), "press Enter") {
+		line, err := br.ReadString('\n')
+		head.WriteString(line)
+		if err != nil {
+			t.Fatalf("rootless run did not pause:\n%s", head.String())
+		}
+	}
+	m := liveViewRE.FindStringSubmatch(head.String())
+	if m == nil {
+		t.Fatalf("no live view:\n%s", head.String())
+	}
+	var st web.State
+	getJSON(t, m[1]+"api/state", &st)
+	if len(st.Namespaces) != 3 || st.Namespaces[2].Name != "net2" {
+		t.Errorf("state of a rootless lab: %+v", st)
+	}
+	var mx web.Matrix
+	if err := json.Unmarshal([]byte(do(t, "POST", m[1]+"api/matrix", nil)), &mx); err != nil || !mx.Probed || !mx.Cells[1][0].Reply {
+		t.Errorf("re-probe of a rootless lab: %v %+v", err, mx)
+	}
+	stdin.Close()
+	go io.Copy(io.Discard, br)
+	if err := run.Wait(); err != nil {
+		t.Errorf("rootless run: %v", err)
 	}
 }
