@@ -22,9 +22,13 @@ import (
 // with N the number of other paused labs.
 const controlEnv = "NSSCRIPT_CONTROL"
 
-func init() {
-	// The inherited socket must not leak into the programs a script runs.
-	if v := os.Getenv(controlEnv); v != "" && sandbox.Inside() {
+func init() { closeInheritedOnExec(controlEnv) }
+
+// closeInheritedOnExec marks the socket a sandboxed child inherited, whose
+// descriptor the environment variable name starts with, close-on-exec: it
+// must not leak into the programs a script runs.
+func closeInheritedOnExec(name string) {
+	if v := os.Getenv(name); v != "" && sandbox.Inside() {
 		var fd int
 		if _, err := fmt.Sscanf(v, "%d", &fd); err == nil && fd > 2 {
 			unix.CloseOnExec(fd)

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,25 +33,7 @@ type pausedRun struct {
 	rest   chan string     // the rest of stderr, once it ended
 	rt     string          // runtime directory
 	dir    string          // script directory
-	stdout lockedBuffer
-}
-
-// lockedBuffer is a strings.Builder safe for a writer and a reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	stdout testenv.LockedBuffer
 }
 
 // startPaused starts nsscript run with args in dir and waits for the
@@ -293,21 +274,35 @@ func TestPauseOnFail(t *testing.T) {
 
 // TestPauseRootless runs the paused lab and the client as nobody.
 func TestPauseRootless(t *testing.T) {
+	_, nobody, end := nobodyPaused(t, pauseLabSrc, "--pause")
+	out, err := nobody("exec", "net1", "--", "sh", "-c", "id -u; ls /sys/class/net").CombinedOutput()
+	if err != nil || string(out) != "0\ninner\nlo\n" {
+		t.Errorf("rootless exec: %v\n%s", err, out)
+	}
+	end()
+}
+
+// nobodyPaused runs "nsscript run ARGS lab.star" as user nobody on the
+// script src, with a runtime directory of its own, and waits for the pause
+// (the test is parallel, and skipped unless root can switch to nobody). It
+// returns the pause message, a function that makes other nsscript
+// commands as nobody against the lab, and end, which ends the pause.
+func nobodyPaused(t *testing.T, src string, args ...string) (head string, nobody func(args ...string) *exec.Cmd, end func()) {
 	testenv.NeedNamespaces(t)
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to switch to the nobody user")
 	}
 	t.Parallel()
-	dir, bin := nobodyCopy(t, "nsscript.test", map[string][]byte{"lab.star": []byte(pauseLabSrc)})
+	dir, bin := nobodyCopy(t, "nsscript.test", map[string][]byte{"lab.star": []byte(src)})
 	rt := filepath.Join(dir, "rt")
 	os.Mkdir(rt, 0o700)
 	os.Chown(rt, 65534, 65534)
-	nobody := func(args ...string) *exec.Cmd {
+	nobody = func(args ...string) *exec.Cmd {
 		cmd := asNobody(bin, dir, "/usr/sbin:/usr/bin:/sbin:/bin", args...)
 		cmd.Env = append(cmd.Env, control.DirEnv+"="+rt)
 		return cmd
 	}
-	run := nobody("run", "--pause", "lab.star")
+	run := nobody(append(append([]string{"run"}, args...), "lab.star")...)
 	stdin, _ := run.StdinPipe()
 	errPipe, _ := run.StderrPipe()
 	if err := run.Start(); err != nil {
@@ -315,23 +310,20 @@ func TestPauseRootless(t *testing.T) {
 	}
 	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
 	br := bufio.NewReader(errPipe)
-	var head strings.Builder
-	for !strings.Contains(head.String(), "press Enter") {
+	var b strings.Builder
+	for !strings.Contains(b.String(), "press Enter") {
 		line, err := br.ReadString('\n')
-		head.WriteString(line)
+		b.WriteString(line)
 		if err != nil {
-			t.Fatalf("rootless run did not pause:\n%s", head.String())
+			t.Fatalf("rootless run did not pause:\n%s", b.String())
 		}
 	}
-	out, err := nobody("exec", "net1", "--", "sh", "-c", "id -u; ls /sys/class/net").CombinedOutput()
-	if err != nil || string(out) != "0\ninner\nlo\n" {
-		t.Errorf("rootless exec: %v\n%s", err, out)
-	}
-	// Another user cannot enter it (root does not see nobody's runtime
-	// directory as private to it, and the lab checks the caller).
-	stdin.Close()
-	go io.Copy(io.Discard, br)
-	if err := run.Wait(); err != nil {
-		t.Errorf("rootless run: %v", err)
+	return b.String(), nobody, func() {
+		t.Helper()
+		stdin.Close()
+		go io.Copy(io.Discard, br)
+		if err := run.Wait(); err != nil {
+			t.Errorf("rootless run: %v", err)
+		}
 	}
 }

@@ -19,7 +19,7 @@ func TestReplLineByLine(t *testing.T) {
 	cmd := nsscript(t, t.TempDir(), "repl")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
-	var errOut lockedBuffer
+	var errOut testenv.LockedBuffer
 	cmd.Stderr = &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

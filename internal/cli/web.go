@@ -9,8 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nsscript/nsscript/internal/control"
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/sandbox"
@@ -22,15 +20,7 @@ import (
 // reach it), to the sandboxed child, which serves it: "FD".
 const webEnv = "NSSCRIPT_WEB"
 
-func init() {
-	// The inherited socket must not leak into the programs a script runs.
-	if v := os.Getenv(webEnv); v != "" && sandbox.Inside() {
-		var fd int
-		if _, err := fmt.Sscanf(v, "%d", &fd); err == nil && fd > 2 {
-			unix.CloseOnExec(fd)
-		}
-	}
-}
+func init() { closeInheritedOnExec(webEnv) }
 
 // addWebFlags adds the flags of the live view to run.
 func addWebFlags(fs *flag.FlagSet, f *runFlags) {

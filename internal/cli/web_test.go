@@ -1,20 +1,16 @@
 package cli
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/nsscript/nsscript/internal/control"
 	"github.com/nsscript/nsscript/internal/testenv"
 	"github.com/nsscript/nsscript/internal/web"
 )
@@ -233,35 +229,10 @@ func TestWebBadFlags(t *testing.T) {
 // TestWebRootless serves the live view of a lab that user nobody runs: the
 // socket is opened outside the sandbox, where a browser can reach it.
 func TestWebRootless(t *testing.T) {
-	testenv.NeedNamespaces(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to the nobody user")
-	}
-	t.Parallel()
-	dir, bin := nobodyCopy(t, "nsscript.test", map[string][]byte{"lab.star": []byte(webLabSrc)})
-	rt := filepath.Join(dir, "rt")
-	os.Mkdir(rt, 0o700)
-	os.Chown(rt, 65534, 65534)
-	run := asNobody(bin, dir, "/usr/sbin:/usr/bin:/sbin:/bin", "run", "--web", ":0", "lab.star")
-	run.Env = append(run.Env, control.DirEnv+"="+rt)
-	stdin, _ := run.StdinPipe()
-	errPipe, _ := run.StderrPipe()
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { run.Process.Kill(); run.Wait() })
-	br := bufio.NewReader(errPipe)
-	var head strings.Builder
-	for !strings.Contains(head.String(), "press Enter") {
-		line, err := br.ReadString('\n')
-		head.WriteString(line)
-		if err != nil {
-			t.Fatalf("rootless run did not pause:\n%s", head.String())
-		}
-	}
-	m := liveViewRE.FindStringSubmatch(head.String())
+	head, _, end := nobodyPaused(t, webLabSrc, "--web", ":0")
+	m := liveViewRE.FindStringSubmatch(head)
 	if m == nil {
-		t.Fatalf("no live view:\n%s", head.String())
+		t.Fatalf("no live view:\n%s", head)
 	}
 	var st web.State
 	getJSON(t, m[1]+"api/state", &st)
@@ -272,9 +243,5 @@ func TestWebRootless(t *testing.T) {
 	if err := json.Unmarshal([]byte(do(t, "POST", m[1]+"api/matrix", nil)), &mx); err != nil || !mx.Probed || !mx.Cells[1][0].Reply {
 		t.Errorf("re-probe of a rootless lab: %v %+v", err, mx)
 	}
-	stdin.Close()
-	go io.Copy(io.Discard, br)
-	if err := run.Wait(); err != nil {
-		t.Errorf("rootless run: %v", err)
-	}
+	end()
 }

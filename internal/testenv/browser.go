@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,7 +41,7 @@ func NeedBrowser(t testing.TB) string {
 type Browser struct {
 	cmd     *exec.Cmd
 	w       *os.File // the browser's descriptor 3: our commands
-	stderr  lockedBuffer
+	stderr  LockedBuffer
 	session string // the page's DevTools session
 
 	mu      sync.Mutex
@@ -214,25 +213,8 @@ func (b *Browser) Eval(ctx context.Context, expr string, result any) error {
 	return nil
 }
 
-// lockedBuffer is a buffer the browser's stderr copier writes while a
-// failing test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
 // Stderr is what the browser printed on its standard error.
-func (b *Browser) Stderr() string {
-	b.stderr.mu.Lock()
-	defer b.stderr.mu.Unlock()
-	return strings.TrimSpace(b.stderr.b.String())
-}
+func (b *Browser) Stderr() string { return strings.TrimSpace(b.stderr.String()) }
 
 // close asks the browser to quit and kills its process group if the pipe
 // is gone already.
