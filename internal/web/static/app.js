@@ -42,7 +42,7 @@ function drawState(st) {
   for (const ns of st.namespaces) {
     const sec = el("section", {"data-ns": ns.name}, el("h3", {}, ns.name));
     if (ns.error) sec.append(el("p", {className: "error"}, ns.error));
-    const t = el("table", {}, row(["link", "kind", "state", "addresses", "", "mtu",
+    const t = el("table", {}, row(["link", "kind", "state", "addresses", "master / peer", "mtu",
       "rx pkts", "tx pkts", "rx bytes", "tx bytes", "drops / errors"], "th"));
     for (const l of ns.links) t.append(linkRow(ns.name, l));
     sec.append(t);
