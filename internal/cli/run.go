@@ -110,6 +110,10 @@ func cmdRun(env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "nsscript run: --max-objects and --max-steps must be at least 1")
 		return ExitError
 	}
+	if err := checkWebFlags(&f); err != nil {
+		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
+		return ExitError
+	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(env.Stderr, "nsscript run: want exactly one script (nsscript run FILE.star)")
 		return ExitError
@@ -126,10 +130,6 @@ func cmdRun(env *Env, args []string) int {
 	}
 	if f.timeout < 0 {
 		fmt.Fprintln(env.Stderr, "nsscript run: --timeout must not be negative")
-		return ExitError
-	}
-	if err := checkWebFlags(&f); err != nil {
-		fmt.Fprintf(env.Stderr, "nsscript run: %v\n", err)
 		return ExitError
 	}
 	if file == "-" {

@@ -215,6 +215,7 @@ func TestWebBadFlags(t *testing.T) {
 		{[]string{"--web", "192.0.2.1:8080"}, `nsscript run: --web "192.0.2.1:8080": 192.0.2.1 is not a loopback address; the page has no login, so add --web-public to serve it beyond this machine`},
 		{[]string{"--web", "0.0.0.0:0"}, `0.0.0.0 is not a loopback address`},
 		{[]string{"--web", "8080"}, `nsscript run: --web "8080": want HOST:PORT or :PORT (:0 picks a free port)`},
+		{[]string{"--web"}, `nsscript run: --web "lab.star": want HOST:PORT or :PORT (:0 picks a free port)`},
 		{[]string{"--web-public"}, `nsscript run: --web-public only makes sense with --web ADDR`},
 		{[]string{"--web", "127.0.0.1:99999"}, `nsscript run: --web: listen tcp: address 99999: invalid port`},
 		{[]string{"--web", taken.Addr().String()}, `nsscript run: --web: listen tcp ` + taken.Addr().String() + `: bind: address already in use`},
