@@ -327,18 +327,7 @@ func (n *Netns) adoptLinks() error {
 func (n *Netns) adopt(nl netlink.Link) *Link {
 	a := nl.Attrs()
 	lk := &Link{ns: n, name: a.Name, index: a.Index, kind: nl.Type(), adopted: true, up: a.Flags&net.FlagUp != 0}
-	addrs, err := n.h.AddrList(nl, netlink.FAMILY_ALL)
-	if err == nil {
-		for _, ad := range addrs {
-			if ad.IP.IsLinkLocalUnicast() || ad.IP.IsLoopback() {
-				continue
-			}
-			if ip, ok := netip.AddrFromSlice(ad.IP); ok {
-				ones, _ := ad.Mask.Size()
-				lk.addrs = append(lk.addrs, netip.PrefixFrom(ip.Unmap(), ones))
-			}
-		}
-	}
+	lk.addrs = n.kernelAddrs(nl)
 	n.addLink(lk)
 	return lk
 }
