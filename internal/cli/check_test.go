@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,41 +48,99 @@ func repoExercise(t *testing.T, name string) string {
 
 var scoreRE = regexp.MustCompile(`(?m)^score: (\d+)/(\d+)$`)
 
-// TestShippedExercises grades each exercise's own solution (full marks)
-// and its starting script (not full marks).
+// TestShippedExercises grades, for every exercise in exercises/, the
+// answers in testdata/exercises/NAME/: solution.star, written as task.md
+// asks, gets full marks, and every other answer the score its first line
+// names ("# score P/T: why"); the starting script as handed out gets less
+// than full marks. So a hidden check cannot ask what the task does not say,
+// and no exercise ships unsolvable or solved. The answers live here, not in
+// the exercise files, which students may read.
 func TestShippedExercises(t *testing.T) {
 	testenv.NeedNamespaces(t)
 	files, _ := filepath.Glob(filepath.Join("..", "..", "exercises", "*.txtar"))
-	if len(files) < 2 {
-		t.Fatalf("want at least two exercises, have %v", files)
+	if len(files) < 5 {
+		t.Fatalf("want at least five exercises (one per seed tutorial), have %v", files)
 	}
 	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		ex, err := exercise.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex.Files["solution.star"] != nil {
+			t.Errorf("%s: a shipped exercise keeps its answer in internal/cli/testdata/exercises/%s, not in the file", f, ex.Name)
+		}
+		answers, _ := filepath.Glob(filepath.Join("testdata", "exercises", ex.Name, "*.star"))
+		if !slices.Contains(answers, filepath.Join("testdata", "exercises", ex.Name, "solution.star")) {
+			t.Errorf("%s: no reference answer testdata/exercises/%s/solution.star", f, ex.Name)
+		}
+		abs, _ := filepath.Abs(f)
+		for _, a := range answers {
+			t.Run(ex.Name+"/"+filepath.Base(a), func(t *testing.T) {
+				t.Parallel()
+				src, err := os.ReadFile(a)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := ""
+				if m := wantScoreRE.FindSubmatch(src); m != nil {
+					want = string(m[1])
+				} else if filepath.Base(a) != "solution.star" {
+					t.Fatal(`an answer other than solution.star starts with "# score P/T: why"`)
+				}
+				gradeAnswer(t, abs, filepath.Base(a), src, want)
+			})
+		}
+		t.Run(ex.Name+"/start.star", func(t *testing.T) {
 			t.Parallel()
-			ex, err := exercise.Load(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ex.Files["solution.star"] == nil {
-				t.Fatal("a shipped exercise needs a solution.star")
-			}
-			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "solution.star"), ex.Files["solution.star"], 0o644)
-			os.WriteFile(filepath.Join(dir, "start.star"), ex.Files["start.star"], 0o644)
-			abs, _ := filepath.Abs(f)
-			out, errOut, code := runNsscript(t, dir, "check", abs, "solution.star")
-			m := scoreRE.FindStringSubmatch(out)
-			if code != 0 || m == nil || m[1] != m[2] || strings.Contains(out, "FAIL") {
-				t.Errorf("solution: exit %d\n%s%s", code, out, errOut)
-			}
-			out, errOut, code = runNsscript(t, dir, "check", abs, "start.star")
-			m = scoreRE.FindStringSubmatch(out)
-			if code != 1 || m == nil || m[1] == m[2] {
-				t.Errorf("start.star: exit %d\n%s%s", code, out, errOut)
-			}
+			gradeAnswer(t, abs, "start.star", ex.Files["start.star"], "less")
 		})
 	}
 }
+
+var wantScoreRE = regexp.MustCompile(`\A# score (\d+/\d+): `)
+
+// gradeAnswer grades the answer src against the exercise at abs and checks
+// the score: want is "P/T", "" for full marks or "less" for less than full.
+func gradeAnswer(t *testing.T, abs, name string, src []byte, want string) {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, name), src, 0o644)
+	out, errOut, code := runNsscript(t, dir, "check", abs, name)
+	m := scoreRE.FindStringSubmatch(out)
+	switch {
+	case m == nil:
+		t.Fatalf("no score: exit %d\n%s%s", code, out, errOut)
+	case want == "" && (code != 0 || m[1] != m[2] || strings.Contains(out, "FAIL")):
+		t.Errorf("want full marks: exit %d\n%s%s", code, out, errOut)
+	case want == "less" && (code != 1 || m[1] == m[2]):
+		t.Errorf("want less than full marks: exit %d\n%s%s", code, out, errOut)
+	case want != "" && want != "less" && (code != 1 || m[1]+"/"+m[2] != want):
+		t.Errorf("want score %s: exit %d\n%s%s", want, code, out, errOut)
+	}
+}
+
+// TestExercisesCoverSeeds: every seed tutorial has an exercise, named in
+// its header ("From seed 004 ...").
+func TestExercisesCoverSeeds(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "exercises", "*.txtar"))
+	seen := map[string]bool{}
+	for _, f := range files {
+		ex, err := exercise.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range seedRE.FindAllStringSubmatch(ex.Comment, -1) {
+			seen[m[1]] = true
+		}
+	}
+	for _, s := range []string{"000", "001", "002", "003", "004"} {
+		if !seen[s] {
+			t.Errorf("no exercise says it is from seed %s", s)
+		}
+	}
+}
+
+var seedRE = regexp.MustCompile(`From seed (\d{3})`)
 
 func TestCheckReport(t *testing.T) {
 	testenv.NeedNamespaces(t)

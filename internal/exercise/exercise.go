@@ -19,6 +19,7 @@ import (
 type Exercise struct {
 	Name     string            // file or directory name, without .txtar
 	Title    string            // first line of the archive's comment
+	Comment  string            // the archive's comment (for the teacher)
 	Files    map[string][]byte // task.md, start.star, checks.star, solution.star
 	ChecksAt string            // where checks.star is, for positions
 }
@@ -69,7 +70,8 @@ func Load(path string) (*Exercise, error) {
 			}
 			ex.Files[f.Name] = f.Data
 		}
-		ex.Title = firstLine(strings.TrimLeft(string(ar.Comment), "# "))
+		ex.Comment = string(ar.Comment)
+		ex.Title = firstLine(strings.TrimLeft(ex.Comment, "# "))
 		ex.ChecksAt = path + ":checks.star"
 	}
 	for _, f := range exerciseFiles {
