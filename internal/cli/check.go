@@ -23,6 +23,13 @@ fail. The report lists every check and ends with "score: P/T".
 
   nsscript check --task EXERCISE          print what to hand out (task and start.star)
   nsscript check --handout DIR EXERCISE   write task.md and start.star into DIR
+  nsscript check --lab ID EXERCISE        grade a paused lab as it is now
+
+With --lab, the checks grade the live state of a lab that nsscript run
+--pause keeps alive (typically the exercise's start.star, built or repaired
+by hand with ip in nsscript shell): they run inside that lab, which first
+reads back what was changed by hand; what the checks build to test
+behaviour is removed afterwards, so grading can be repeated.
 
 Exit status: 0 full marks, 1 not full marks (also when the student's script
 stopped with an error: the checks still grade what it built), 2 a bad
@@ -34,14 +41,19 @@ func cmdCheck(env *Env, args []string) int {
 	handout := fs.String("handout", "", "write task.md and start.star of EXERCISE into `DIR`, and exit")
 	timeout := fs.Duration("timeout", 2*time.Minute, "stop the student's script after this `duration`")
 	verbose := fs.Bool("v", false, "also print the checks' own expectation lines")
+	live := fs.String("lab", "", "grade the paused lab `ID` as it is now (nsscript ps lists them), not a script")
 	if code, done := parseFlags(env, fs, args); done {
 		return code
 	}
 	want := 2
-	if *task || *handout != "" {
+	if *task || *handout != "" || *live != "" {
 		want = 1
 	}
 	if fs.NArg() != want {
+		if *live != "" {
+			fmt.Fprintln(env.Stderr, "nsscript check: want one exercise (nsscript check --lab ID EXERCISE)")
+			return ExitError
+		}
 		fmt.Fprintln(env.Stderr, "nsscript check: want an exercise and a student's script (nsscript check EXERCISE STUDENT.star)")
 		return ExitError
 	}
@@ -60,6 +72,9 @@ func cmdCheck(env *Env, args []string) int {
 			return ExitError
 		}
 		return ExitOK
+	}
+	if *live != "" {
+		return checkLab(env, *live, ex, *verbose)
 	}
 	student := fs.Arg(1)
 	if _, err := os.Stat(student); err != nil {
@@ -87,6 +102,12 @@ func grade(env *Env, l *lab.Lab, ex *exercise.Exercise, student string, timeout 
 		fmt.Fprintf(env.Stderr, "nsscript check: %v\n", err)
 		return ExitError
 	}
+	return report(env, res, color)
+}
+
+// report prints one line per check and the score, and returns the exit
+// status: 0 for full marks.
+func report(env *Env, res *exercise.Result, color bool) int {
 	got, total := 0, 0
 	okWord, failWord := "ok  ", "FAIL"
 	if color {

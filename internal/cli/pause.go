@@ -143,6 +143,7 @@ func pauseLab(ctx context.Context, env *Env, l *lab.Lab, file string, f runFlags
 	defer serveWeb(env, l, f, &info)()
 	helper := []string{"/proc/self/exe", os.Args[0], enterCmd, "--"}
 	srv := control.NewServer(ln, info, control.LabStarter(l, id, helper))
+	srv.SetCheck(liveChecker(l)) // nsscript check --lab
 	go srv.Serve()
 	defer srv.Close()
 

@@ -72,6 +72,30 @@ func Stop(path string) error {
 	return nil
 }
 
+// Check asks the lab at path to grade itself (a "check" request, req.Op
+// is set here), with out for what the grading prints, and returns the
+// lab's result. waiting, when not nil, is called if the lab has not
+// answered after a second (it is still running its script).
+func Check(path string, req Request, out *os.File, waiting func()) (Reply, error) {
+	req.Op = "check"
+	c, err := dial(path)
+	if err != nil {
+		return Reply{}, err
+	}
+	defer c.Close()
+	if err := send(c, req, out); err != nil {
+		return Reply{}, err
+	}
+	r, err := recvStart(c, waiting)
+	if err != nil {
+		return Reply{}, fmt.Errorf("the lab went away: %w", err)
+	}
+	if r.Error != "" {
+		return Reply{}, errors.New(r.Error)
+	}
+	return r, nil
+}
+
 // Exec asks the lab at path to run req (Op "exec") with stdio as the
 // command's standard input, output and error, and waits for it to end. It
 // forwards every signal received on sigs to the command's process group.

@@ -16,7 +16,7 @@ const maxMsg = 1 << 20
 
 // Request is a message from a client to a paused lab.
 type Request struct {
-	// Op is "info", "exec", "signal" or "stop".
+	// Op is "info", "exec", "signal", "check" or "stop".
 	Op string `json:"op"`
 	// NS is the namespace an exec runs in ("host" for the lab's root).
 	NS string `json:"ns,omitempty"`
@@ -31,6 +31,10 @@ type Request struct {
 	TTY bool `json:"tty,omitempty"`
 	// Signal is the signal number of a "signal" request.
 	Signal int `json:"signal,omitempty"`
+	// Exercise is what a "check" request grades the lab with (the lab's
+	// CheckFunc reads it); Verbose asks for the checks' own output too.
+	Exercise json.RawMessage `json:"exercise,omitempty"`
+	Verbose  bool            `json:"verbose,omitempty"`
 }
 
 // Reply is a message from a paused lab to a client.
@@ -38,6 +42,8 @@ type Reply struct {
 	Error   string `json:"error,omitempty"`
 	Info    *Info  `json:"info,omitempty"`
 	Started int    `json:"started,omitempty"` // pid of the command
+	// Result is the outcome of a "check" request, from the lab's CheckFunc.
+	Result json.RawMessage `json:"result,omitempty"`
 	// Exited is set when the command ended, with its exit Code or the
 	// Signal that killed it.
 	Exited bool `json:"exited,omitempty"`

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -19,10 +20,15 @@ import (
 // sandbox.StartCmd (the server waits for it with sandbox.WaitCmd).
 type StartFunc func(req *Request, stdio []*os.File) (*exec.Cmd, error)
 
+// CheckFunc grades the paused lab for a "check" request, writing what it
+// prints to out, and returns the outcome for the client.
+type CheckFunc func(req *Request, out *os.File) (json.RawMessage, error)
+
 // Server answers the clients of one paused lab on its socket.
 type Server struct {
 	info  Info
 	start StartFunc
+	check CheckFunc
 	ln    *net.UnixListener
 
 	mu      sync.Mutex
@@ -38,6 +44,10 @@ type Server struct {
 func NewServer(ln *net.UnixListener, info Info, start StartFunc) *Server {
 	return &Server{info: info, start: start, ln: ln, running: map[*exec.Cmd]bool{}, stopped: make(chan struct{})}
 }
+
+// SetCheck makes the server answer "check" requests with fn. Call it before
+// Serve.
+func (s *Server) SetCheck(fn CheckFunc) { s.check = fn }
 
 // Stopped is closed when a client asked the lab to stop (nsscript stop).
 func (s *Server) Stopped() <-chan struct{} { return s.stopped }
@@ -102,9 +112,29 @@ func (s *Server) handle(c *net.UnixConn) {
 		send(c, Reply{})
 	case "exec":
 		s.exec(c, &req, files)
+	case "check":
+		s.grade(c, &req, files)
 	default:
 		send(c, Reply{Error: fmt.Sprintf("unknown request %q", req.Op)})
 	}
+}
+
+// grade answers a "check" request: the client's output file comes with it.
+func (s *Server) grade(c *net.UnixConn, req *Request, files []*os.File) {
+	if s.check == nil {
+		send(c, Reply{Error: "this lab cannot grade itself"})
+		return
+	}
+	if len(files) != 1 {
+		send(c, Reply{Error: fmt.Sprintf("check needs 1 output file, got %d", len(files))})
+		return
+	}
+	res, err := s.check(req, files[0])
+	if err != nil {
+		send(c, Reply{Error: err.Error()})
+		return
+	}
+	send(c, Reply{Result: res})
 }
 
 // exec starts the command, forwards the client's signals to its process

@@ -64,7 +64,15 @@ func Grade(l *lab.Lab, ex *Exercise, student string, o Options) (*Result, error)
 	}
 	sr.Finish()
 
-	// The checks, in the same lab, with output of their own.
+	if err := runChecks(l, ex, o, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// runChecks runs the exercise's checks in lab l, with output of their own,
+// and appends their outcomes to res.
+func runChecks(l *lab.Lab, ex *Exercise, o Options, res *Result) error {
 	var out io.Writer = io.Discard
 	if o.Verbose {
 		out = &prefixWriter{w: o.Out, prefix: "  | "}
@@ -82,16 +90,16 @@ func Grade(l *lab.Lab, ex *Exercise, student string, o Options) (*Result, error)
 	})
 	pre["lab"] = labValue(l)
 	fmt.Fprintf(o.Out, "\nchecks of %s: %s\n", ex.Name, ex.Title)
-	_, err = lang.Exec(context.Background(), lang.Options{Filename: ex.ChecksAt, Src: ex.Files["checks.star"],
+	_, err := lang.Exec(context.Background(), lang.Options{Filename: ex.ChecksAt, Src: ex.Files["checks.star"],
 		Predeclared: pre, Print: cr.Print, SetupThread: cr.SetupThread})
 	cr.Flush()
 	if err != nil {
-		return nil, fmt.Errorf("error in the exercise's checks: %s", lang.Wrap(err).Error())
+		return fmt.Errorf("error in the exercise's checks: %s", lang.Wrap(err).Error())
 	}
 	if len(res.Checks) == 0 {
-		return nil, errors.New("the exercise's checks.star defines no check(...)")
+		return errors.New("the exercise's checks.star defines no check(...)")
 	}
-	return res, nil
+	return nil
 }
 
 // runCheck implements check(title, fn, points=1): it calls fn and judges
