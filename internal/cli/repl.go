@@ -32,8 +32,11 @@ FAIL at once (with what explains a failure). The lab ends with the session
 (Ctrl-D, or end of input); the session then prints "N passed, N failed" and
 exits 2 if a statement raised an error, else 1 if an expectation failed.
 
-On a terminal, lines are edited as in a shell (history, Ctrl-R) and Ctrl-C
-abandons the current line or stops a running statement. Otherwise the lines
+On a terminal, lines are edited as in a shell (history, Ctrl-R), Tab
+completes a builtin or variable name and, after a dot, an attribute of the
+value (a.<Tab>), and Ctrl-C abandons the current line or stops a running
+statement. help() prints the reference of every builtin, help(NAME) or
+help(value) that of one, as nsscript doc does. Otherwise the lines
 are read from standard input, without prompts: nsscript repl < lab.star runs
 a script statement by statement.`
 
@@ -80,11 +83,13 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 	thread := &starlark.Thread{Name: "repl", Print: r.Print}
 	r.SetupThread(thread)
 	globals := flushing(builtins.Predeclared(r), r)
+	globals["help"] = replHelp(func(s string) { r.Flush(); fmt.Fprint(env.Stdout, s) })
+	comp := &replCompleter{globals: globals}
 
-	in, interactive := newLineReader(env)
+	in, interactive := newLineReader(env, comp)
 	defer in.close()
 	if interactive {
-		fmt.Fprintln(env.Stdout, "nsscript repl: a private lab is up; build it line by line (Ctrl-D ends it; nsscript doc lists the builtins)")
+		fmt.Fprintln(env.Stdout, "nsscript repl: a private lab is up; build it line by line (Ctrl-D ends it; Tab completes; help() or help(NAME) prints the reference)")
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT)
@@ -136,6 +141,7 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 			continue
 		}
 		thread.Uncancel()
+		comp.mu.Lock()
 		lang.TrackFile(thread, f)
 		if expr := soleExpr(f); expr != nil {
 			v, err := starlark.EvalExprOptions(f.Options, thread, expr, globals)
@@ -147,6 +153,7 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 		} else {
 			replError(starlark.ExecREPLChunk(f, thread, globals))
 		}
+		comp.mu.Unlock()
 		r.Flush()
 	}
 	_, failed, cut := r.Finish()
@@ -195,11 +202,11 @@ type lineReader struct {
 	br *bufio.Reader
 }
 
-func newLineReader(env *Env) (*lineReader, bool) {
+func newLineReader(env *Env, comp readline.AutoCompleter) (*lineReader, bool) {
 	in, inOK := env.Stdin.(*os.File)
 	out, outOK := env.Stdout.(*os.File)
 	if inOK && outOK && control.IsTerminal(in) && control.IsTerminal(out) {
-		rl, err := readline.NewEx(&readline.Config{Prompt: ">>> ", Stdin: in, Stdout: out, Stderr: env.Stderr})
+		rl, err := readline.NewEx(&readline.Config{Prompt: ">>> ", Stdin: in, Stdout: out, Stderr: env.Stderr, AutoComplete: comp})
 		if err == nil {
 			return &lineReader{rl: rl}, true
 		}
