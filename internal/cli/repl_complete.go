@@ -13,8 +13,8 @@ import (
 // before the cursor: a builtin, a global of the session or a Starlark
 // universal (ne<Tab> gives netns), or after a dot an attribute of the value
 // the dotted name before it stands for (a.<Tab> lists a's attributes).
-// Statements hold mu while they run, so completion never reads the globals
-// while a statement changes them.
+// Statements hold mu while they run; completion offers nothing meanwhile
+// rather than read the globals while a statement changes them.
 type replCompleter struct {
 	mu      sync.Mutex
 	globals starlark.StringDict
@@ -24,7 +24,9 @@ type replCompleter struct {
 // remainders after what is typed, and the length of what is typed.
 func (c *replCompleter) Do(line []rune, pos int) ([][]rune, int) {
 	word := dottedBefore(string(line[:pos]))
-	c.mu.Lock()
+	if !c.mu.TryLock() {
+		return nil, 0 // a statement is running: nothing to offer yet
+	}
 	names := completions(c.globals, word)
 	c.mu.Unlock()
 	typed := word[strings.LastIndexByte(word, '.')+1:]
