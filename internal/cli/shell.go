@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,8 +34,11 @@ const shellAbout = `Opens a shell ($SHELL, or /bin/sh) inside namespace NS of a 
 nsscript run --pause (or --pause-on-fail) keeps alive, as "ip netns exec NS
 $SHELL" would on a lab built on the host. The shell runs as root of the lab's
 sandbox; /sys shows the namespace's links and every lab namespace is bound
-under /run/netns, so ip, tcpdump and the like work as in a tutorial. Leave it
-with exit or Ctrl-D; the lab stays up until its run ends.
+under /run/netns, so ip, tcpdump and the like work as in a tutorial. The
+prompt starts with "[lab ID ns NS] ": bash reads the user's ~/.bashrc first
+and the label goes before the prompt it set; other shells get PS1 in their
+environment (NSSCRIPT_LAB and NSSCRIPT_NETNS are set for prompts of one's
+own). Leave it with exit or Ctrl-D; the lab stays up until its run ends.
 
 With several paused labs, pick one with --lab ID (nsscript ps lists them).`
 
@@ -75,7 +79,7 @@ func cmdShell(env *Env, args []string) int {
 	if sh == "" {
 		sh = "/bin/sh"
 	}
-	return enterLab(env, "shell", *id, fs.Arg(0), []string{sh}, true)
+	return enterLab(env, "shell", *id, fs.Arg(0), []string{sh}, true, true)
 }
 
 func cmdExec(env *Env, args []string) int {
@@ -93,19 +97,30 @@ func cmdExec(env *Env, args []string) int {
 		fmt.Fprintln(env.Stderr, "nsscript exec: want a namespace and a command (nsscript exec NS -- CMD)")
 		return ExitError
 	}
-	return enterLab(env, "exec", *id, rest[0], rest[1:], *tty)
+	return enterLab(env, "exec", *id, rest[0], rest[1:], *tty, false)
 }
 
 // enterLab runs argv in namespace ns of the paused lab id and returns its
 // exit status. With tty and a terminal on both ends, the command gets a pty.
-func enterLab(env *Env, name, id, ns string, argv []string, tty bool) int {
+// A shell's prompt names the lab and the namespace (shell_prompt.go).
+func enterLab(env *Env, name, id, ns string, argv []string, tty, shell bool) int {
 	path, err := findLab(env, id)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "nsscript %s: %v\n", name, err)
 		return ExitError
 	}
+	environ := os.Environ()
+	if shell {
+		var done func()
+		argv, environ, done, err = shellPrompt(argv, environ, strings.TrimSuffix(filepath.Base(path), ".sock"), ns)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "nsscript %s: %v\n", name, err)
+			return ExitError
+		}
+		defer done()
+	}
 	dir, _ := os.Getwd()
-	req := control.Request{NS: ns, Argv: argv, Env: os.Environ(), Dir: dir}
+	req := control.Request{NS: ns, Argv: argv, Env: environ, Dir: dir}
 	in, inOK := env.Stdin.(*os.File)
 	out, outOK := env.Stdout.(*os.File)
 	if tty && inOK && outOK && control.IsTerminal(in) && control.IsTerminal(out) {

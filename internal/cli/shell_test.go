@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -101,5 +104,68 @@ func TestShellOnTerminal(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 4 {
 		t.Errorf("shell exit %d, want 4", code)
+	}
+}
+
+// TestShellPrompt: on a terminal, the shell's prompt names the lab and the
+// namespace: sh's PS1 is set; bash first reads the user's ~/.bashrc (its
+// alias works) and the label goes before the prompt that rc made. The rc
+// file nsscript wrote is gone when the shell ends.
+func TestShellPrompt(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	t.Parallel()
+	rt := t.TempDir()
+	dir := writeScript(t, "lab.star", pauseLabSrc)
+	p := startPaused(t, rt, dir, "--pause", "lab.star")
+	defer func() { p.stdin.Close(); p.wait(t) }()
+	home := t.TempDir()
+	os.WriteFile(filepath.Join(home, ".bashrc"), []byte("PS1='mine\\$ '\nalias hi='echo rc-was-read'\n"), 0o644)
+	tmp := t.TempDir()
+
+	for _, tc := range []struct{ shell, prompt, cmd, answer string }{
+		{"/bin/sh", "[lab lab ns net1] # ", "echo $((6*7))", "42"},
+		{"/bin/bash", "[lab lab ns net1] mine# ", "hi", "rc-was-read"},
+	} {
+		if _, err := os.Stat(tc.shell); err != nil {
+			t.Logf("no %s", tc.shell)
+			continue
+		}
+		userM, userS, err := control.OpenPty()
+		if err != nil {
+			t.Skipf("no pty: %v", err)
+		}
+		cmd := nsscript(t, dir, "shell", "net1")
+		cmd.Env = append(cmd.Env, control.DirEnv+"="+rt, "SHELL="+tc.shell, "HOME="+home, "TMPDIR="+tmp)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = userS, userS, userS
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		userS.Close()
+		var out strings.Builder
+		// read waits for the n-th appearance of want.
+		read := func(want string, n int) {
+			t.Helper()
+			buf := make([]byte, 4096)
+			userM.SetReadDeadline(time.Now().Add(15 * time.Second))
+			for strings.Count(out.String(), want) < n {
+				n, err := userM.Read(buf)
+				out.Write(buf[:n])
+				if err != nil {
+					t.Fatalf("%s: waiting for %q: %v; terminal shows:\n%q", tc.shell, want, err, out.String())
+				}
+			}
+		}
+		read(tc.prompt, 1)
+		userM.WriteString(tc.cmd + "\r")
+		read(tc.answer+"\r\n", 1)
+		read(tc.prompt, 2) // and the next prompt
+		userM.WriteString("exit\r")
+		go io.Copy(io.Discard, userM)
+		cmd.Wait()
+		userM.Close()
+		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+			t.Errorf("%s: left %v in TMPDIR", tc.shell, ents)
+		}
 	}
 }
