@@ -3,15 +3,11 @@ package cli
 import (
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-	"golang.org/x/sys/unix"
 
-	"github.com/nsscript/nsscript/internal/control"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
 
@@ -96,44 +92,16 @@ help()
 func TestReplTabOnTerminal(t *testing.T) {
 	testenv.NeedNamespaces(t)
 	t.Parallel()
-	m, s, err := control.OpenPty()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer m.Close()
-	// A terminal has a width (the line editor completes nothing without).
-	unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
 	cmd := nsscript(t, t.TempDir(), "repl")
 	cmd.Env = append(cmd.Env, "TERM=xterm")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	var out strings.Builder
-	read := func(want string) {
-		t.Helper()
-		buf := make([]byte, 4096)
-		m.SetReadDeadline(time.Now().Add(20 * time.Second))
-		for !strings.Contains(out.String(), want) {
-			n, err := m.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				t.Fatalf("waiting for %q: %v; terminal shows:\n%q", want, err, out.String())
-			}
-		}
-	}
-	read(">>> ")
-	m.WriteString("x = net\t") // netns only (neighbours, net... are not "net")
-	read("x = netns")
-	m.WriteString("(\"a\")\r")
-	read(">>> ")
-	out.Reset()
-	m.WriteString("x.\t")
-	read("addrs")
-	read("links")
-	m.WriteString("\x03") // Ctrl-C: abandon the line
-	m.WriteString("\x04") // Ctrl-D: end the session
+	term := onPty(t, cmd)
+	term.waitFor(">>> ", 1)
+	term.m.WriteString("x = net\t") // netns only (neighbours, ... are not net...)
+	term.waitFor("x = netns", 1)
+	term.m.WriteString("(\"a\")\r")
+	term.waitFor(">>> ", 2)
+	term.m.WriteString("x.\t")
+	term.waitFor("addrs", 1)
+	term.waitFor("links", 1)
+	term.m.WriteString("\x03\x04") // Ctrl-C abandons the line, Ctrl-D ends the session
 }

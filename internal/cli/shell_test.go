@@ -3,11 +3,14 @@ package cli
 import (
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/control"
 	"github.com/nsscript/nsscript/internal/testenv"
@@ -56,52 +59,16 @@ func TestShellOnTerminal(t *testing.T) {
 	p := startPaused(t, rt, dir, "--pause", "lab.star")
 	defer func() { p.stdin.Close(); p.wait(t) }()
 
-	userM, userS, err := control.OpenPty()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer userM.Close()
 	cmd := nsscript(t, dir, "shell", "net1")
 	cmd.Env = append(cmd.Env, control.DirEnv+"="+rt, "SHELL=/bin/sh")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = userS, userS, userS
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	userS.Close()
-	var out strings.Builder
-	read := func(want string) {
-		t.Helper()
-		buf := make([]byte, 4096)
-		userM.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for !strings.Contains(out.String(), want) {
-			n, err := userM.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				t.Fatalf("waiting for %q: %v; terminal shows:\n%s", want, err, out.String())
-			}
-		}
-	}
-	time.Sleep(300 * time.Millisecond)
-	userM.WriteString("echo $((6*7)) $NSSCRIPT_NETNS; [ -t 0 ] && echo tty-ok\r")
-	read("42 net1")
-	read("tty-ok")
-	userM.WriteString("exit 4\r")
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			if _, err := userM.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("shell did not end; terminal shows:\n%s", out.String())
-	}
+	term := onPty(t, cmd)
+	term.waitFor("[lab lab ns net1] # ", 1) // the shell reads its input
+	term.m.WriteString("echo $((6*7)) $NSSCRIPT_NETNS; [ -t 0 ] && echo tty-ok\r")
+	term.waitFor("42 net1", 1)
+	term.waitFor("tty-ok", 1)
+	term.m.WriteString("exit 4\r")
+	go io.Copy(io.Discard, term.m)
+	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 4 {
 		t.Errorf("shell exit %d, want 4", code)
 	}
@@ -130,42 +97,60 @@ func TestShellPrompt(t *testing.T) {
 			t.Logf("no %s", tc.shell)
 			continue
 		}
-		userM, userS, err := control.OpenPty()
-		if err != nil {
-			t.Skipf("no pty: %v", err)
-		}
 		cmd := nsscript(t, dir, "shell", "net1")
 		cmd.Env = append(cmd.Env, control.DirEnv+"="+rt, "SHELL="+tc.shell, "HOME="+home, "TMPDIR="+tmp)
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = userS, userS, userS
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		userS.Close()
-		var out strings.Builder
-		// read waits for the n-th appearance of want.
-		read := func(want string, n int) {
-			t.Helper()
-			buf := make([]byte, 4096)
-			userM.SetReadDeadline(time.Now().Add(15 * time.Second))
-			for strings.Count(out.String(), want) < n {
-				n, err := userM.Read(buf)
-				out.Write(buf[:n])
-				if err != nil {
-					t.Fatalf("%s: waiting for %q: %v; terminal shows:\n%q", tc.shell, want, err, out.String())
-				}
-			}
-		}
-		read(tc.prompt, 1)
-		userM.WriteString(tc.cmd + "\r")
-		read(tc.answer+"\r\n", 1)
-		read(tc.prompt, 2) // and the next prompt
-		userM.WriteString("exit\r")
-		go io.Copy(io.Discard, userM)
+		term := onPty(t, cmd)
+		term.waitFor(tc.prompt, 1)
+		term.m.WriteString(tc.cmd + "\r")
+		term.waitFor(tc.answer+"\r\n", 1)
+		term.waitFor(tc.prompt, 2) // and the next prompt
+		term.m.WriteString("exit\r")
+		go io.Copy(io.Discard, term.m)
 		cmd.Wait()
-		userM.Close()
 		if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 			t.Errorf("%s: left %v in TMPDIR", tc.shell, ents)
+		}
+	}
+}
+
+// onPty starts cmd as a session leader on a new 80x24 terminal and returns
+// the terminal's master side, to type on and read the screen from.
+func onPty(t *testing.T, cmd *exec.Cmd) *ptyScreen {
+	t.Helper()
+	m, s, err := control.OpenPty()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	// A terminal has a size (readline completes nothing on a width of 0).
+	unix.IoctlSetWinsize(int(s.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = s, s, s
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.Close()
+	return &ptyScreen{t: t, m: m}
+}
+
+// ptyScreen is what a program wrote on its terminal so far.
+type ptyScreen struct {
+	t   *testing.T
+	m   *os.File
+	out strings.Builder
+}
+
+// waitFor reads the terminal until want has appeared n times in all.
+func (p *ptyScreen) waitFor(want string, n int) {
+	p.t.Helper()
+	buf := make([]byte, 4096)
+	p.m.SetReadDeadline(time.Now().Add(20 * time.Second)) // a hang guard, not a speed limit
+	for strings.Count(p.out.String(), want) < n {
+		k, err := p.m.Read(buf)
+		p.out.Write(buf[:k])
+		if err != nil {
+			p.t.Fatalf("waiting for %q: %v; the terminal shows:\n%q", want, err, p.out.String())
 		}
 	}
 }

@@ -78,22 +78,35 @@ func Stop(path string) error {
 // answered after a second (it is still running its script).
 func Check(path string, req Request, out *os.File, waiting func()) (Reply, error) {
 	req.Op = "check"
+	c, r, err := ask(path, req, []*os.File{out}, waiting)
+	if err == nil {
+		c.Close()
+	}
+	return r, err
+}
+
+// ask sends req with files to the lab at path and reads its first answer
+// (see recvStart for waiting). It returns the connection, still open, unless
+// the lab could not be asked or refused.
+func ask(path string, req Request, files []*os.File, waiting func()) (*net.UnixConn, Reply, error) {
 	c, err := dial(path)
 	if err != nil {
-		return Reply{}, err
+		return nil, Reply{}, err
 	}
-	defer c.Close()
-	if err := send(c, req, out); err != nil {
-		return Reply{}, err
+	if err := send(c, req, files...); err != nil {
+		c.Close()
+		return nil, Reply{}, err
 	}
 	r, err := recvStart(c, waiting)
 	if err != nil {
-		return Reply{}, fmt.Errorf("the lab went away: %w", err)
+		c.Close()
+		return nil, Reply{}, fmt.Errorf("the lab went away: %w", err)
 	}
 	if r.Error != "" {
-		return Reply{}, errors.New(r.Error)
+		c.Close()
+		return nil, Reply{}, errors.New(r.Error)
 	}
-	return r, nil
+	return c, r, nil
 }
 
 // Exec asks the lab at path to run req (Op "exec") with stdio as the
@@ -105,21 +118,11 @@ func Check(path string, req Request, out *os.File, waiting func()) (Reply, error
 // The reply tells how the command ended.
 func Exec(path string, req Request, stdio []*os.File, sigs <-chan os.Signal, started, waiting func()) (Reply, error) {
 	req.Op = "exec"
-	c, err := dial(path)
+	c, r, err := ask(path, req, stdio, waiting)
 	if err != nil {
 		return Reply{}, err
 	}
 	defer c.Close()
-	if err := send(c, req, stdio...); err != nil {
-		return Reply{}, err
-	}
-	r, err := recvStart(c, waiting)
-	if err != nil {
-		return Reply{}, fmt.Errorf("the lab went away: %w", err)
-	}
-	if r.Error != "" {
-		return Reply{}, errors.New(r.Error)
-	}
 	if started != nil {
 		started()
 	}
