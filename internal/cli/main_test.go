@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nsscript/nsscript/internal/testenv"
 )
 
 // mainEnv makes the test binary act as nsscript (see TestMain); the sandbox
@@ -64,24 +66,11 @@ func writeScript(t testing.TB, name, src string) (dir string) {
 // the directory and the copy's path. It is removed when t ends.
 func nobodyCopy(t *testing.T, bin string, files map[string][]byte) (dir, exe string) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "nsscript-nobody-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exe = filepath.Join(dir, bin)
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// A link where it can be: a copy written here could not be executed
+	// while a child that a parallel test forked still held it open
+	// ("text file busy").
+	exe = testenv.ExecutableCopy(t, bin)
+	dir = filepath.Dir(exe)
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
