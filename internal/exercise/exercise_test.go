@@ -16,7 +16,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ex.Name != "ok" || ex.Title != "A title" || string(ex.Files["start.star"]) != "x = 1\n" {
+	if ex.Name != "ok" || ex.Title != "A title" || !strings.Contains(ex.Comment, "A title") || string(ex.Files["start.star"]) != "x = 1\n" {
 		t.Errorf("loaded %+v", ex)
 	}
 	for _, tc := range []struct {
