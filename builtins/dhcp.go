@@ -174,9 +174,7 @@ func fnDnsmasq(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	if rng.text != "" {
-		r.Lab.AddDHCPServer(lab.DHCPServer{Daemon: d.d, Start: rng.start, End: rng.end})
-	}
+	r.Lab.AddDHCPServer(lab.DHCPServer{Daemon: d.d, Start: rng.start, End: rng.end})
 	return d, nil
 }
 
@@ -211,6 +209,9 @@ func fnDHCP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 func serverLogs(l *lab.Lab) string {
 	var b strings.Builder
 	for _, s := range l.DHCPServers() {
+		if !s.Start.IsValid() {
+			continue // DNS only
+		}
 		fmt.Fprintf(&b, "; %s in %s: %s", s.Daemon.Name(), s.Daemon.NS.Name, strings.TrimPrefix(strings.TrimPrefix(s.Daemon.Tail(logTailServer), " "), "; "))
 	}
 	return b.String()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -122,7 +123,7 @@ func fnExpectResolves(r *Run, t *starlark.Thread, b *starlark.Builtin, args star
 		what += " -> " + want.label
 		cmd = lab.DigCmd(ns.ns, server, name.name) + " | grep -qx " + lab.ShellJoin([]string{want.addr.String()})
 	}
-	queueExpect(r, t, b, ns.ns, want.addr, what, []string{cmd}, func(e *Expectation) {
+	queueExpect(r, t, b, ns.ns, server.Addr(), what, []string{cmd}, func(e *Expectation) {
 		o, _ := poll(r, within.d, func() (bool, string, error) {
 			ans, err := lab.Resolve(r.Ctx, ns.ns, server, name.name, time.Second)
 			if err != nil {
@@ -137,6 +138,51 @@ func fnExpectResolves(r *Run, t *starlark.Thread, b *starlark.Builtin, args star
 			return true, ans.String(), nil
 		})
 		o.settle(e)
+		if !o.ok {
+			e.Output = dnsServerLog(r.Lab, ns.ns, server, name.name)
+		}
 	})
 	return starlark.None, nil
+}
+
+// dnsServerLog is what the lab's dnsmasq that server is, seen from ns,
+// logged about name (its last lines when it logged nothing about it), for a
+// failed expectation: "dnsmasq in srv: LINE" lines. Other lookups run at
+// the same time, so its last lines alone may be about other names.
+func dnsServerLog(l *lab.Lab, ns *lab.Netns, server netip.AddrPort, name string) string {
+	var b strings.Builder
+	name = strings.TrimSuffix(name, ".")
+	for _, s := range l.DHCPServers() {
+		d := s.Daemon
+		if !slices.ContainsFunc(d.NS.Addrs(), func(p netip.Prefix) bool { return p.Addr() == server.Addr() }) &&
+			!(d.NS == ns && server.Addr().IsLoopback()) {
+			continue
+		}
+		var all, lines []string
+		// dnsmasq logs its answer as it sends it: give nsscript's
+		// reader of its output a moment to catch up with that line.
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(20 * time.Millisecond) {
+			all, lines = strings.Split(strings.TrimSpace(d.Result().Stderr), "\n"), nil
+			answered := false
+			for _, ln := range all {
+				if strings.Contains(ln+" ", " "+name+" ") {
+					lines = append(lines, ln)
+					answered = answered || !strings.Contains(ln, "query[")
+				}
+			}
+			if answered || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(lines) == 0 {
+			lines = all
+		}
+		if len(lines) > logTailServer {
+			lines = lines[len(lines)-logTailServer:]
+		}
+		for _, ln := range lines {
+			fmt.Fprintf(&b, "%s in %s: %s\n", d.Name(), d.NS.Name, ln)
+		}
+	}
+	return b.String()
 }

@@ -82,15 +82,15 @@ type dhcpState struct {
 	planned map[*Daemon]int // plan mode: addresses handed out per server
 }
 
-// DHCPServer is a DHCP server the lab runs, and its range (Start invalid
-// when it serves no range).
+// DHCPServer is a DHCP and DNS server the lab runs, and its range (Start
+// invalid when it serves DNS only).
 type DHCPServer struct {
 	Daemon     *Daemon
 	Start, End netip.Addr
 }
 
-// AddDHCPServer records a DHCP server: its log explains a client that got no
-// lease, and explain plans leases from its range.
+// AddDHCPServer records a DHCP or DNS server: its log explains a client that
+// got no lease or a failed lookup, and explain plans leases from its range.
 func (l *Lab) AddDHCPServer(s DHCPServer) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

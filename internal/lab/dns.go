@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,8 +63,14 @@ func CheckDNSName(name string) error {
 	if name == "" || name == "." {
 		return errors.New("empty name")
 	}
-	if _, err := dnsmessage.NewName(fqdn(name)); err != nil {
-		return fmt.Errorf("invalid name %q", name)
+	bad := fmt.Errorf("invalid name %q (want labels of 1 to 63 letters, digits or -, joined by dots)", name)
+	if len(name) > 253 || strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return bad
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return bad
+		}
 	}
 	return nil
 }
@@ -104,12 +111,15 @@ func Resolve(ctx context.Context, n *Netns, server netip.AddrPort, name string, 
 	id := uint16(rand.Uint32()) &^ 1
 	qs := map[uint16]dnsmessage.Type{id: dnsmessage.TypeA, id | 1: dnsmessage.TypeAAAA}
 	got := map[dnsmessage.Type]*dnsmessage.Message{}
-	stop := sendQueries(ctx, c, qname, qs)
+	stop, werr := sendQueries(ctx, c, qname, qs)
 	defer stop()
 	buf := make([]byte, 1500)
 	for len(got) < len(qs) {
 		k, err := c.Read(buf)
 		if err != nil {
+			if e := werr(); e != nil {
+				err = e // the ICMP error came back to a write
+			}
 			return DNSAnswer{}, queryError(ctx, server, timeout, err)
 		}
 		var m dnsmessage.Message
@@ -124,8 +134,10 @@ func Resolve(ctx context.Context, n *Netns, server netip.AddrPort, name string, 
 }
 
 // sendQueries sends the queries now and every 500ms until ctx ends or stop
-// is called.
-func sendQueries(ctx context.Context, c *net.UDPConn, name dnsmessage.Name, qs map[uint16]dnsmessage.Type) (stop func()) {
+// is called. An ICMP error (port unreachable) is reported to whichever call
+// on the socket comes next: when a write gets it, the sending stops, the
+// read is woken, and werr returns it.
+func sendQueries(ctx context.Context, c *net.UDPConn, name dnsmessage.Name, qs map[uint16]dnsmessage.Type) (stop func(), werr func() error) {
 	var pkts [][]byte
 	for id, t := range qs {
 		m := dnsmessage.Message{
@@ -136,12 +148,17 @@ func sendQueries(ctx context.Context, c *net.UDPConn, name dnsmessage.Name, qs m
 		pkts = append(pkts, b)
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	var failed atomic.Pointer[error]
 	go func() {
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		for {
 			for _, p := range pkts {
-				c.Write(p)
+				if _, err := c.Write(p); err != nil && !errors.Is(err, net.ErrClosed) {
+					failed.Store(&err)
+					c.SetReadDeadline(time.Now())
+					return
+				}
 			}
 			select {
 			case <-t.C:
@@ -150,7 +167,12 @@ func sendQueries(ctx context.Context, c *net.UDPConn, name dnsmessage.Name, qs m
 			}
 		}
 	}()
-	return cancel
+	return cancel, func() error {
+		if e := failed.Load(); e != nil {
+			return *e
+		}
+		return nil
+	}
 }
 
 // queryError says why no answer came.
