@@ -42,9 +42,9 @@ func (a *dhcpRangeArg) Unpack(v starlark.Value) error {
 	if len(f) < 2 || len(f) > 3 {
 		return bad
 	}
-	start, err1 := netip.ParseAddr(strings.TrimSpace(f[0]))
-	end, err2 := netip.ParseAddr(strings.TrimSpace(f[1]))
-	if err1 != nil || err2 != nil || !start.Is4() || !end.Is4() || end.Less(start) {
+	start, ok1 := parseIP(strings.TrimSpace(f[0]))
+	end, ok2 := parseIP(strings.TrimSpace(f[1]))
+	if !ok1 || !ok2 || !start.Is4() || !end.Is4() || end.Less(start) {
 		return bad
 	}
 	a.text, a.start, a.end = string(s), start, end

@@ -25,7 +25,7 @@ type dnsServerArg struct {
 // Unpack implements starlark.Unpacker.
 func (a *dnsServerArg) Unpack(v starlark.Value) error {
 	if s, ok := v.(starlark.String); ok {
-		if ap, err := netip.ParseAddrPort(string(s)); err == nil {
+		if ap, ok := parseIPPort(string(s)); ok {
 			a.ap, a.set = ap, true
 			return nil
 		}

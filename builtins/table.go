@@ -150,6 +150,9 @@ var Table = []*Builtin{
 	{Name: "expect_daemon", Domain: "daemon", Fn: fnExpectDaemon,
 		Sig: `expect_daemon(router, cmd, match, within=None)`,
 		Doc: `Expects the reply of router's daemon to cmd (as birdc() returns it) to have a line matching the regular expression match (^ and $ match at line ends): expect_daemon(r1, "show protocols", "^peer2 +BGP .* Established", within="5s") for a BGP session that is up. Records ok or FAIL with the matching line; a failure shows the last reply. With within, the command is sent again until a line matches (a session coming up). Runs alongside the script like the probes.`},
+	{Name: "sleep", Domain: "exec", Mutates: true, Fn: fnSleep,
+		Sig: `sleep(duration)`,
+		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
 	// dhcp.go (dnsmasq, the DHCP client)
 	{Name: "dnsmasq", Domain: "dhcp", Mutates: true, Fn: fnDnsmasq,
 		Sig: `dnsmasq(ns, link=None, dhcp_range=None, hosts=None, conf=None, timeout="10s")`,
@@ -164,9 +167,6 @@ var Table = []*Builtin{
 	{Name: "expect_resolves", Domain: "dns", Fn: fnExpectResolves,
 		Sig: `expect_resolves(ns, name, addr=None, server=None, within=None)`,
 		Doc: `Expects name, looked up from ns as resolve() does, to have an address, and with addr (an address, netns or link) that one. Records ok or FAIL with the answer ("10.0.0.147", "NXDOMAIN", "no answer from 10.0.0.1:53 within 1s"). With within, it asks again until the answer is the wanted one.`},
-	{Name: "sleep", Domain: "exec", Mutates: true, Fn: fnSleep,
-		Sig: `sleep(duration)`,
-		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
 
 	// impair.go (delay, loss, rate)
 	// watch.go (behaviour over time)
