@@ -26,6 +26,9 @@ type dnsServerArg struct {
 func (a *dnsServerArg) Unpack(v starlark.Value) error {
 	if s, ok := v.(starlark.String); ok {
 		if ap, ok := parseIPPort(string(s)); ok {
+			if ap.Port() == 0 {
+				return fmt.Errorf("invalid server %q: port 0", string(s))
+			}
 			a.ap, a.set = ap, true
 			return nil
 		}
