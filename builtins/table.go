@@ -153,6 +153,20 @@ var Table = []*Builtin{
 	{Name: "sleep", Domain: "exec", Mutates: true, Fn: fnSleep,
 		Sig: `sleep(duration)`,
 		Doc: `Waits for duration ("500ms", "2s", or seconds as a number) while background programs go on: a barrier, like every builtin that changes the lab and every foreground run(), so the expectations before it finish first and those after it observe the lab as it is then. The run's --timeout and Ctrl-C end it at once.`},
+	// dhcp.go (dnsmasq, the DHCP client)
+	{Name: "dnsmasq", Domain: "dhcp", Mutates: true, Fn: fnDnsmasq,
+		Sig: `dnsmasq(ns, link=None, dhcp_range=None, hosts=None, conf=None, timeout="10s")`,
+		Doc: `Starts dnsmasq (Debian's dnsmasq-base) in ns as daemon() does, as a DHCP and DNS server, and returns the daemon value once it answers DNS (by then its DHCP port is bound too; a configuration error is an error at this line with dnsmasq's message). link (a link of ns or its name) is the one link it serves, else every link of ns. dhcp_range ("10.0.0.100,10.0.0.150", optionally ",1h" for the lease time) hands out addresses on the link whose subnet holds them, with ns's address there as router and DNS server. DNS answers the names in hosts ({"web": "10.0.0.5", "srv": netns}), the host names DHCP clients send, and NXDOMAIN for every other name (it asks no other server and reads neither /etc/hosts nor resolv.conf). conf is more dnsmasq configuration lines. Its configuration, leases and pid file are private (/run/dnsmasq); it logs DHCP and queries to daemon.stderr, whose last lines explain a dhcp() that got no lease.`},
+	{Name: "dhcp", Domain: "dhcp", Mutates: true, Fn: fnDHCP,
+		Sig: `dhcp(link, hostname=None, route=True, within="10s")`,
+		Doc: `Asks for a DHCP lease on link with udhcpc (Debian's udhcpc, or busybox's applet), as "udhcpc -i eth0" does, and returns a lease value once nsscript has applied it through netlink: the address on link (listed by addresses() and used as the namespace's address by probes) and, with route, a default route via the lease's router (proto "dhcp"; a namespace that already has one is an error). hostname (default: the namespace's name) is sent to the server, so dnsmasq answers it in DNS. No lease within within (one request a second) is an error at this line with udhcpc's and the DHCP servers' last lines. The client does not stay to renew (a lab lives shorter than a lease). Under explain, the address is the next one of the first dnsmasq's range.`},
+	// dns.go (DNS lookups)
+	{Name: "resolve", Domain: "dns", Fn: fnResolve,
+		Sig: `resolve(ns, name, server=None, timeout="2s")`,
+		Doc: `Looks name up from ns, as dig @server name does (A and AAAA queries over UDP from inside ns, natively; no search list: "c1" is "c1."), and returns the list of addresses ([] for NXDOMAIN or no address). server is an address, "IP:PORT", a netns or link (its first address), by default the DNS server of ns's latest DHCP lease. A server that does not answer within timeout is an error.`},
+	{Name: "expect_resolves", Domain: "dns", Fn: fnExpectResolves,
+		Sig: `expect_resolves(ns, name, addr=None, server=None, within=None)`,
+		Doc: `Expects name, looked up from ns as resolve() does, to have an address, and with addr (an address, netns or link) that one. Records ok or FAIL with the answer ("10.0.0.147", "NXDOMAIN", "no answer from 10.0.0.1:53 within 1s"). With within, it asks again until the answer is the wanted one.`},
 
 	// impair.go (delay, loss, rate)
 	// watch.go (behaviour over time)
@@ -280,9 +294,11 @@ var Table = []*Builtin{
 	{Name: "packet", Domain: "values", Sig: `packet`,
 		Doc: `One of capture.packets: attributes time (seconds since the capture started), dir ("in" or "out" of the link), proto ("arp", "icmp", "icmp6", "igmp", "tcp", "udp", "ip", "ip6" or "ether"), type (arp: "request", "reply"; icmp, icmp6: "echo-request", "echo-reply", "unreachable", "time-exceeded", "neighbor-solicitation", ...; else None), flags (tcp flags as tcpdump writes them: "S", "S.", ".", "P.", "F.", "R"; else None), src, dst (IP addresses; for arp the sender's and target's; else None), sport, dport (tcp and udp; else None), len (bytes on the wire), summary (tcpdump -nS's line without the time: "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28").`},
 	{Name: "daemon", Domain: "values", Sig: `daemon value`,
-		Doc: `What daemon() and bird() return: attributes name (the program's base name), argv, ns, pid, files (the private files' paths), running, status (None while running), stdout, stderr; method stop.`},
+		Doc: `What daemon(), bird() and dnsmasq() return: attributes name (the program's base name), argv, ns, pid, files (the private files' paths), running, status (None while running), stdout, stderr; method stop.`},
 	{Name: "daemon.stop", Domain: "values", Mutates: true, Sig: `daemon.stop()`,
 		Doc: `Stops the daemon (SIGTERM, SIGKILL a second later) and returns a run_result; every daemon stops when the run ends.`},
+	{Name: "lease", Domain: "values", Sig: `lease`,
+		Doc: `What dhcp() returns: attributes addr (the leased address, "10.0.0.147": a probe target), prefix ("10.0.0.147/24"), router, server (the DHCP server's address; each None when not given), dns (a list of DNS server addresses), domain, lease_time (milliseconds: compare with duration("1h")), hostname (the name sent), link, ns.`},
 	{Name: "run_result", Domain: "values", Sig: `run_result`,
 		Doc: `What run() returns: attributes ok (exit status 0), status (exit status, -1 when a signal ended the program), signal ("" or e.g. "SIGKILL"), stdout, stderr.`},
 }

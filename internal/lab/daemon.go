@@ -37,11 +37,17 @@ type Ready struct {
 	TCP  string         // "IP:PORT" that accepts a connection from its namespace
 	Unix string         // a unix socket path, inside its private directories, that accepts a connection
 	Log  *regexp.Regexp // a line of its stdout or stderr
+	// Check, when set, asks the daemon itself (dnsmasq: a DNS query
+	// answered); Desc names it for messages.
+	Check func(ctx context.Context, d *Daemon) (ok bool, why string)
+	Desc  string
 }
 
 // String describes r for messages: "tcp 127.0.0.1:179".
 func (r Ready) String() string {
 	switch {
+	case r.Check != nil:
+		return r.Desc
 	case r.TCP != "":
 		return "tcp " + r.TCP
 	case r.Unix != "":
@@ -140,6 +146,8 @@ func (l *Lab) WaitReady(ctx context.Context, d *Daemon, timeout time.Duration) e
 func (d *Daemon) ready(ctx context.Context) (bool, string) {
 	r := d.Spec.Ready
 	switch {
+	case r.Check != nil:
+		return r.Check(ctx, d)
 	case r.TCP != "":
 		res := probe.Connect(ctx, d.NS.fd, "tcp", r.TCP, 200*time.Millisecond)
 		return res.OK, res.Detail

@@ -90,6 +90,7 @@ type Lab struct {
 	probed  atomic.Bool // a probe was sent (neighbour entries may exist)
 
 	captures []*Capture // capture.go; guarded by mu
+	dhcp     dhcpState  // dhcp.go; guarded by mu
 }
 
 // New returns a lab. Its host namespace is, with HostMode, the real host's

@@ -26,7 +26,14 @@ func (lk *Link) AddAddr(p netip.Prefix) error {
 		cmds = append(cmds, inNS(n, "sysctl -qw net.ipv6.conf."+lk.name+".disable_ipv6=0"))
 	}
 	cmds = append(cmds, cmd)
-	err := n.lab.apply(Step{NS: n.Name, Op: "addr add", Desc: fmt.Sprintf("add %s to %s in %s", p, lk.name, n.Name), Cmds: cmds}, func() error {
+	return lk.addAddr(p, Step{NS: n.Name, Op: "addr add", Desc: fmt.Sprintf("add %s to %s in %s", p, lk.name, n.Name), Cmds: cmds})
+}
+
+// addAddr adds p to the link as the step s says (a DHCP lease's address is
+// recorded without commands: the client's own script adds it there).
+func (lk *Link) addAddr(p netip.Prefix, s Step) error {
+	n := lk.ns
+	err := n.lab.apply(s, func() error {
 		ref, err := lk.ref()
 		if err != nil {
 			return err
