@@ -42,8 +42,10 @@ func (lo *layout) arrange(b *box, avail float64) {
 	if len(b.kids) > 0 {
 		b.g = lo.gridFor(b, 1)
 		for cols := len(b.kids); cols > 1; cols-- {
-			if g := lo.gridFor(b, cols); g.width <= avail || cols == 1 {
-				b.g = g
+			if g := lo.gridFor(b, cols); g.width <= avail {
+				// As many rows, as even as they go: 5+5, not 9+1.
+				rows := (len(b.kids) + cols - 1) / cols
+				b.g = lo.gridFor(b, (len(b.kids)+rows-1)/rows)
 				break
 			}
 		}
@@ -103,7 +105,11 @@ func (lo *layout) classify(b *box) {
 		placed[p] = true
 		order = append(order, p)
 		for _, e := range inner[p] {
-			visit(b.other(e))
+			if e.a == p {
+				visit(e.b)
+			} else {
+				visit(e.a)
+			}
 		}
 	}
 	for _, p := range b.pills {
