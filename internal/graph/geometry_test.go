@@ -126,6 +126,11 @@ func checkGeometry(t *testing.T, g *Graph) {
 				t.Errorf("wire %s crosses pill %s %+v", w.title, id, r)
 			}
 		}
+		for name, r := range d.boxes {
+			if name != d.boxOf(w.from.NS) && name != d.boxOf(w.to.NS) && w.crosses(r) {
+				t.Errorf("wire %s crosses the box of %s %+v", w.title, name, r)
+			}
+		}
 		if w.kind == EdgePort {
 			br := w.to
 			if it := g.Interface(w.from); it != nil && it.Kind == "bridge" {
@@ -157,6 +162,14 @@ func checkGeometry(t *testing.T, g *Graph) {
 			t.Errorf("text %q at (%v,%v) size %v does not fit %s %+v", tx.s, tx.x, tx.y, tx.size, tx.group, r)
 		}
 	}
+}
+
+// boxOf names the box that shows namespace ns.
+func (d *svgDoc) boxOf(ns string) string {
+	if b, ok := d.members[ns]; ok {
+		return b
+	}
+	return ns
 }
 
 // onBorder says whether pt lies on the border of r (within rounding).

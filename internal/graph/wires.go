@@ -29,6 +29,7 @@ var bridgePalette = []string{"#b45309", "#7c3aed", "#0f766e", "#be123c", "#15803
 // a kid through the column's gutter, and any other pair as a straight line.
 func (lo *layout) route() []drawnWire {
 	var out []drawnWire
+	across := map[*box]int{} // wires from elsewhere into each box so far
 	for _, e := range lo.edges {
 		w := drawnWire{e: e, stroke: vethStroke}
 		switch e.kind {
@@ -51,7 +52,7 @@ func (lo *layout) route() []drawnWire {
 		case a.parent == b:
 			w.d = lo.routeDown(b, a, e)
 		default:
-			w.d = straight(e.a, e.b)
+			w.d = lo.routeAcross(e, across)
 		}
 		out = append(out, w)
 	}
@@ -131,6 +132,24 @@ func (lo *layout) routeDown(b, k *box, e *pedge) string {
 	}
 	t := b.geo.trackOf[mine]
 	return pathD(mine.cx(), mine.y+mine.h, "V", t.y, "H", laneX, "V", turnY, "H", theirs.cx(), "V", theirs.y)
+}
+
+// routeAcross joins pills of two boxes that are not parent and kid. When
+// one box lies wholly above the other, the wire drops from the upper pill
+// to the channel above the lower box and enters its pill from above, like a
+// wire from a parent; else it is a straight line.
+func (lo *layout) routeAcross(e *pedge, across map[*box]int) string {
+	p, q := e.a, e.b
+	if q.box.y < p.box.y {
+		p, q = q, p
+	}
+	b := q.box
+	if b.parent == nil || p.box.y+p.box.h >= b.y-20 || len(b.top) == 0 || b.top[0][0].y != q.y {
+		return straight(p, q)
+	}
+	turnY := b.y - 10 - float64(len(b.parent.links[b])+across[b])*laneGap
+	across[b]++
+	return pathD(p.cx(), p.y+p.h, "V", turnY, "H", q.cx(), "V", q.y)
 }
 
 // straight joins two pills of unrelated boxes by a line between the sides
