@@ -3,6 +3,7 @@ package graph
 import (
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // The SVG layout is a tree of blocks. The links between namespaces (veth
@@ -201,7 +202,11 @@ func notesOf(n *Namespace) []note {
 		out = append(out, note{tag, r.Text})
 	}
 	for _, s := range n.Services {
-		out = append(out, note{"serve", s})
+		tag := "run" // a program started in the background
+		if strings.Contains(s, " ") {
+			tag = "serve" // a built-in server: "http :80"
+		}
+		out = append(out, note{tag, s})
 	}
 	return out
 }

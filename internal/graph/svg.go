@@ -50,7 +50,7 @@ func SVG(w io.Writer, g *Graph, o Options) error {
 }
 
 // noteColors are the colours of a box's lines of text, by tag.
-var noteColors = map[string]string{"route": "#334155", "nat": "#9d174d", "fw": "#b91c1c", "serve": "#047857"}
+var noteColors = map[string]string{"route": "#334155", "nat": "#9d174d", "fw": "#b91c1c", "serve": "#047857", "run": "#047857"}
 
 func drawBox(b *strings.Builder, bx *box) {
 	fill, stroke, sw := "#f8fafc", "#64748b", "1.5"
