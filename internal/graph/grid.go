@@ -214,25 +214,9 @@ func sizePill(p *pill) {
 func (lo *layout) sizeBox(b *box, avail float64) {
 	geo := &b.geo
 	titleEnd := boxPad + textW(b.title, titleSize) + 10
-	var rows [][]*pill
-	if len(b.top) > 0 {
-		x, limit := boxPad, math.Max(avail-2*boxPad, 200)
-		if len(geo.up) > 0 {
-			x = math.Max(x, titleEnd-geo.up[0].w/2)
-		}
-		row := []*pill{}
-		for _, p := range b.top[0] {
-			if len(row) > 0 && x+p.w > limit {
-				rows, row, x = append(rows, row), nil, boxPad
-			}
-			row = append(row, p)
-			x += p.w + pillGap
-		}
-		rows = append(rows, row)
-	}
-	b.top = rows
+	b.top = wrapTop(b, avail, titleEnd)
 	lo.assignTracks(b)
-	b.notesRight = len(b.geo.trackOf)+len(b.geo.edgeTrack) > 0 || len(geo.stacked) > 0 && len(b.kids) > 0
+	b.notesRight = len(b.tracks) > 0 || b.g.stacksH > 0
 	notesW, notesH := 0.0, float64(len(b.notes))*lineH
 	for _, n := range b.notes {
 		notesW = math.Max(notesW, textW(n.String(), noteSize)+10)
@@ -240,7 +224,7 @@ func (lo *layout) sizeBox(b *box, avail float64) {
 	w := math.Max(textW(b.title, titleSize)+2*boxPad, 140)
 	y, topW, topH := titleH+6, 0.0, 0.0
 	geo.rowX, geo.rowY = nil, nil
-	for i, row := range rows {
+	for i, row := range b.top {
 		x := boxPad
 		if i == 0 && len(geo.up) > 0 {
 			x = math.Max(x, titleEnd-row[0].w/2)
@@ -291,6 +275,28 @@ func (lo *layout) sizeBox(b *box, avail float64) {
 	for r := range b.g.rowH {
 		b.bh += b.g.chanH[r] + b.g.rowH[r]
 	}
+}
+
+// wrapTop wraps b's top pills into rows within avail, the first starting
+// right of the title when it faces the parent.
+func wrapTop(b *box, avail, titleEnd float64) [][]*pill {
+	if len(b.top) == 0 {
+		return nil
+	}
+	var rows [][]*pill
+	x, limit := boxPad, math.Max(avail-2*boxPad, 200)
+	if len(b.geo.up) > 0 {
+		x = math.Max(x, titleEnd-b.geo.up[0].w/2)
+	}
+	row := []*pill{}
+	for _, p := range b.top[0] {
+		if len(row) > 0 && x+p.w > limit {
+			rows, row, x = append(rows, row), nil, boxPad
+		}
+		row = append(row, p)
+		x += p.w + pillGap
+	}
+	return append(rows, row)
 }
 
 // assignTracks gives a track to each bridge with ports, each top pill with
