@@ -214,6 +214,15 @@ run(c, ["sleep", "60"], background = True)
 	if want := []string{"http :8080", "sleep"}; !reflect.DeepEqual(c.Services, want) {
 		t.Errorf("services %q, want %q", c.Services, want)
 	}
+	var dot, mmd bytes.Buffer
+	if g.DOT(&dot) != nil || g.Mermaid(&mmd) != nil {
+		t.Fatal("dot or mermaid failed")
+	}
+	for _, out := range []string{dot.String(), mmd.String()} {
+		if !strings.Contains(out, "nat masquerade out on eth0") || !strings.Contains(out, "serve http :8080") {
+			t.Errorf("rules and services missing:\n%s", out)
+		}
+	}
 	d := checkSVG(t, g)
 	for _, s := range []string{"nat masquerade out on eth0", "fw drop tcp port 22 in on eth0 in forward", "serve http :8080", "run sleep"} {
 		if !d.texts[s] {
