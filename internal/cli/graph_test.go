@@ -82,3 +82,46 @@ func TestGraphErrors(t *testing.T) {
 		}
 	}
 }
+
+// svgWidth reads the width of the svg element.
+func svgWidth(t *testing.T, svg string) float64 {
+	t.Helper()
+	var doc struct {
+		Width float64 `xml:"width,attr"`
+	}
+	if err := xml.Unmarshal([]byte(svg), &doc); err != nil {
+		t.Fatalf("not an svg (%v):\n%.300s", err, svg)
+	}
+	return doc.Width
+}
+
+func TestGraphSVGSize(t *testing.T) {
+	scale := repoScript(t, "scale.star")
+	for _, tc := range []struct {
+		args     []string
+		maxW     float64
+		has, not string
+	}{
+		{[]string{"--set", "n=30"}, 1600, `id="netns-h29"`, "namespaces)"},
+		{[]string{"--set", "n=30", "--width", "900"}, 900, `id="netns-h29"`, "namespaces)"},
+		{[]string{"--set", "n=200"}, 1600, "h2 … h198 (197 namespaces)", `id="netns-h100"`},
+		{[]string{"--set", "n=200", "--all"}, 1e9, `id="netns-h100"`, "namespaces)"},
+	} {
+		out, errOut, code := mainArgs(append([]string{"graph", scale, "--format", "svg"}, tc.args...)...)
+		if code != ExitOK {
+			t.Fatalf("%q: exit %d: %s", tc.args, code, errOut)
+		}
+		if w := svgWidth(t, out); w > tc.maxW {
+			t.Errorf("%q: svg is %v px wide; want at most %v", tc.args, w, tc.maxW)
+		}
+		if !strings.Contains(out, tc.has) || strings.Contains(out, tc.not) {
+			t.Errorf("%q: want %q and not %q in the svg", tc.args, tc.has, tc.not)
+		}
+	}
+	for _, args := range [][]string{{"--format", "dot", "--all"}, {"--format", "json", "--width", "900"}, {"--width", "50", "--format", "svg"}} {
+		out, errOut, code := mainArgs(append([]string{"graph", scale}, args...)...)
+		if code != ExitError || out != "" || strings.Count(errOut, "\n") != 1 || !strings.HasPrefix(errOut, "nsscript graph: --") {
+			t.Errorf("%q: exit %d, stdout %.80q, stderr %q; want exit 2 and one line", args, code, out, errOut)
+		}
+	}
+}

@@ -6,11 +6,14 @@ package graph
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 
 	"github.com/nsscript/nsscript/internal/lab"
+	"github.com/nsscript/nsscript/internal/privmount"
 )
 
 // Graph is a lab's topology as plain data.
@@ -31,7 +34,26 @@ type Namespace struct {
 	// Routes are the routes the script added, as iproute2 writes them
 	// ("default via 10.0.0.1", "10.2.0.0/16 dev eth1").
 	Routes []string `json:"routes,omitempty"`
+	// Rules are the NAT and filter rules the script added, in order.
+	Rules []Rule `json:"rules,omitempty"`
+	// Services are the built-in servers ("http :80") and the programs
+	// started in the background ("bird") in the namespace.
+	Services []string `json:"services,omitempty"`
 }
+
+// Rule is a NAT or filter rule in words, as the lab describes it
+// ("masquerade out on eth0", "accept in on eth0 in forward").
+type Rule struct {
+	// Kind is RuleNAT or RuleFilter.
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+}
+
+// Rule kinds.
+const (
+	RuleNAT    = "nat"
+	RuleFilter = "filter"
+)
 
 // Interface is a network interface of a namespace.
 type Interface struct {
@@ -116,6 +138,17 @@ func FromLab(l *lab.Lab) *Graph {
 			continue
 		}
 		switch s.Op {
+		case "nft rule":
+			ns.Rules = append(ns.Rules, ruleOf(s))
+		case "serve":
+			var proto, addr string
+			if _, err := fmt.Sscanf(s.Desc, "start the built-in %s server on %s", &proto, &addr); err == nil {
+				ns.Services = append(ns.Services, proto+" "+addr)
+			}
+		case "exec":
+			if argv, _, ok := strings.Cut(s.Desc, " in the background in netns "); ok {
+				ns.Services = append(ns.Services, programOf(argv))
+			}
 		case "route add":
 			if _, r, ok := strings.Cut(s.Cmds[0], " route add "); ok {
 				ns.Routes = append(ns.Routes, r)
@@ -134,8 +167,33 @@ func FromLab(l *lab.Lab) *Graph {
 	return g
 }
 
+// ruleOf reads a rule from its step: the lab's description without the
+// namespace, and whether it translates addresses.
+func ruleOf(s lab.Step) Rule {
+	text := strings.TrimSuffix(s.Desc, " in netns "+s.NS)
+	kind := RuleFilter
+	if strings.HasPrefix(text, "masquerade") || strings.HasPrefix(text, "forward ") {
+		kind = RuleNAT
+	}
+	return Rule{kind, text}
+}
+
+// programOf names the program a background step starts: the base name of
+// its first word, past the re-executed nsscript that sets up a daemon's
+// private directories.
+func programOf(desc string) string {
+	words := strings.Fields(strings.TrimPrefix(desc, "start "))
+	if len(words) > 1 && words[0] == privmount.Exe {
+		words = words[1:]
+	}
+	if len(words) == 0 {
+		return "program"
+	}
+	return path.Base(words[0])
+}
+
 func (n *Namespace) empty() bool {
-	return len(n.Interfaces) == 0 && len(n.Routes) == 0 && !n.Forwarding
+	return len(n.Interfaces) == 0 && len(n.Routes) == 0 && !n.Forwarding && len(n.Rules) == 0 && len(n.Services) == 0
 }
 
 func (g *Graph) referenced(ns string) bool {

@@ -195,3 +195,38 @@ func repoScripts(t *testing.T) []string {
 	}
 	return files
 }
+
+func TestFromLabRulesAndServices(t *testing.T) {
+	g := plan(t, "lab.star", `
+r = netns("router")
+c = netns("client")
+o, i = veth(ns = r, peer_ns = c)
+masquerade(r, out = o)
+firewall(r, "drop", in_ = o, proto = "tcp", port = 22)
+serve(c, "http", 8080)
+run(c, ["sleep", "60"], background = True)
+`)
+	r, c := g.Namespace("router"), g.Namespace("client")
+	wantRules := []Rule{{RuleNAT, "masquerade out on eth0"}, {RuleFilter, "drop tcp port 22 in on eth0 in forward"}}
+	if !reflect.DeepEqual(r.Rules, wantRules) {
+		t.Errorf("rules %q, want %q", r.Rules, wantRules)
+	}
+	if want := []string{"http :8080", "sleep"}; !reflect.DeepEqual(c.Services, want) {
+		t.Errorf("services %q, want %q", c.Services, want)
+	}
+	var dot, mmd bytes.Buffer
+	if g.DOT(&dot) != nil || g.Mermaid(&mmd) != nil {
+		t.Fatal("dot or mermaid failed")
+	}
+	for _, out := range []string{dot.String(), mmd.String()} {
+		if !strings.Contains(out, "nat masquerade out on eth0") || !strings.Contains(out, "serve http :8080") {
+			t.Errorf("rules and services missing:\n%s", out)
+		}
+	}
+	d := checkSVG(t, g)
+	for _, s := range []string{"nat masquerade out on eth0", "fw drop tcp port 22 in on eth0 in forward", "serve http :8080", "run sleep"} {
+		if !d.texts[s] {
+			t.Errorf("the svg does not say %q", s)
+		}
+	}
+}

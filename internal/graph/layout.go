@@ -1,113 +1,267 @@
 package graph
 
 import (
-	"math"
 	"sort"
+	"strconv"
+	"strings"
 )
 
-// The SVG layout is layered: namespaces are boxes in rows ("layers"), found
-// by a breadth-first walk over the veth pairs from the host (or, without
-// one, from the best connected namespace), so that most links run from one
-// row to the next. Inside a box, interfaces are pills in up to three rows:
-// those whose peer is in a row above, then the bridges, then the rest (the
-// bridge ports and the links to rows below). Sizes come from the text, in a
-// monospace font whose advance is 0.6 em.
+// The SVG layout is a tree of blocks. The links between namespaces (veth
+// pairs, lower devices) are walked breadth first from a root (the host, else
+// the best connected namespace), and each namespace's box sits on top of a
+// grid of the blocks of the namespaces it reached first ("kids"). The grid
+// wraps into rows to stay within the picture's width. Each grid column has a
+// gutter on its left where the wires run down, one lane each, so that no wire
+// crosses a box.
+//
+// Inside a box, the interfaces that lead to exactly one kid ("ports") stand
+// in a stack above that kid's column; a wire leaves a port on its left into
+// the lane and enters the kid's interface from above. A bridge's ports hang
+// off a bus in the bridge's own colour: a track under the top row, then a
+// line down the right of each column's stack. The other interfaces form the
+// top row(s) of the box, the ones facing the parent first and right of the
+// title so that the wire from above crosses no text.
+//
+// Big labs collapse runs of alike leaf namespaces into one box (collapse.go).
+// Sizes come from the text, in a monospace font whose advance is 0.6 em.
 
 // Sizes in pixels.
 const (
 	margin      = 24.0
 	boxPad      = 14.0
-	boxGap      = 40.0 // between boxes of a row
-	layerGap    = 64.0 // between rows of boxes
 	titleH      = 30.0
-	rowGap      = 30.0 // between rows of pills (room for bridge-port lines)
-	pillGap     = 16.0
+	pillGap     = 12.0 // between pills of a row or a stack
 	pillPadX    = 10.0
 	nameSize    = 14.0
 	kindSize    = 11.0
 	addrSize    = 12.0
 	titleSize   = 16.0
-	routeSize   = 12.0
+	noteSize    = 12.0
 	lineH       = 15.0
+	laneGap     = 6.0 // between wires running side by side
+	trackGap    = 7.0 // between the horizontal tracks inside a box
 	charAdvance = 0.6
+)
+
+// Options shape the SVG picture.
+type Options struct {
+	// MaxWidth is how wide the picture may grow, in pixels, where the lab
+	// allows it (DefaultMaxWidth when 0).
+	MaxWidth float64
+	// CollapseAbove is the number of namespaces past which runs of alike
+	// namespaces on one hub are drawn as one box (DefaultCollapseAbove
+	// when 0; negative: never).
+	CollapseAbove int
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxWidth      = 1600
+	DefaultCollapseAbove = 50
 )
 
 func textW(s string, size float64) float64 { return float64(len([]rune(s))) * size * charAdvance }
 
-// pill is an interface drawn as a rounded box.
+// pill is an interface (or, collapsed, a run of alike ones) drawn as a
+// rounded box.
 type pill struct {
-	it   *Interface
-	ns   string
-	row  int     // 0 up, 1 bridges, 2 rest
-	x, y float64 // top left, absolute once the box is placed
-	w, h float64
+	ref     Ref
+	it      *Interface
+	box     *box
+	lines   []string // name, kind, addresses
+	count   int      // interfaces it stands for
+	members []string // their namespace/name, when more than one
+	color   string   // stroke: the kind's, or its bridge's
+	fill    string
+	x, y    float64 // top left, absolute once placed
+	w, h    float64
 }
 
 func (p *pill) cx() float64 { return p.x + p.w/2 }
+func (p *pill) cy() float64 { return p.y + p.h/2 }
 
-// box is a namespace.
+// note is a line of text in a box: a route, a rule, a service.
+type note struct{ tag, text string }
+
+func (n note) String() string { return n.tag + " " + n.text }
+
+// box is a namespace (or a collapsed run of alike ones) and, below it, the
+// grid of its kids.
 type box struct {
-	ns     *Namespace
-	layer  int
-	x, y   float64
-	w, h   float64
-	rows   [3][]*pill
-	rowY   [3]float64 // top of each row, relative to the box
-	rowX   [3]float64 // left of each row, relative to the box
-	routeY float64    // first route line's baseline, relative
+	ns      *Namespace
+	members []string // the namespaces it stands for, when more than one
+	title   string
+	notes   []note
+	pills   []*pill
+	parent  *box
+	kids    []*box
+	links   map[*box][]*pedge // wires to each kid, in the kid's order
+
+	top        [][]*pill // rows of pills at the top
+	stacks     [][]*pill // ports, by grid column, top to bottom
+	tracks     []*track
+	notesRight bool
+
+	x, y, w, h float64 // the box
+	bw, bh     float64 // the block: the box and the grid below it
+	g          grid
+	geo        boxGeom
+}
+
+// track is a horizontal line inside a box that wires run along.
+type track struct{ y float64 }
+
+// pedge is an edge between two pills.
+type pedge struct {
+	kind  string
+	a, b  *pill
+	count int
 }
 
 // layout is a laid-out graph.
 type layout struct {
 	g      *Graph
+	opts   Options
 	boxes  []*box
+	roots  []*box
+	byNS   map[string]*box
 	pills  map[Ref]*pill
-	layers [][]*box
-	bottom []float64 // lowest box bottom of each layer
+	edges  []*pedge
+	colors map[*pill]string // each bridge's colour
 	w, h   float64
 }
 
-func newLayout(g *Graph) *layout {
-	lo := &layout{g: g, pills: map[Ref]*pill{}}
-	byName := map[string]*box{}
-	for _, n := range g.Namespaces {
-		b := &box{ns: n}
-		lo.boxes = append(lo.boxes, b)
-		byName[n.Name] = b
+func newLayout(g *Graph, o Options) *layout {
+	if o.MaxWidth <= 0 {
+		o.MaxWidth = DefaultMaxWidth
 	}
-	lo.assignLayers(byName)
+	if o.CollapseAbove == 0 {
+		o.CollapseAbove = DefaultCollapseAbove
+	}
+	lo := &layout{g: g, opts: o, byNS: map[string]*box{}, pills: map[Ref]*pill{}, colors: map[*pill]string{}}
+	for _, n := range g.Namespaces {
+		b := &box{ns: n, title: n.title(), notes: notesOf(n), links: map[*box][]*pedge{}}
+		for _, it := range n.Interfaces {
+			p := &pill{ref: Ref{n.Name, it.Name}, it: it, box: b, lines: it.label(), count: 1}
+			c := colorOf(it.Kind)
+			p.fill, p.color = c[0], c[1]
+			if it.Kind == "bridge" {
+				p.color = bridgePalette[len(lo.colors)%len(bridgePalette)]
+				lo.colors[p] = p.color
+			}
+			b.pills = append(b.pills, p)
+			lo.pills[p.ref] = p
+		}
+		lo.boxes = append(lo.boxes, b)
+		lo.byNS[n.Name] = b
+	}
+	for _, p := range lo.pills {
+		if m := p.it.Master; m != "" && lo.pills[Ref{p.ref.NS, m}] != nil {
+			p.color = lo.pills[Ref{p.ref.NS, m}].color
+		}
+	}
+	lo.edges = lo.pillEdges(nil)
+	lo.buildTree()
+	if o.CollapseAbove > 0 && lo.guests() > o.CollapseAbove {
+		lo.collapse()
+	}
 	for _, b := range lo.boxes {
-		lo.sizeBox(b, byName)
+		for _, p := range b.pills {
+			sizePill(p)
+		}
+	}
+	for _, r := range lo.roots {
+		lo.arrange(r, o.MaxWidth-2*margin)
 	}
 	lo.place()
 	return lo
 }
 
-// neighbours returns, for each namespace, the namespaces it shares a veth
-// pair or a lower device with, in edge order.
-func (lo *layout) neighbours(byName map[string]*box) map[*box][]*box {
-	adj := map[*box][]*box{}
+// guests counts the namespaces besides the host.
+func (lo *layout) guests() int {
+	n := 0
+	for _, ns := range lo.g.Namespaces {
+		if !ns.Host {
+			n++
+		}
+	}
+	return n
+}
+
+// notesOf lists what a namespace's box says besides its interfaces.
+func notesOf(n *Namespace) []note {
+	var out []note
+	for _, r := range n.Routes {
+		out = append(out, note{"route", r})
+	}
+	for _, r := range n.Rules {
+		tag := "fw"
+		if r.Kind == RuleNAT {
+			tag = "nat"
+		}
+		out = append(out, note{tag, r.Text})
+	}
+	for _, s := range n.Services {
+		tag := "run" // a program started in the background
+		if strings.Contains(s, " ") {
+			tag = "serve" // a built-in server: "http :80"
+		}
+		out = append(out, note{tag, s})
+	}
+	return out
+}
+
+// pillEdges maps the graph's edges onto pills, through merged (a collapsed
+// pill's members to the pill that stands for them), dropping repeats.
+func (lo *layout) pillEdges(merged map[*pill]*pill) []*pedge {
+	var out []*pedge
+	seen := map[[2]*pill]*pedge{}
+	get := func(r Ref) *pill {
+		p := lo.pills[r]
+		if m, ok := merged[p]; ok {
+			return m
+		}
+		return p
+	}
 	for _, e := range lo.g.Edges {
-		a, b := byName[e.From.NS], byName[e.To.NS]
-		if a == nil || b == nil || a == b || e.Kind == EdgePort {
+		a, b := get(e.From), get(e.To)
+		if a == nil || b == nil || a == b {
 			continue
 		}
-		adj[a] = append(adj[a], b)
-		adj[b] = append(adj[b], a)
+		if pe := seen[[2]*pill{a, b}]; pe != nil {
+			pe.count++
+			continue
+		}
+		pe := &pedge{kind: e.Kind, a: a, b: b, count: 1}
+		seen[[2]*pill{a, b}] = pe
+		out = append(out, pe)
+	}
+	return out
+}
+
+// neighbours returns, for each box, the boxes it shares an edge with, in
+// edge order.
+func (lo *layout) neighbours() map[*box][]*box {
+	adj := map[*box][]*box{}
+	for _, e := range lo.edges {
+		a, b := e.a.box, e.b.box
+		if a != b {
+			adj[a] = append(adj[a], b)
+			adj[b] = append(adj[b], a)
+		}
 	}
 	return adj
 }
 
-// assignLayers walks each connected group of namespaces breadth first from
-// its root: the host, else the namespace with the most links.
-func (lo *layout) assignLayers(byName map[string]*box) {
-	adj := lo.neighbours(byName)
+// buildTree walks each connected group of boxes breadth first from its
+// root: the host, else the box with the most links.
+func (lo *layout) buildTree() {
+	adj := lo.neighbours()
 	done := map[*box]bool{}
 	for _, start := range lo.boxes {
 		if done[start] {
 			continue
 		}
-		// Collect the group, then pick its root.
 		group := []*box{start}
 		seen := map[*box]bool{start: true}
 		for i := 0; i < len(group); i++ {
@@ -128,209 +282,72 @@ func (lo *layout) assignLayers(byName map[string]*box) {
 				root = b
 			}
 		}
-		root.layer = 0
+		lo.roots = append(lo.roots, root)
 		done[root] = true
-		queue := []*box{root}
-		for len(queue) > 0 {
+		for queue := []*box{root}; len(queue) > 0; queue = queue[1:] {
 			b := queue[0]
-			queue = queue[1:]
 			for _, nb := range adj[b] {
 				if !done[nb] {
 					done[nb] = true
-					nb.layer = b.layer + 1
+					nb.parent = b
+					b.kids = append(b.kids, nb)
 					queue = append(queue, nb)
 				}
 			}
 		}
 	}
-	for _, b := range lo.boxes {
-		for len(lo.layers) <= b.layer {
-			lo.layers = append(lo.layers, nil)
-		}
-		lo.layers[b.layer] = append(lo.layers[b.layer], b)
-	}
+	lo.linkKids()
 }
 
-// sizeBox sizes the pills of a namespace, sorts them into rows and sizes
-// the box around them.
-func (lo *layout) sizeBox(b *box, byName map[string]*box) {
-	for _, it := range b.ns.Interfaces {
-		p := &pill{it: it, ns: b.ns.Name, row: 2}
-		w := textW(it.Name, nameSize)
-		for i, l := range it.label()[1:] {
-			size := addrSize
-			if i == 0 {
-				size = kindSize
-			}
-			w = math.Max(w, textW(l, size))
-		}
-		p.w = math.Max(w+2*pillPadX, 60)
-		p.h = 8 + nameSize + 4 + kindSize + 4 + float64(len(it.Addrs))*lineH + 4
+// linkKids records, for every box, the edges to each of its kids, and
+// orders the kids: those behind a bridge by bridge, then the rest.
+func (lo *layout) linkKids() {
+	for _, b := range lo.boxes {
+		b.links = map[*box][]*pedge{}
+	}
+	for _, e := range lo.edges {
+		a, b := e.a.box, e.b.box
 		switch {
-		case it.Kind == "bridge":
-			p.row = 1
-		case it.Peer != nil && byName[it.Peer.NS] != nil && byName[it.Peer.NS].layer < b.layer:
-			p.row = 0
-		case it.Parent != nil && byName[it.Parent.NS] != nil && byName[it.Parent.NS].layer < b.layer:
-			p.row = 0
-		}
-		b.rows[p.row] = append(b.rows[p.row], p)
-		lo.pills[Ref{b.ns.Name, it.Name}] = p
-	}
-	titleW := textW(b.ns.title(), titleSize)
-	b.w = math.Max(titleW+2*boxPad, 140)
-	y := titleH + 6
-	for r := range b.rows {
-		ps := b.rows[r]
-		if len(ps) == 0 {
-			continue
-		}
-		rowW, rowH := 0.0, 0.0
-		for i, p := range ps {
-			if i > 0 {
-				rowW += pillGap
-			}
-			rowW += p.w
-			rowH = math.Max(rowH, p.h)
-		}
-		need := rowW + 2*boxPad
-		if r == 0 {
-			// Lines leave the up row upwards through the title row: keep
-			// the first pill's centre clear of the title.
-			need = math.Max(need, boxPad+titleW+10-ps[0].w/2+rowW+boxPad)
-		}
-		b.w = math.Max(b.w, need)
-		b.rowY[r] = y
-		y += rowH + rowGap
-	}
-	if len(b.ns.Interfaces) == 0 {
-		y += lineH + 10 // "(no links)"
-	}
-	y -= rowGap - boxPad
-	if len(b.ns.Routes) > 0 {
-		y += 4
-		b.routeY = y + routeSize
-		for _, r := range b.ns.Routes {
-			b.w = math.Max(b.w, textW("route "+r, routeSize)+2*boxPad)
-		}
-		y += float64(len(b.ns.Routes))*lineH + 6
-	}
-	b.h = math.Max(y, titleH+30)
-	// Rows are centred; the up row also clears the title.
-	titleW += boxPad + 10
-	for r, ps := range b.rows {
-		if len(ps) == 0 {
-			continue
-		}
-		rowW := -pillGap
-		for _, p := range ps {
-			rowW += p.w + pillGap
-		}
-		b.rowX[r] = (b.w - rowW) / 2
-		if r == 0 && b.rowX[r]+ps[0].w/2 < titleW {
-			b.rowX[r] = titleW - ps[0].w/2
+		case a == b:
+		case b.parent == a:
+			a.links[b] = append(a.links[b], e)
+		case a.parent == b:
+			b.links[a] = append(b.links[a], e)
 		}
 	}
-}
-
-// place positions the boxes: row by row, each box under the pills it
-// connects to in the rows above, without overlaps; then the pills.
-func (lo *layout) place() {
-	y := margin
-	for k, layer := range lo.layers {
-		desired := map[*box]float64{}
-		if k > 0 {
-			for _, b := range layer {
-				sum, n := 0.0, 0
-				for _, e := range lo.g.Edges {
-					if e.Kind == EdgePort {
-						continue
-					}
-					for _, pair := range [2][2]Ref{{e.From, e.To}, {e.To, e.From}} {
-						if pair[0].NS != b.ns.Name {
-							continue
-						}
-						if q := lo.pills[pair[1]]; q != nil && lo.layerOf(q.ns) < k {
-							sum += q.cx()
-							n++
-						}
+	for _, b := range lo.boxes {
+		rank := func(k *box) int {
+			mine := b.mine(b.links[k][0])
+			if m := mine.it.Master; m != "" {
+				for i, p := range b.pills {
+					if p.ref.Name == m {
+						return i
 					}
 				}
-				if n > 0 {
-					desired[b] = sum / float64(n)
-				}
 			}
-			sort.SliceStable(layer, func(i, j int) bool {
-				di, oki := desired[layer[i]]
-				dj, okj := desired[layer[j]]
-				if oki != okj {
-					return oki
-				}
-				return di < dj
-			})
+			return len(b.pills)
 		}
-		right := math.Inf(-1)
-		var shift, n float64
-		for _, b := range layer {
-			x := right + boxGap
-			if math.IsInf(right, -1) {
-				x = margin
-			}
-			if d, ok := desired[b]; ok {
-				x = math.Max(x, d-b.w/2)
-				shift += d - (x + b.w/2)
-				n++
-			}
-			b.x, b.y = x, y
-			right = x + b.w
-		}
-		if n > 0 {
-			for _, b := range layer {
-				b.x += shift / n
-			}
-		}
-		h := 0.0
-		for _, b := range layer {
-			h = math.Max(h, b.h)
-			lo.placePills(b)
-		}
-		lo.bottom = append(lo.bottom, y+h)
-		y += h + layerGap
+		sort.SliceStable(b.kids, func(i, j int) bool { return rank(b.kids[i]) < rank(b.kids[j]) })
 	}
-	// Shift everything right so that nothing starts left of the margin.
-	minX := math.Inf(1)
-	for _, b := range lo.boxes {
-		minX = math.Min(minX, b.x)
-	}
-	dx := margin - minX
-	for _, b := range lo.boxes {
-		b.x += dx
-		lo.w = math.Max(lo.w, b.x+b.w+margin)
-		for _, ps := range b.rows {
-			for _, p := range ps {
-				p.x += dx
-			}
-		}
-	}
-	lo.w = math.Max(lo.w, 360)
-	lo.h = y - layerGap + margin
 }
 
-func (lo *layout) layerOf(ns string) int {
-	for _, b := range lo.boxes {
-		if b.ns.Name == ns {
-			return b.layer
-		}
+// mine returns the end of e in b.
+func (b *box) mine(e *pedge) *pill {
+	if e.a.box == b {
+		return e.a
 	}
-	return -1
+	return e.b
 }
 
-func (lo *layout) placePills(b *box) {
-	for r, ps := range b.rows {
-		x := b.x + b.rowX[r]
-		for _, p := range ps {
-			p.x, p.y = x, b.y+b.rowY[r]
-			x += p.w + pillGap
-		}
+// other returns the end of e not in b.
+func (b *box) other(e *pedge) *pill {
+	if e.a.box == b {
+		return e.b
 	}
+	return e.a
+}
+
+// memberList names the namespaces of a collapsed box, for its title.
+func memberList(names []string) string {
+	return names[0] + " … " + names[len(names)-1] + " (" + strconv.Itoa(len(names)) + " namespaces)"
 }

@@ -10,171 +10,169 @@ import (
 const fontFamily = "DejaVu Sans Mono, Menlo, Consolas, Liberation Mono, monospace"
 
 // SVG writes g as a self-contained SVG picture (see layout.go for how it is
-// laid out). It needs no external program and no web font.
-func (g *Graph) SVG(w io.Writer) error {
-	lo := newLayout(g)
-	legendH := 34.0
-	width, height := math.Max(lo.w, lo.legendWidth()+2*margin), lo.h+legendH
+// laid out) with the default Options. It needs no external program and no
+// web font.
+func (g *Graph) SVG(w io.Writer) error { return SVG(w, g, Options{}) }
+
+// SVG writes g as a self-contained SVG picture shaped by o. Each namespace
+// is a <g class="netns" id="netns-NAME"> (a collapsed run of namespaces
+// lists them in data-members), each interface a <g class="link"
+// id="link-NS-NAME">, and each edge a <path class="KIND"> whose <title> names
+// its two ends.
+func SVG(w io.Writer, g *Graph, o Options) error {
+	lo := newLayout(g, o)
+	width := math.Max(lo.w, 360)
+	legendH := lo.legend(nil, width, lo.h)
+	height := lo.h + legendH
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" font-family="%s">`+"\n",
 		num(width), num(height), num(width), num(height), fontFamily)
 	b.WriteString("<title>nsscript lab topology</title>\n")
 	fmt.Fprintf(&b, `<rect width="%s" height="%s" fill="#ffffff"/>`+"\n", num(width), num(height))
 	for _, bx := range lo.boxes {
-		lo.drawBox(&b, bx)
+		drawBox(&b, bx)
 	}
 	b.WriteString(`<g fill="none" stroke-width="2" stroke-linejoin="round">` + "\n")
-	lanes := map[int]int{} // edges drawn so far through each gap between rows
-	for _, e := range g.Edges {
-		lo.drawEdge(&b, e, lanes)
+	for _, wr := range lo.route() {
+		drawWire(&b, wr)
 	}
 	b.WriteString("</g>\n")
 	for _, bx := range lo.boxes {
-		for _, ps := range bx.rows {
-			for _, p := range ps {
-				drawPill(&b, p)
-			}
+		for _, p := range bx.pills {
+			drawPill(&b, p)
 		}
 	}
-	lo.drawLegend(&b, lo.h)
-	b.WriteString("</svg>\n")
+	b.WriteString(`<g class="legend">` + "\n")
+	lo.legend(&b, width, lo.h)
+	b.WriteString("</g>\n</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func (lo *layout) drawBox(b *strings.Builder, bx *box) {
-	fill, stroke := "#f8fafc", "#64748b"
+// noteColors are the colours of a box's lines of text, by tag.
+var noteColors = map[string]string{"route": "#334155", "nat": "#9d174d", "fw": "#b91c1c", "serve": "#047857", "run": "#047857"}
+
+func drawBox(b *strings.Builder, bx *box) {
+	fill, stroke, sw := "#f8fafc", "#64748b", "1.5"
 	if bx.ns.Host {
 		fill, stroke = "#f0fdf4", "#15803d"
+	}
+	if len(bx.members) > 1 {
+		fill, sw = "#eef2ff", "3"
 	}
 	dash := ""
 	if bx.ns.Existing {
 		dash = ` stroke-dasharray="6 4"`
 	}
-	fmt.Fprintf(b, `<g class="netns" id=%s>`+"\n", attr("netns-"+bx.ns.Name))
-	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" rx="12" fill="%s" stroke="%s" stroke-width="1.5"%s/>`+"\n",
-		num(bx.x), num(bx.y), num(bx.w), num(bx.h), fill, stroke, dash)
-	text(b, bx.x+boxPad, bx.y+22, titleSize, "bold", "#0f172a", bx.ns.title())
+	members := ""
+	if len(bx.members) > 1 {
+		members = " data-members=" + attr(strings.Join(bx.members, " "))
+	}
+	fmt.Fprintf(b, `<g class="netns" id=%s%s>`+"\n", attr("netns-"+bx.ns.Name), members)
+	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" rx="12" fill="%s" stroke="%s" stroke-width="%s"%s/>`+"\n",
+		num(bx.x), num(bx.y), num(bx.w), num(bx.h), fill, stroke, sw, dash)
+	text(b, bx.x+boxPad, bx.y+22, titleSize, "bold", "#0f172a", bx.title)
 	if len(bx.ns.Interfaces) == 0 {
 		text(b, bx.x+boxPad, bx.y+titleH+6+addrSize, addrSize, "", "#64748b", "(no links)")
 	}
-	for i, r := range bx.ns.Routes {
-		text(b, bx.x+boxPad, bx.y+bx.routeY+float64(i)*lineH, routeSize, "", "#334155", "route "+r)
+	for i, n := range bx.notes {
+		text(b, bx.x+bx.geo.notesX, bx.y+bx.geo.notesY+float64(i)*lineH, noteSize, "", noteColors[n.tag], n.String())
 	}
 	b.WriteString("</g>\n")
 }
 
 func drawPill(b *strings.Builder, p *pill) {
-	c := colorOf(p.it.Kind)
-	dash := ""
+	dash, sw := "", "1.5"
 	if !p.it.Up {
 		dash = ` stroke-dasharray="5 3"`
 	}
-	fmt.Fprintf(b, `<g class="link" id=%s>`+"\n", attr("link-"+p.ns+"-"+p.it.Name))
-	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" rx="8" fill="%s" stroke="%s" stroke-width="1.5"%s/>`+"\n",
-		num(p.x), num(p.y), num(p.w), num(p.h), c[0], c[1], dash)
+	if p.color != colorOf(p.it.Kind)[1] {
+		sw = "2.5" // a bridge's colour
+	}
+	if p.count > 1 {
+		sw = "3"
+	}
+	members := ""
+	if len(p.members) > 1 {
+		members = " data-members=" + attr(strings.Join(p.members, " "))
+	}
+	fmt.Fprintf(b, `<g class="link" id=%s%s>`+"\n", attr("link-"+p.ref.NS+"-"+p.ref.Name), members)
+	fmt.Fprintf(b, `<rect x="%s" y="%s" width="%s" height="%s" rx="8" fill="%s" stroke="%s" stroke-width="%s"%s/>`+"\n",
+		num(p.x), num(p.y), num(p.w), num(p.h), p.fill, p.color, sw, dash)
 	y := p.y + 8 + nameSize - 2
-	text(b, p.x+pillPadX, y, nameSize, "bold", "#0f172a", p.it.Name)
+	text(b, p.x+pillPadX, y, nameSize, "bold", "#0f172a", p.lines[0])
 	y += kindSize + 4
-	lines := p.it.label()
-	text(b, p.x+pillPadX, y, kindSize, "", "#475569", lines[1])
-	for _, a := range p.it.Addrs {
+	text(b, p.x+pillPadX, y, kindSize, "", "#475569", p.lines[1])
+	for _, a := range p.lines[2:] {
 		y += lineH
 		text(b, p.x+pillPadX, y, addrSize, "", "#0f172a", a)
 	}
 	b.WriteString("</g>\n")
 }
 
-// drawEdge draws a veth pair, a bridge port or a lower device as a line
-// between the facing sides of two pills. A line from one row of boxes to
-// the next runs down, across the gap between the rows (each in its own
-// lane) and down again, so that it crosses no box title.
-func (lo *layout) drawEdge(b *strings.Builder, e Edge, lanes map[int]int) {
-	p, q := lo.pills[e.From], lo.pills[e.To]
-	if p == nil || q == nil {
-		return
+func drawWire(b *strings.Builder, w drawnWire) {
+	dash, width := "", ""
+	if w.dash != "" {
+		dash = ` stroke-dasharray="` + w.dash + `"`
 	}
-	if lo.layerOf(p.ns) > lo.layerOf(q.ns) {
-		p, q = q, p
+	title := w.e.kind + ": " + w.e.a.ref.String() + " — " + w.e.b.ref.String()
+	if w.e.count > 1 {
+		width = ` stroke-width="3.5"`
+		title += fmt.Sprintf(" (and %d more alike)", w.e.count-1)
 	}
-	stroke, dash := "#1d4ed8", ""
-	switch e.Kind {
-	case EdgePort:
-		stroke, dash = "#b45309", ` stroke-dasharray="6 4"`
-	case EdgeLower:
-		stroke, dash = "#4b5563", ` stroke-dasharray="2 3"`
-	}
-	var d string
-	lp, lq := lo.layerOf(p.ns), lo.layerOf(q.ns)
-	switch {
-	case lq == lp+1 && math.Abs(p.cx()-q.cx()) >= 12: // else a straight line reads better
-		lane := lanes[lp]
-		lanes[lp]++
-		mid := lo.bottom[lp] + 14 + float64(lane%5)*9
-		d = fmt.Sprintf("M%s %sV%sH%sV%s", num(p.cx()), num(p.y+p.h), num(mid), num(q.cx()), num(q.y))
-	case q.y > p.y+p.h-1: // q below p
-		d = fmt.Sprintf("M%s %sL%s %s", num(p.cx()), num(p.y+p.h), num(q.cx()), num(q.y))
-	case p.y > q.y+q.h-1: // p below q
-		d = fmt.Sprintf("M%s %sL%s %s", num(p.cx()), num(p.y), num(q.cx()), num(q.y+q.h))
-	case p.ns == q.ns && p.row == q.row: // side by side in one row
-		l, r := p, q
-		if r.x < l.x {
-			l, r = r, l
-		}
-		y := math.Min(l.y, r.y) + 16 // level with the names
-		d = fmt.Sprintf("M%s %sL%s %s", num(l.x+l.w), num(y), num(r.x), num(y))
-	default: // same height in two boxes: a curve below them
-		dip := math.Max(p.y+p.h, q.y+q.h) + layerGap/2
-		d = fmt.Sprintf("M%s %sC%s %s %s %s %s %s", num(p.cx()), num(p.y+p.h),
-			num(p.cx()), num(dip), num(q.cx()), num(dip), num(q.cx()), num(q.y+q.h))
-	}
-	fmt.Fprintf(b, `<path class="%s" d="%s" stroke="%s"%s><title>%s</title></path>`+"\n",
-		e.Kind, d, stroke, dash, esc(e.Kind+": "+e.From.String()+" — "+e.To.String()))
+	fmt.Fprintf(b, `<path class="%s" d="%s" stroke="%s"%s%s><title>%s</title></path>`+"\n",
+		w.e.kind, w.d, w.stroke, dash, width, esc(title))
 }
 
-// edgeStyles are the legend's line samples.
-var edgeStyles = []struct{ kind, stroke, dash, label string }{
-	{EdgeVeth, "#1d4ed8", "", "veth pair"},
-	{EdgePort, "#b45309", ` stroke-dasharray="6 4"`, "bridge port"},
-	{EdgeLower, "#4b5563", ` stroke-dasharray="2 3"`, "lower device"},
-}
-
-// legend draws (with b nil: only measures) the line that explains colours
-// and lines below the picture, and returns its width.
-func (lo *layout) legend(b *strings.Builder, y float64) float64 {
-	x := margin
-	y += 4
+// legend draws (with b nil: only measures) the lines that explain colours
+// and lines below the picture, wrapped to width, and returns their height.
+func (lo *layout) legend(b *strings.Builder, width, y float64) float64 {
+	type item struct{ fill, stroke, dash, label string }
+	var items []item
 	for _, k := range lo.g.sortedKinds() {
-		if b != nil {
-			c := colorOf(k)
-			fmt.Fprintf(b, `<rect x="%s" y="%s" width="14" height="14" rx="3" fill="%s" stroke="%s"/>`+"\n", num(x), num(y), c[0], c[1])
-			text(b, x+20, y+11, kindSize, "", "#334155", k)
-		}
-		x += 20 + textW(k, kindSize) + 18
+		c := colorOf(k)
+		items = append(items, item{c[0], c[1], "", k})
 	}
 	kinds := map[string]bool{}
-	for _, e := range lo.g.Edges {
-		kinds[e.Kind] = true
+	for _, e := range lo.edges {
+		kinds[e.kind] = true
 	}
-	for _, l := range edgeStyles {
-		if !kinds[l.kind] {
-			continue
+	if kinds[EdgeVeth] {
+		items = append(items, item{"", vethStroke, "", "veth pair"})
+	}
+	if kinds[EdgeLower] {
+		items = append(items, item{"", lowerStroke, lowerDash, "lower device"})
+	}
+	for _, bx := range lo.boxes {
+		for _, p := range bx.pills {
+			if c, ok := lo.colors[p]; ok {
+				items = append(items, item{"", c, portDash, "port of " + p.ref.String()})
+			}
+		}
+	}
+	x, y0 := margin, y
+	y += 4
+	for _, it := range items {
+		w := 32 + textW(it.label, kindSize)
+		if x > margin && x+w > width-margin {
+			x, y = margin, y+22
 		}
 		if b != nil {
-			fmt.Fprintf(b, `<path d="M%s %sh26" stroke="%s" stroke-width="2"%s/>`+"\n", num(x), num(y+7), l.stroke, l.dash)
-			text(b, x+32, y+11, kindSize, "", "#334155", l.label)
+			if it.fill != "" {
+				fmt.Fprintf(b, `<rect x="%s" y="%s" width="14" height="14" rx="3" fill="%s" stroke="%s"/>`+"\n", num(x), num(y), it.fill, it.stroke)
+				text(b, x+20, y+11, kindSize, "", "#334155", it.label)
+			} else {
+				dash := ""
+				if it.dash != "" {
+					dash = ` stroke-dasharray="` + it.dash + `"`
+				}
+				fmt.Fprintf(b, `<path d="M%s %sh26" stroke="%s" stroke-width="2"%s/>`+"\n", num(x), num(y+7), it.stroke, dash)
+				text(b, x+32, y+11, kindSize, "", "#334155", it.label)
+			}
 		}
-		x += 32 + textW(l.label, kindSize) + 18
+		x += w + 18
 	}
-	return x - 18 - margin
-}
-
-func (lo *layout) legendWidth() float64 { return lo.legend(nil, 0) }
-
-func (lo *layout) drawLegend(b *strings.Builder, y float64) {
-	b.WriteString(`<g class="legend">` + "\n")
-	lo.legend(b, y)
-	b.WriteString("</g>\n")
+	return y + 30 - y0
 }
 
 func text(b *strings.Builder, x, y, size float64, weight, fill, s string) {

@@ -56,9 +56,9 @@ func (g *Graph) DOT(w io.Writer) error {
 			fmt.Fprintf(&b, "    %s [label=%s, fillcolor=%q, color=%q, style=%q];\n",
 				dotQuote(n.Name+"/"+it.Name), dotQuote(strings.Join(it.label(), "\n")), c[0], c[1], style)
 		}
-		if len(n.Routes) > 0 {
+		if lines := noteLines(n); len(lines) > 0 {
 			fmt.Fprintf(&b, "    %s [label=%s, shape=note, style=\"\", fontsize=10];\n",
-				dotQuote(n.Name+"/routes"), dotQuote(strings.Join(n.Routes, "\n")))
+				dotQuote(n.Name+"/routes"), dotQuote(strings.Join(lines, "\n")))
 		}
 		b.WriteString("  }\n")
 	}
@@ -75,6 +75,17 @@ func (g *Graph) DOT(w io.Writer) error {
 	b.WriteString("}\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// noteLines are the lines of a namespace's note in dot and mermaid: its
+// routes, then its rules and services with their tags ("nat ...", "fw ...",
+// "serve http :80").
+func noteLines(n *Namespace) []string {
+	lines := append([]string(nil), n.Routes...)
+	for _, nt := range notesOf(n)[len(n.Routes):] {
+		lines = append(lines, nt.String())
+	}
+	return lines
 }
 
 // title is what a namespace's box is called.
@@ -117,8 +128,8 @@ func (g *Graph) Mermaid(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "    %s%s%s%s\n", ids.get(n.Name+"/"+it.Name), open, mermaidQuote(strings.Join(it.label(), "<br/>")), close)
 		}
-		if len(n.Routes) > 0 {
-			fmt.Fprintf(&b, "    %s>%s]\n", ids.get("routes:"+n.Name), mermaidQuote(strings.Join(n.Routes, "<br/>")))
+		if lines := noteLines(n); len(lines) > 0 {
+			fmt.Fprintf(&b, "    %s>%s]\n", ids.get("routes:"+n.Name), mermaidQuote(strings.Join(lines, "<br/>")))
 		}
 		b.WriteString("  end\n")
 	}
