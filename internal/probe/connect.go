@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -43,6 +44,9 @@ type ConnResult struct {
 	// Cut reports that the caller's context ended the probe before it came
 	// to its own end (an answer, an error or its timeout).
 	Cut bool
+	// Src is the local address of the probe's socket once connected: the
+	// source the packets carried (invalid when the connect failed before).
+	Src netip.Addr
 }
 
 // markCut marks r as cut short when ctx, the caller's context, ended before
@@ -113,7 +117,13 @@ func watch(ctx context.Context, c net.Conn) (stop func() bool) {
 // probe at once as Unreachable.
 //
 // A probe that ctx ends before it found anything is Cut.
-func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Duration) (res ConnResult) {
+func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Duration) ConnResult {
+	return ConnectFrom(ctx, nsFD, netip.Addr{}, proto, addr, timeout)
+}
+
+// ConnectFrom is Connect from the source address src, to which the socket
+// is bound before connecting (nc -s); an invalid src lets the route choose.
+func ConnectFrom(ctx context.Context, nsFD int, src netip.Addr, proto, addr string, timeout time.Duration) (res ConnResult) {
 	start := time.Now()
 	timeout = orDefault(timeout)
 	defer markCut(&res, ctx, start)
@@ -124,12 +134,13 @@ func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Dur
 	default:
 		return ConnResult{Outcome: NoRoute, Detail: fmt.Sprintf("unknown protocol %q (want tcp or udp)", proto)}
 	}
-	c, err := dialNS(ctx, nsFD, proto, addr)
+	c, err := dialNS(ctx, nsFD, src, proto, addr)
 	if err != nil {
 		return failed(err, start, timeout)
 	}
 	defer c.Close()
 	defer watch(ctx, c)()
+	defer func() { res.Src = localAddr(c) }()
 	if proto == "udp" {
 		return udpRoundTrip(ctx, c, start, timeout)
 	}
@@ -146,6 +157,18 @@ func Connect(ctx context.Context, nsFD int, proto, addr string, timeout time.Dur
 		}
 	}
 	return r
+}
+
+// localAddr returns the local address of a connected socket.
+func localAddr(c net.Conn) netip.Addr {
+	var a netip.Addr
+	switch la := c.LocalAddr().(type) {
+	case *net.TCPAddr:
+		a = la.AddrPort().Addr()
+	case *net.UDPAddr:
+		a = la.AddrPort().Addr()
+	}
+	return a.Unmap()
 }
 
 // earliest returns t or ctx's deadline, whichever comes first.

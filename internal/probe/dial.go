@@ -39,17 +39,18 @@ func within[T any](nsFD int, fn func() (T, error)) (T, error) {
 }
 
 // dialNS connects a TCP or UDP socket created inside the namespace nsFD to
-// addr, an "ip:port" literal (names are not resolved: a lab has no DNS). A
+// addr, an "ip:port" literal (names are not resolved: a lab has no DNS),
+// from src when it is valid (bound before connecting, as nc -s does). A
 // connect the kernel refuses for lack of buffer space is tried again while
 // ctx lasts (retryNoBufs).
-func dialNS(ctx context.Context, nsFD int, network, addr string) (net.Conn, error) {
+func dialNS(ctx context.Context, nsFD int, src netip.Addr, network, addr string) (net.Conn, error) {
 	limit := time.Second
 	if d, ok := ctx.Deadline(); ok {
 		limit = time.Until(d)
 	}
 	var c net.Conn
 	err := retryNoBufs(ctx, limit, func() (err error) {
-		c, err = dialOnce(ctx, nsFD, network, addr)
+		c, err = dialOnce(ctx, nsFD, src, network, addr)
 		return err
 	})
 	return c, err
@@ -60,7 +61,7 @@ func dialNS(ctx context.Context, nsFD int, network, addr string) (net.Conn, erro
 // Only the socket(2) call runs inside the namespace; connecting and waiting
 // happen on the calling goroutine through the runtime poller, so a thousand
 // concurrent dials do not pin a thousand OS threads to a namespace.
-func dialOnce(ctx context.Context, nsFD int, network, addr string) (net.Conn, error) {
+func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr string) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
 		return nil, &dialError{NoRoute, fmt.Errorf("address %q: want ip:port", addr)}
@@ -109,6 +110,9 @@ func dialOnce(ctx context.Context, nsFD int, network, addr string) (net.Conn, er
 			err = os.NewSyscallError("setsockopt", err)
 		}
 	}
+	if err == nil && src.IsValid() {
+		err = bindSrc(fd, src, ip)
+	}
 	if err != nil {
 		return nil, &dialError{NoRoute, err}
 	}
@@ -127,6 +131,31 @@ func dialOnce(ctx context.Context, nsFD int, network, addr string) (net.Conn, er
 		return nil, &dialError{NoRoute, err}
 	}
 	return net.FileConn(f)
+}
+
+// bindSrc binds the socket fd, about to connect to dst, to the source
+// address src (port chosen by the kernel). It closes fd on failure.
+func bindSrc(fd int, src, dst netip.Addr) error {
+	var sa unix.Sockaddr
+	switch {
+	case src.Is4() && dst.Is4():
+		sa = &unix.SockaddrInet4{Addr: src.As4()}
+	case src.Is6() && dst.Is6():
+		s6 := &unix.SockaddrInet6{Addr: src.As16()}
+		if z := src.Zone(); z != "" {
+			id, _ := strconv.ParseUint(z, 10, 32)
+			s6.ZoneId = uint32(id)
+		}
+		sa = s6
+	default:
+		unix.Close(fd)
+		return fmt.Errorf("source %s and destination %s are not of one family", src, dst)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return os.NewSyscallError("bind", err)
+	}
+	return nil
 }
 
 // waitConnected waits until a non-blocking connect on f completes, as the

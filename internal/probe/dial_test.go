@@ -16,7 +16,7 @@ func TestDialNS(t *testing.T) {
 	a, b := pair(t)
 	serve(t, b, "tcp", ":7000")
 	for _, addr := range []string{"localhost:7000", "10.9.0.2", "10.9.0.2:http"} {
-		if c, err := dialNS(context.Background(), a, "tcp", addr); err == nil {
+		if c, err := dialNS(context.Background(), a, netip.Addr{}, "tcp", addr); err == nil {
 			c.Close()
 			t.Errorf("dialNS(%q): no error", addr)
 		}

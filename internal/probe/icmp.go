@@ -67,8 +67,9 @@ type event struct {
 	typ   int        // ICMP error type and code, when !reply
 	code  int
 	v6    bool
-	ttl   int // TTL or hop limit of the received packet, -1 if unknown
-	mtu   int // the MTU a "fragmentation needed"/"packet too big" reports
+	ttl   int        // TTL or hop limit of the received packet, -1 if unknown
+	to    netip.Addr // destination of the received packet: our source
+	mtu   int        // the MTU a "fragmentation needed"/"packet too big" reports
 }
 
 // fragNeeded reports whether ev says a DF packet was too big.
@@ -294,7 +295,7 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 	buf := make([]byte, readBuf)
 	readFrom := ttlReader(c, v6)
 	for {
-		n, ttl, ipa, err := readFrom(buf)
+		n, ttl, to, ipa, err := readFrom(buf)
 		now := time.Now()
 		if err != nil {
 			select {
@@ -318,7 +319,7 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 		if !ok {
 			continue
 		}
-		ev.at, ev.ttl = now, ttl
+		ev.at, ev.ttl, ev.to = now, ttl, to
 		p.mu.Lock()
 		st := p.waiting[key]
 		p.mu.Unlock()
@@ -329,9 +330,10 @@ func (p *Pinger) read(c *net.IPConn, v6 bool) {
 }
 
 // ttlReader returns a read function for c that also reports each packet's
-// TTL (hop limit), which the kernel passes as ancillary data once asked to.
-// Without it (the option refused) the TTL reads as -1.
-func ttlReader(c *net.IPConn, v6 bool) func([]byte) (int, int, net.IP, error) {
+// TTL (hop limit) and destination address, which the kernel passes as
+// ancillary data once asked to. Without it (the option refused) the TTL
+// reads as -1 and the destination as invalid.
+func ttlReader(c *net.IPConn, v6 bool) func([]byte) (int, int, netip.Addr, net.IP, error) {
 	ip := func(a net.Addr) net.IP {
 		if ipa, ok := a.(*net.IPAddr); ok {
 			return ipa.IP
@@ -340,24 +342,26 @@ func ttlReader(c *net.IPConn, v6 bool) func([]byte) (int, int, net.IP, error) {
 	}
 	if v6 {
 		pc := ipv6.NewPacketConn(c)
-		pc.SetControlMessage(ipv6.FlagHopLimit, true)
-		return func(b []byte) (int, int, net.IP, error) {
+		pc.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true)
+		return func(b []byte) (int, int, netip.Addr, net.IP, error) {
 			n, cm, src, err := pc.ReadFrom(b)
-			ttl := -1
+			ttl, to := -1, netip.Addr{}
 			if cm != nil {
 				ttl = cm.HopLimit
+				to, _ = netip.AddrFromSlice(cm.Dst)
 			}
-			return n, ttl, ip(src), err
+			return n, ttl, to.Unmap(), ip(src), err
 		}
 	}
 	pc := ipv4.NewPacketConn(c)
-	pc.SetControlMessage(ipv4.FlagTTL, true)
-	return func(b []byte) (int, int, net.IP, error) {
+	pc.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst, true)
+	return func(b []byte) (int, int, netip.Addr, net.IP, error) {
 		n, cm, src, err := pc.ReadFrom(b)
-		ttl := -1
+		ttl, to := -1, netip.Addr{}
 		if cm != nil {
 			ttl = cm.TTL
+			to, _ = netip.AddrFromSlice(cm.Dst)
 		}
-		return n, ttl, ip(src), err
+		return n, ttl, to.Unmap(), ip(src), err
 	}
 }

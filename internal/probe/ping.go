@@ -37,6 +37,10 @@ type Options struct {
 	// big for a link on the way ends the probe with FragNeeded and the
 	// MTU the router reported, instead of being fragmented.
 	DF bool
+	// Src, when valid, is the source address of the requests (ping -I
+	// ADDR), set per packet on the shared socket; it must be one of the
+	// namespace's addresses, of dst's family. Invalid lets the route choose.
+	Src netip.Addr
 }
 
 func (o Options) withDefaults() Options {
@@ -76,6 +80,10 @@ type Result struct {
 	// TTL is the TTL (IPv4) or hop limit (IPv6) of the first reply as it
 	// arrived, 0 if none came: 64 minus the routers on the way back.
 	TTL int
+	// Src is the source address the requests carried: the destination
+	// of the first reply, or Options.Src when no reply came (invalid when
+	// neither tells).
+	Src netip.Addr
 	// Detail is a short lowercase text for humans: "reply in 0.31ms",
 	// "destination host unreachable (from 10.0.0.1)", "network is
 	// unreachable", "no reply in 1s", "stopped after 0.5s: no reply yet".
@@ -98,7 +106,7 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 	start := time.Now()
 	o = o.withDefaults()
 	dst = dst.Unmap()
-	var res Result
+	res := Result{Src: o.Src}
 	finish := func(out Outcome, detail string) Result {
 		res.Elapsed = time.Since(start)
 		res.Outcome, res.Detail = out, detail
@@ -153,7 +161,10 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 		res.Sent++
 		return retryNoBufs(ctx, o.Timeout, func() error {
 			if o.DF {
-				return p.sendDF(dst, b)
+				return p.sendDF(dst, o.Src, b)
+			}
+			if o.Src.IsValid() {
+				return sendTo(conn, b, dst, sendOpts{src: o.Src})
 			}
 			_, err := conn.WriteToIP(b, to)
 			return err
@@ -208,6 +219,9 @@ func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
 				if res.Received == 1 {
 					res.RTT, res.MinRTT, res.MaxRTT = rtt, rtt, rtt
 					res.From, res.TTL = ev.from, max(ev.ttl, 0)
+					if ev.to.IsValid() {
+						res.Src = ev.to
+					}
 				}
 				res.MinRTT, res.MaxRTT = min(res.MinRTT, rtt), max(res.MaxRTT, rtt)
 				sum += rtt

@@ -18,8 +18,9 @@ import (
 // The Pinger's socket serves every probe of its namespace at once, so what
 // differs between probes travels as ancillary data, not as socket options.
 type sendOpts struct {
-	ttl      int  // IPv4 TTL or IPv6 hop limit; 0 keeps the socket's default
-	dontFrag bool // IPv6 only: never fragment locally (IPv4 has no such cmsg)
+	ttl      int        // IPv4 TTL or IPv6 hop limit; 0 keeps the socket's default
+	dontFrag bool       // IPv6 only: never fragment locally (IPv4 has no such cmsg)
+	src      netip.Addr // source address (IP_PKTINFO / IPV6_PKTINFO); invalid lets the route choose
 }
 
 // cmsg appends one control message with an int payload.
@@ -45,7 +46,40 @@ func (o sendOpts) oob(v6 bool) []byte {
 	if o.dontFrag && v6 {
 		b = cmsg(b, unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG, 1)
 	}
+	if o.src.IsValid() {
+		b = append(b, pktinfo(o.src)...)
+	}
 	return b
+}
+
+// pktinfo is the control message that sets a datagram's source address:
+// ipi_spec_dst of IP_PKTINFO, or ipi6_addr of IPV6_PKTINFO (with the zone's
+// interface index for a link-local source). The kernel refuses with EINVAL
+// an address that is not one of the namespace's.
+func pktinfo(src netip.Addr) []byte {
+	var (
+		level, typ int32
+		data       []byte
+	)
+	if src.Is4() {
+		level, typ = unix.IPPROTO_IP, unix.IP_PKTINFO
+		pi := unix.Inet4Pktinfo{Spec_dst: src.As4()}
+		data = (*[unix.SizeofInet4Pktinfo]byte)(unsafe.Pointer(&pi))[:]
+	} else {
+		level, typ = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
+		pi := unix.Inet6Pktinfo{Addr: src.As16()}
+		if z := src.Zone(); z != "" {
+			id, _ := strconv.ParseUint(z, 10, 32)
+			pi.Ifindex = uint32(id)
+		}
+		data = (*[unix.SizeofInet6Pktinfo]byte)(unsafe.Pointer(&pi))[:]
+	}
+	m := make([]byte, unix.CmsgSpace(len(data)))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&m[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(len(data)))
+	copy(m[unix.CmsgLen(0):], data)
+	return m
 }
 
 // sendDF sends an ICMP message with "don't fragment". IPv6 says so per
@@ -53,13 +87,13 @@ func (o sendOpts) oob(v6 bool) []byte {
 // Pinger keeps a second raw socket for it (IP_PMTUDISC_DO, as ping -M do)
 // that only sends: it blocks every ICMP type from its own queue, and the
 // answers reach the shared socket's reader like any others.
-func (p *Pinger) sendDF(dst netip.Addr, b []byte) error {
+func (p *Pinger) sendDF(dst, src netip.Addr, b []byte) error {
 	if dst.Is6() {
 		c, err := p.conn(true)
 		if err != nil {
 			return err
 		}
-		return sendTo(c, b, dst, sendOpts{dontFrag: true})
+		return sendTo(c, b, dst, sendOpts{dontFrag: true, src: src})
 	}
 	p.mu.Lock()
 	if p.closed {
@@ -76,7 +110,7 @@ func (p *Pinger) sendDF(dst netip.Addr, b []byte) error {
 	}
 	c := p.df4
 	p.mu.Unlock()
-	return sendTo(c, b, dst, sendOpts{})
+	return sendTo(c, b, dst, sendOpts{src: src})
 }
 
 // listenDF opens the IPv4 send-only "don't fragment" socket.

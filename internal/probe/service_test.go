@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestServeTCP(t *testing.T) {
 	}
 
 	// The connection echoes after the greeting.
-	c, err := dialNS(context.Background(), a, "tcp", "10.9.0.2:7000")
+	c, err := dialNS(context.Background(), a, netip.Addr{}, "tcp", "10.9.0.2:7000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func TestServeClose(t *testing.T) {
 	a, b := pair(t)
 	s := serve(t, b, "tcp", ":7000")
 	// An open connection must not keep Close waiting.
-	c, err := dialNS(context.Background(), a, "tcp", "10.9.0.2:7000")
+	c, err := dialNS(context.Background(), a, netip.Addr{}, "tcp", "10.9.0.2:7000")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -24,14 +25,34 @@ const maxBody = 16 << 20
 // response was read completely, whatever its status; r.Peer is set when the
 // body is a built-in server's "peer IP:PORT" line. Cut as with Connect.
 func HTTPGet(ctx context.Context, nsFD int, url string, timeout time.Duration) (status int, body []byte, r ConnResult) {
+	return HTTPGetFrom(ctx, nsFD, netip.Addr{}, url, timeout)
+}
+
+// HTTPGetFrom is HTTPGet from the source address src (curl --interface
+// ADDR); an invalid src lets the route choose. r.Src is the source the
+// connection had.
+func HTTPGetFrom(ctx context.Context, nsFD int, src netip.Addr, url string, timeout time.Duration) (status int, body []byte, r ConnResult) {
 	start := time.Now()
+	// The transport dials on its own goroutine, which may outlive a
+	// cancelled request.
+	var (
+		mu   sync.Mutex
+		used netip.Addr
+	)
+	defer func() { mu.Lock(); r.Src = used; mu.Unlock() }()
 	timeout = orDefault(timeout)
 	defer markCut(&r, ctx, start)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return dialNS(ctx, nsFD, network, addr)
+			c, err := dialNS(ctx, nsFD, src, network, addr)
+			if err == nil {
+				mu.Lock()
+				used = localAddr(c)
+				mu.Unlock()
+			}
+			return c, err
 		},
 		DisableKeepAlives: true,
 	}
@@ -85,7 +106,7 @@ func Transfer(ctx context.Context, nsFD int, addr string, n int64, timeout time.
 	defer markCut(&res, ctx, start)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := dialNS(ctx, nsFD, "tcp", addr)
+	c, err := dialNS(ctx, nsFD, netip.Addr{}, "tcp", addr)
 	if err != nil {
 		return failed(err, start, timeout)
 	}
