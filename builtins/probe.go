@@ -104,7 +104,69 @@ func (a *dstArg) Unpack(v starlark.Value) error {
 	return fmt.Errorf("got %s, want address string, netns or link", v.Type())
 }
 
-// fnPing implements ping(src, dst, count=1, timeout="1s", interval="200ms", size=56, df=False).
+// srcAddrArg unpacks src_addr, the source address of a probe: an address
+// or a link of the sending namespace (its first address of the
+// destination's family). None means absent: the route chooses.
+type srcAddrArg struct {
+	addr netip.Addr
+	lk   *lab.Link
+}
+
+// Unpack implements starlark.Unpacker.
+func (a *srcAddrArg) Unpack(v starlark.Value) error {
+	switch v := v.(type) {
+	case starlark.String:
+		ad, ok := parseIP(string(v))
+		if !ok {
+			return fmt.Errorf("invalid address %q", string(v))
+		}
+		a.addr = ad
+		return nil
+	case *Link:
+		a.lk = v.lk
+		return v.lk.CheckLive()
+	}
+	return fmt.Errorf("got %s, want address string or link", v.Type())
+}
+
+// resolve returns the source address for a probe from ns to dst (invalid
+// when none was given): it must be an address of ns, of dst's family.
+func (a srcAddrArg) resolve(ns *lab.Netns, dst netip.Addr) (netip.Addr, error) {
+	fam := "IPv4"
+	if dst.Is6() {
+		fam = "IPv6"
+	}
+	if a.lk != nil {
+		if a.lk.NS() != ns {
+			return netip.Addr{}, fmt.Errorf("src_addr: link %s is in netns %q, not %q", a.lk.Name(), a.lk.NS().Name, ns.Name)
+		}
+		for _, p := range a.lk.Addrs() {
+			if p.Addr().Is4() == dst.Is4() {
+				return p.Addr(), nil
+			}
+		}
+		return netip.Addr{}, fmt.Errorf("src_addr: link %s has no %s address (the destination %s is %s)", a.lk, fam, dst, fam)
+	}
+	switch {
+	case !a.addr.IsValid():
+		return a.addr, nil
+	case a.addr.Is4() != dst.Is4():
+		return netip.Addr{}, fmt.Errorf("src_addr: %s is not an %s address like the destination %s", a.addr, fam, dst)
+	case !ns.HasAddr(a.addr):
+		return netip.Addr{}, fmt.Errorf("src_addr: %s is not an address of netns %q", a.addr, ns.Name)
+	}
+	return a.addr, nil
+}
+
+// fromText is what an expectation's line adds for a chosen source.
+func fromText(src netip.Addr) string {
+	if !src.IsValid() {
+		return ""
+	}
+	return " from " + src.String()
+}
+
+// fnPing implements ping(src, dst, count=1, timeout="1s", interval="200ms", size=56, df=False, src_addr=None).
 func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		src      = nsArg{run: r}
@@ -114,13 +176,18 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		interval = durationArg{200 * time.Millisecond}
 		size     = echoSizeArg()
 		df       bool
+		from     srcAddrArg
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "count?", &count, "timeout?", &timeout, "interval?", &interval,
-		"size?", &size, "df?", &df); err != nil {
+		"size?", &size, "df?", &df, "src_addr??", &from); err != nil {
 		return nil, err
 	}
 	o := lab.ProbeOptions{Count: count.n, Timeout: timeout.d, Interval: interval.d, Size: size.n, DF: df}
-	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s", src.ns.Name, dst.label),
+	var err error
+	if o.Src, err = from.resolve(src.ns, dst.addr); err != nil {
+		return nil, err
+	}
+	r.Lab.Note(lab.Step{NS: src.ns.Name, Op: "ping", Desc: fmt.Sprintf("ping %s -> %s%s", src.ns.Name, dst.label, fromText(o.Src)),
 		Cmds: []string{pingFlags(lab.PingCmd(src.ns, dst.addr, count.n, ceilSeconds(timeout.d), interval.d), o) + " || true"}})
 	res := r.Lab.Ping(r.Ctx, src.ns, dst.addr, o)
 	return resultValue(res), nil
@@ -140,15 +207,16 @@ func resultValue(res lab.ProbeResult) starlark.Value {
 		"ttl":      starlark.MakeInt(res.TTL),
 		"mtu":      starlark.MakeInt(res.MTU),
 		"sender":   addrOrNone(res.From),
+		"src":      addrOrNone(res.Src),
 	})
 }
 
-// fnExpectReachable implements expect_reachable(src, dst, timeout="1s", within=None, size=56, df=False).
+// fnExpectReachable implements expect_reachable(src, dst, timeout="1s", within=None, size=56, df=False, src_addr=None).
 func fnExpectReachable(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return expect(r, t, b, args, kwargs, true)
 }
 
-// fnExpectUnreachable implements expect_unreachable(src, dst, timeout="1s", within=None, size=56, df=False).
+// fnExpectUnreachable implements expect_unreachable(src, dst, timeout="1s", within=None, size=56, df=False, src_addr=None).
 func fnExpectUnreachable(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	return expect(r, t, b, args, kwargs, false)
 }
@@ -163,13 +231,18 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		within  = durationArg{}
 		size    = echoSizeArg()
 		df      bool
+		from    srcAddrArg
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "src", &src, "dst", &dst, "timeout?", &timeout, "within??", &within,
-		"size?", &size, "df?", &df); err != nil {
+		"size?", &size, "df?", &df, "src_addr??", &from); err != nil {
 		return nil, err
 	}
-	what := fmt.Sprintf("%s -> %s", src.ns.Name, dst.label)
 	o := lab.ProbeOptions{Timeout: timeout.d, Size: size.n, DF: df}
+	var err error
+	if o.Src, err = from.resolve(src.ns, dst.addr); err != nil {
+		return nil, err
+	}
+	what := fmt.Sprintf("%s -> %s%s", src.ns.Name, dst.label, fromText(o.Src))
 	if size.n != 56 || df {
 		what += fmt.Sprintf(" (%d bytes%s)", size.n, map[bool]string{true: ", df"}[df])
 	}
@@ -286,10 +359,13 @@ func ceilSeconds(d time.Duration) int {
 // echoSizeArg returns the unpacker of an echo request's payload size (ping -s).
 func echoSizeArg() intArg { return intIn("size", 1, 65507, 56) }
 
-// pingFlags adds the payload size and "don't fragment" of o to a ping
-// command line, as ping's -s and -M do.
+// pingFlags adds the source address, payload size and "don't fragment" of
+// o to a ping command line, as ping's -I, -s and -M do.
 func pingFlags(cmd string, o lab.ProbeOptions) string {
 	var f string
+	if o.Src.IsValid() {
+		f += "-I " + o.Src.String() + " "
+	}
 	if o.DF {
 		f += "-M do "
 	}

@@ -150,15 +150,21 @@ func (a *connTarget) Unpack(v starlark.Value) error {
 }
 
 // connArgs unpacks the arguments of connect and expect_(no_)connect.
-func connArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, seen *dstArg) (src *lab.Netns, dst connTarget, proto string, timeout time.Duration, err error) {
+// from, the source address, is resolved for the target.
+func connArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, seen *dstArg) (src *lab.Netns, from netip.Addr, dst connTarget, proto string, timeout time.Duration, err error) {
 	ns := nsArg{run: r}
 	to := durationArg{time.Second}
+	var fromArg srcAddrArg
 	params := []any{"src", &ns, "addr", &dst, "proto?", &proto, "timeout?", &to}
 	if seen != nil {
 		params = append(params, "seen_as??", seen)
 	}
+	params = append(params, "src_addr??", &fromArg)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
-		return nil, dst, "", 0, err
+		return nil, from, dst, "", 0, err
+	}
+	if from, err = fromArg.resolve(ns.ns, dst.addr.Addr()); err != nil {
+		return nil, from, dst, "", 0, err
 	}
 	if proto == "" {
 		proto = dst.proto
@@ -168,21 +174,42 @@ func connArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlar
 		proto = "tcp"
 	case "tcp", "udp":
 	default:
-		return nil, dst, "", 0, fmt.Errorf("invalid proto %q (want tcp or udp)", proto)
+		return nil, from, dst, "", 0, fmt.Errorf("invalid proto %q (want tcp or udp)", proto)
 	}
-	return ns.ns, dst, proto, to.d, nil
+	return ns.ns, from, dst, proto, to.d, nil
 }
 
-// fnConnect implements connect(src, addr, proto="tcp", timeout="1s").
+// fnConnect implements connect(src, addr, proto="tcp", timeout="1s", src_addr=None).
 func fnConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
+	src, from, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
 	if err != nil {
 		return nil, err
 	}
-	r.Lab.Note(lab.Step{NS: src.Name, Op: "connect", Desc: fmt.Sprintf("connect %s -> %s (%s)", src.Name, dst.label, proto),
-		Cmds: []string{lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}) + " || true"}})
-	res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
+	r.Lab.Note(lab.Step{NS: src.Name, Op: "connect", Desc: fmt.Sprintf("connect %s -> %s (%s)%s", src.Name, dst.label, proto, fromText(from)),
+		Cmds: []string{ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}), from) + " || true"}})
+	res := r.Lab.ConnectFrom(r.Ctx, src, from, proto, dst.addr.String(), timeout)
 	return connValue("connect_result", res, nil), nil
+}
+
+// ncFrom adds the source address from, when valid, to an nc command line
+// (nc -s ADDR).
+func ncFrom(cmd string, from netip.Addr) string {
+	if !from.IsValid() {
+		return cmd
+	}
+	return strings.Replace(cmd, " nc ", " nc -s "+from.String()+" ", 1)
+}
+
+// curlFrom adds the source address from, when valid, to each curl command
+// line (curl --interface ADDR).
+func curlFrom(cmds []string, from netip.Addr) []string {
+	if !from.IsValid() {
+		return cmds
+	}
+	for i, c := range cmds {
+		cmds[i] = strings.ReplaceAll(c, "curl ", "curl --interface "+from.String()+" ")
+	}
+	return cmds
 }
 
 func connValue(name string, res lab.ConnResult, extra starlark.StringDict) starlark.Value {
@@ -193,6 +220,7 @@ func connValue(name string, res lab.ConnResult, extra starlark.StringDict) starl
 		"peer":    starlark.String(res.Peer),
 		"elapsed": starlark.Float(float64(res.Elapsed) / float64(time.Millisecond)),
 		"bytes":   starlark.MakeInt64(res.Bytes),
+		"src":     addrOrNone(res.Src),
 	}
 	for k, v := range extra {
 		d[k] = v
@@ -200,18 +228,18 @@ func connValue(name string, res lab.ConnResult, extra starlark.StringDict) starl
 	return starlarkstruct.FromStringDict(starlark.String(name), d)
 }
 
-// fnExpectConnect implements expect_connect(src, addr, proto="tcp", seen_as=None, timeout="1s").
+// fnExpectConnect implements expect_connect(src, addr, proto="tcp", seen_as=None, timeout="1s", src_addr=None).
 func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var seenAs dstArg
-	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, &seenAs)
+	src, from, dst, proto, timeout, err := connArgs(r, b, args, kwargs, &seenAs)
 	if err != nil {
 		return nil, err
 	}
 	seen := seenAs.addr
-	what := fmt.Sprintf("%s -> %s (%s)", src.Name, dst.label, proto)
-	cmd := lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen)
+	what := fmt.Sprintf("%s -> %s (%s)%s", src.Name, dst.label, proto, fromText(from))
+	cmd := ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen), from)
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
-		res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
+		res := r.Lab.ConnectFrom(r.Ctx, src, from, proto, dst.addr.String(), timeout)
 		e.OK, e.Detail, e.Cut = res.OK, res.Detail, res.Cut
 		if res.OK && seen.IsValid() {
 			e.OK, e.Detail = checkSeen(res, seen)
@@ -220,16 +248,16 @@ func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	return starlark.None, nil
 }
 
-// fnExpectNoConnect implements expect_no_connect(src, addr, proto="tcp", timeout="1s").
+// fnExpectNoConnect implements expect_no_connect(src, addr, proto="tcp", timeout="1s", src_addr=None).
 func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	src, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
+	src, from, dst, proto, timeout, err := connArgs(r, b, args, kwargs, nil)
 	if err != nil {
 		return nil, err
 	}
-	what := fmt.Sprintf("%s -> %s (%s)", src.Name, dst.label, proto)
-	cmd := "! " + lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}) + " || exit 1"
+	what := fmt.Sprintf("%s -> %s (%s)%s", src.Name, dst.label, proto, fromText(from))
+	cmd := "! " + ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}), from) + " || exit 1"
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
-		res := r.Lab.Connect(r.Ctx, src, proto, dst.addr.String(), timeout)
+		res := r.Lab.ConnectFrom(r.Ctx, src, from, proto, dst.addr.String(), timeout)
 		e.OK, e.Detail, e.Cut = !res.OK, res.Detail, res.Cut
 		if res.OK {
 			e.Detail = "got " + res.Detail
@@ -279,44 +307,50 @@ func (a *urlArg) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// httpArgs unpacks the arguments shared by http_get and expect_(no_)http.
-func httpArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, more ...any) (*lab.Netns, urlArg, time.Duration, error) {
+// httpArgs unpacks the arguments shared by http_get and expect_(no_)http;
+// from, the source address, is resolved for the URL's host.
+func httpArgs(r *Run, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, more ...any) (*lab.Netns, netip.Addr, urlArg, time.Duration, error) {
 	var (
-		ns = nsArg{run: r}
-		u  urlArg
-		to = durationArg{time.Second}
+		ns   = nsArg{run: r}
+		u    urlArg
+		to   = durationArg{time.Second}
+		from srcAddrArg
 	)
 	params := append([]any{"src", &ns, "url", &u}, more...)
-	params = append(params, "timeout?", &to)
+	params = append(params, "timeout?", &to, "src_addr??", &from)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, params...); err != nil {
-		return nil, u, 0, err
+		return nil, netip.Addr{}, u, 0, err
 	}
-	return ns.ns, u, to.d, nil
+	src, err := from.resolve(ns.ns, u.host)
+	if err != nil {
+		return nil, src, u, 0, err
+	}
+	return ns.ns, src, u, to.d, nil
 }
 
-// fnHTTPGet implements http_get(src, url, timeout="1s").
+// fnHTTPGet implements http_get(src, url, timeout="1s", src_addr=None).
 func fnHTTPGet(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	src, u, timeout, err := httpArgs(r, b, args, kwargs)
+	src, from, u, timeout, err := httpArgs(r, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	r.Lab.Note(lab.Step{NS: src.Name, Op: "http", Desc: "http_get " + src.Name + " -> " + u.url,
-		Cmds: []string{lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{})[0] + " || true"}})
-	status, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
+	r.Lab.Note(lab.Step{NS: src.Name, Op: "http", Desc: "http_get " + src.Name + " -> " + u.url + fromText(from),
+		Cmds: []string{curlFrom(lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{}), from)[0] + " || true"}})
+	status, body, res := r.Lab.HTTPGetFrom(r.Ctx, src, from, u.url, timeout)
 	return connValue("http_result", res, starlark.StringDict{
 		"status": starlark.MakeInt(status),
 		"body":   starlark.String(body),
 	}), nil
 }
 
-// fnExpectHTTP implements expect_http(src, url, status=200, body_contains=None, seen_as=None, timeout="1s").
+// fnExpectHTTP implements expect_http(src, url, status=200, body_contains=None, seen_as=None, timeout="1s", src_addr=None).
 func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		status   = intIn("status", 0, math.MaxInt32, 200)
 		contains string
 		seenAs   dstArg
 	)
-	src, u, timeout, err := httpArgs(r, b, args, kwargs, "status?", &status, "body_contains??", &contains, "seen_as??", &seenAs)
+	src, from, u, timeout, err := httpArgs(r, b, args, kwargs, "status?", &status, "body_contains??", &contains, "seen_as??", &seenAs)
 	if err != nil {
 		return nil, err
 	}
@@ -324,9 +358,9 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, fmt.Errorf("invalid status %d (want 100 to 599, or 0 for any)", status.n)
 	}
 	seen := seenAs.addr
-	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status.n, contains, seen)
-	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
-		got, body, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
+	cmds := curlFrom(lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status.n, contains, seen), from)
+	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url+fromText(from), cmds, func(e *Expectation) {
+		got, body, res := r.Lab.HTTPGetFrom(r.Ctx, src, from, u.url, timeout)
 		e.Detail, e.Cut = res.Detail, res.Cut
 		switch {
 		case !res.OK:
@@ -343,16 +377,16 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	return starlark.None, nil
 }
 
-// fnExpectNoHTTP implements expect_no_http(src, url, timeout="1s").
+// fnExpectNoHTTP implements expect_no_http(src, url, timeout="1s", src_addr=None).
 func fnExpectNoHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	src, u, timeout, err := httpArgs(r, b, args, kwargs)
+	src, from, u, timeout, err := httpArgs(r, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	cmds := lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{})
+	cmds := curlFrom(lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{}), from)
 	cmds[0] = "! " + strings.TrimSuffix(cmds[0], " >/dev/null") + " >/dev/null 2>&1 || exit 1"
-	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url, cmds, func(e *Expectation) {
-		_, _, res := r.Lab.HTTPGet(r.Ctx, src, u.url, timeout)
+	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url+fromText(from), cmds, func(e *Expectation) {
+		_, _, res := r.Lab.HTTPGetFrom(r.Ctx, src, from, u.url, timeout)
 		e.OK, e.Detail, e.Cut = !res.OK, res.Detail, res.Cut
 		if res.OK {
 			e.Detail = "got " + res.Detail

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/nsscript/nsscript/internal/probe"
 )
 
@@ -43,7 +45,7 @@ func (l *Lab) afterProbe(ok bool, detail *string) {
 // the result.
 func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Options) probe.Result {
 	if l.opts.Plan {
-		return probe.Result{Outcome: probe.Reply, Detail: "planned"}
+		return probe.Result{Outcome: probe.Reply, Detail: "planned", Src: o.Src}
 	}
 	l.beforeProbe(ctx, src, dst)
 	p, err := src.Pinger()
@@ -58,12 +60,18 @@ func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Opti
 // Connect probes addr ("ip:port") over tcp or udp from namespace src once
 // the lab is ready for the probe (see probe.Connect).
 func (l *Lab) Connect(ctx context.Context, src *Netns, proto, addr string, timeout time.Duration) probe.ConnResult {
+	return l.ConnectFrom(ctx, src, netip.Addr{}, proto, addr, timeout)
+}
+
+// ConnectFrom is Connect from the source address from, one of src's
+// addresses (see HasAddr); an invalid from lets the route choose.
+func (l *Lab) ConnectFrom(ctx context.Context, src *Netns, from netip.Addr, proto, addr string, timeout time.Duration) probe.ConnResult {
 	if l.opts.Plan {
-		return probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned"}
+		return probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned", Src: from}
 	}
 	ap, _ := netip.ParseAddrPort(addr) // probe.Connect words a bad one
 	l.beforeProbe(ctx, src, ap.Addr())
-	res := probe.Connect(ctx, src.fd, proto, addr, timeout)
+	res := probe.ConnectFrom(ctx, src.fd, from, proto, addr, timeout)
 	l.afterProbe(res.OK, &res.Detail)
 	return res
 }
@@ -71,17 +79,48 @@ func (l *Lab) Connect(ctx context.Context, src *Netns, proto, addr string, timeo
 // HTTPGet fetches rawURL from namespace src once the lab is ready for the
 // probe (see probe.HTTPGet).
 func (l *Lab) HTTPGet(ctx context.Context, src *Netns, rawURL string, timeout time.Duration) (int, []byte, probe.ConnResult) {
+	return l.HTTPGetFrom(ctx, src, netip.Addr{}, rawURL, timeout)
+}
+
+// HTTPGetFrom is HTTPGet from the source address from, one of src's
+// addresses; an invalid from lets the route choose.
+func (l *Lab) HTTPGetFrom(ctx context.Context, src *Netns, from netip.Addr, rawURL string, timeout time.Duration) (int, []byte, probe.ConnResult) {
 	if l.opts.Plan {
-		return 200, nil, probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned"}
+		return 200, nil, probe.ConnResult{OK: true, Outcome: probe.Reply, Detail: "planned", Src: from}
 	}
 	var dst netip.Addr
 	if u, err := url.Parse(rawURL); err == nil {
 		dst, _ = netip.ParseAddr(u.Hostname())
 	}
 	l.beforeProbe(ctx, src, dst)
-	status, body, res := probe.HTTPGet(ctx, src.fd, rawURL, timeout)
+	status, body, res := probe.HTTPGetFrom(ctx, src.fd, from, rawURL, timeout)
 	l.afterProbe(res.OK, &res.Detail)
 	return status, body, res
+}
+
+// HasAddr reports whether a is an address of the namespace: one the lab
+// added, or, outside a plan, one the kernel has there (added by a program,
+// a DHCP client, or 127.0.0.1 on lo). A probe's source must be one.
+func (n *Netns) HasAddr(a netip.Addr) bool {
+	a = a.Unmap().WithZone("")
+	for _, p := range n.Addrs() {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	if n.lab.opts.Plan || n.h == nil {
+		return a.IsLoopback()
+	}
+	all, err := retryDump(func() ([]netlink.Addr, error) { return n.h.AddrList(nil, netlink.FAMILY_ALL) })
+	if err != nil {
+		return false
+	}
+	for _, ad := range all {
+		if x, ok := netip.AddrFromSlice(ad.IP); ok && x.Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 // Transfer sends n bytes from src to a tcp server at dst and port and

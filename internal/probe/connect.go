@@ -74,7 +74,7 @@ func failed(err error, start time.Time, timeout time.Duration) ConnResult {
 	var errno syscall.Errno
 	switch {
 	case errors.As(err, &de):
-		r.Outcome, r.Detail = de.outcome, errnoText(de.err)
+		r.Outcome, r.Detail, r.Src = de.outcome, errnoText(de.err), de.src
 		if de.outcome == Timeout {
 			r.Detail = "no answer in " + fmtDur(timeout)
 		}

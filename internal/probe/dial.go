@@ -22,6 +22,7 @@ import (
 type dialError struct {
 	outcome Outcome
 	err     error
+	src     netip.Addr // the socket's local address, when the connect got that far
 }
 
 func (e *dialError) Error() string { return e.err.Error() }
@@ -64,7 +65,7 @@ func dialNS(ctx context.Context, nsFD int, src netip.Addr, network, addr string)
 func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr string) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
-		return nil, &dialError{NoRoute, fmt.Errorf("address %q: want ip:port", addr)}
+		return nil, &dialError{outcome: NoRoute, err: fmt.Errorf("address %q: want ip:port", addr)}
 	}
 	ip := ap.Addr().Unmap()
 	var sotype int
@@ -74,7 +75,7 @@ func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr strin
 	case "udp", "udp4", "udp6":
 		sotype = unix.SOCK_DGRAM
 	default:
-		return nil, &dialError{NoRoute, fmt.Errorf("unknown network %q", network)}
+		return nil, &dialError{outcome: NoRoute, err: fmt.Errorf("unknown network %q", network)}
 	}
 	var sa unix.Sockaddr
 	family := unix.AF_INET
@@ -114,7 +115,7 @@ func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr strin
 		err = bindSrc(fd, src, ip)
 	}
 	if err != nil {
-		return nil, &dialError{NoRoute, err}
+		return nil, &dialError{outcome: NoRoute, err: err}
 	}
 	f := os.NewFile(uintptr(fd), "probe "+network+" "+addr)
 	defer f.Close() // net.FileConn keeps a duplicate
@@ -123,14 +124,33 @@ func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr strin
 	case nil:
 	case unix.EINPROGRESS:
 		if err := waitConnected(ctx, f); err != nil {
+			var de *dialError
+			if errors.As(err, &de) {
+				de.src = sockSrc(fd)
+			}
 			return nil, err
 		}
 	case unix.ECONNREFUSED:
-		return nil, &dialError{Unreachable, err}
+		return nil, &dialError{outcome: Unreachable, err: err, src: sockSrc(fd)}
 	default:
-		return nil, &dialError{NoRoute, err}
+		return nil, &dialError{outcome: NoRoute, err: err}
 	}
 	return net.FileConn(f)
+}
+
+// sockSrc returns the local address of the socket fd, invalid if unbound.
+func sockSrc(fd int) netip.Addr {
+	var a netip.Addr
+	switch sa, _ := unix.Getsockname(fd); sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		a = netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		a = netip.AddrFrom16(sa.Addr)
+	}
+	if a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a
 }
 
 // bindSrc binds the socket fd, about to connect to dst, to the source
@@ -192,14 +212,14 @@ func waitConnected(ctx context.Context, f *os.File) error {
 	})
 	switch {
 	case errors.Is(werr, os.ErrDeadlineExceeded):
-		return &dialError{Timeout, context.DeadlineExceeded}
+		return &dialError{outcome: Timeout, err: context.DeadlineExceeded}
 	case werr != nil:
 		return werr
 	case errors.Is(connErr, unix.ETIMEDOUT):
-		return &dialError{Timeout, connErr}
+		return &dialError{outcome: Timeout, err: connErr}
 	case connErr != nil:
 		// A reset, or an ICMP error that arrived while connecting.
-		return &dialError{Unreachable, connErr}
+		return &dialError{outcome: Unreachable, err: connErr}
 	}
 	return nil
 }
