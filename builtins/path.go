@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -115,6 +116,9 @@ func fnExpectPath(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 				if within.d > 0 {
 					e.Detail += fmt.Sprintf(" (%d traces within %s)", n, within.d)
 				}
+				if !e.OK && !e.Cut {
+					e.Output = walkText(r.Lab.WalkFIB(e.Src, e.Dst, netip.Addr{}))
+				}
 				return
 			}
 			select {
@@ -152,4 +156,35 @@ func pathText(r *Run, tr lab.Trace) string {
 		}
 	}
 	return "hops " + strings.Join(parts, ", ") + ": " + tr.Detail
+}
+
+// walkText writes a FIB walk, one hop a line, as ip route get would answer
+// in each namespace: "2 r1 (in eth0): via 10.0.2.2 dev eth1 src 10.0.2.1
+// table main", ending with where and why the packet stops.
+func walkText(hops []lab.FIBHop) string {
+	if len(hops) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("FIB decisions on the way (ip route get in each namespace):\n")
+	for i, h := range hops {
+		fmt.Fprintf(&b, "  %d ", i+1)
+		if h.NS == nil {
+			b.WriteString(h.Stop + "\n")
+			continue
+		}
+		b.WriteString(h.NS.Name)
+		if h.IIF != "" {
+			b.WriteString(" (in " + h.IIF + ")")
+		}
+		var w []string
+		if h.Route.Dev != "" && !h.Done {
+			w = append(w, describeRoute(h.Route))
+		}
+		if h.Stop != "" {
+			w = append(w, h.Stop)
+		}
+		b.WriteString(": " + strings.Join(w, ": ") + "\n")
+	}
+	return b.String()
 }

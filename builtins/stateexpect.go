@@ -116,8 +116,81 @@ func fnExpectRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 			return ok, detail, nil
 		})
 		o.settle(e)
+		if !o.ok && !o.cut {
+			e.Output = consideredText(ns.ns, dst.addr, q)
+		}
 	})
 	return starlark.None, nil
+}
+
+// consideredText lists what a FIB lookup in ns considered: the policy
+// rules of dst's family in order, the routes of each table that contain
+// dst, and, for a forwarded packet (iif), forwarding when it is off.
+func consideredText(ns *lab.Netns, dst netip.Addr, q lab.RouteQuery) string {
+	var b strings.Builder
+	if q.IIF != "" {
+		if off := lab.ForwardingOff(ns, dst); off != "" {
+			fmt.Fprintf(&b, "forwarding is off in %s (%s): a packet that comes in on %s is not routed\n", ns.Name, off, q.IIF)
+		}
+	}
+	rules, err := ns.Rules(dst)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	words := make([]string, len(rules))
+	looked := map[int]bool{}
+	for i, ru := range rules {
+		words[i], looked[ru.Table] = ru.String(), true
+	}
+	fmt.Fprintf(&b, "rules (ip rule, in order): %s\n", strings.Join(words, "; "))
+	routes, err := ns.RoutesTo(dst)
+	if err != nil {
+		return b.String() + err.Error() + "\n"
+	}
+	if len(routes) == 0 {
+		fmt.Fprintf(&b, "routes to %s: none in any table\n", dst)
+	}
+	for i, rt := range routes {
+		if i == 0 || rt.Table != routes[i-1].Table {
+			if i > 0 {
+				b.WriteString("\n")
+			}
+			unused := ""
+			if !looked[rt.Table] {
+				unused = " (no rule looks this table up)"
+			}
+			fmt.Fprintf(&b, "table %s routes to %s%s: ", lab.TableName(rt.Table), dst, unused)
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(routeLine(rt))
+	}
+	if len(routes) > 0 {
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// routeLine writes a table's route as ip route lists it.
+func routeLine(rt lab.Route) string {
+	dst := rt.Dst.String()
+	if rt.Default {
+		dst = "default"
+	}
+	w := []string{dst}
+	if t := lab.RouteTypeName(rt.Type); t != "unicast" {
+		w = []string{t, dst}
+	}
+	if rt.Via.IsValid() {
+		w = append(w, "via", rt.Via.String())
+	}
+	if rt.Dev != "" {
+		w = append(w, "dev", rt.Dev)
+	}
+	if rt.Metric != 0 {
+		w = append(w, "metric", fmt.Sprint(rt.Metric))
+	}
+	return strings.Join(w, " ")
 }
 
 // wantText says what expect_route wants, for its line.
