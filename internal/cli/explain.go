@@ -174,7 +174,7 @@ func (x *explainer) footer(l *lab.Lab) {
 	seen := map[*lab.Link]bool{}
 	for _, lk := range l.Host.Links() {
 		// A veth pair goes with either end, and so with a deleted namespace.
-		if p := lk.Peer(); p != nil && (gone[p.NS()] || seen[p]) {
+		if p := lk.Peer(); lk.Adopted() || p != nil && (gone[p.NS()] || seen[p]) {
 			continue
 		}
 		seen[lk] = true

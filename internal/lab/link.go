@@ -40,6 +40,10 @@ func (lk *Link) Name() string { return lk.name }
 // NS returns the namespace the link is in.
 func (lk *Link) NS() *Netns { return lk.ns }
 
+// Adopted reports whether the link existed before the lab saw it (lo, a
+// program's link): the lab never deletes it.
+func (lk *Link) Adopted() bool { return lk.adopted }
+
 // Kind returns the link type ("veth", "bridge", ...).
 func (lk *Link) Kind() string { return lk.kind }
 

@@ -65,6 +65,13 @@ func (n *Netns) FindLink(name string) (*Link, error) {
 	if lk := n.links[name]; lk != nil {
 		return lk, nil
 	}
+	if n.lab.opts.Plan && name == "lo" {
+		// Every namespace has loopback, up (NewNetns sets it up): a plan
+		// adopts it as a run would find it.
+		lk := &Link{name: "lo", index: 1, kind: "device", adopted: true, up: true}
+		n.addLink(lk)
+		return lk, nil
+	}
 	if !n.lab.opts.Plan {
 		nl, err := n.h.LinkByName(name)
 		if err == nil {
