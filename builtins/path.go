@@ -106,7 +106,9 @@ func fnExpectPath(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 		want[i], names[i] = n.ns, n.ns.Name
 	}
 	what := fmt.Sprintf("%s -> %s via %s", a.src.ns.Name, a.dst.label, strings.Join(names, ", "))
-	queueExpect(r, t, b, a.src.ns, a.dst.addr, what, []string{a.cmd()}, func(e *Expectation) {
+	// traceroute's last line is the destination's when the trace reached it.
+	cmd := a.cmd() + " | tail -n1 | grep -qF " + lab.ShellJoin([]string{" " + a.dst.addr.String() + " "})
+	queueExpect(r, t, b, a.src.ns, a.dst.addr, what, []string{cmd}, func(e *Expectation) {
 		deadline := time.Now().Add(within.d)
 		for n := 1; ; n++ {
 			tr := r.Lab.Traceroute(r.Ctx, e.Src, e.Dst, a.options())
