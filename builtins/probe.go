@@ -20,7 +20,10 @@ type Expectation struct {
 	What    string // "net1 -> 10.100.0.20"
 	Src     *lab.Netns
 	Dst     netip.Addr
-	OK      bool
+	// From is the probe's chosen source address (src_addr); invalid when
+	// the route chose it.
+	From netip.Addr
+	OK   bool
 	// Cut reports that the run ended (--timeout, a signal) before the
 	// expectation came to its end: it is neither ok nor FAIL.
 	Cut    bool
@@ -248,6 +251,7 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}
 	cmd := pingFlags(expectCmd(src.ns, dst.addr, timeout.d, within.d, reachable), o)
 	queueExpect(r, t, b, src.ns, dst.addr, what, []string{cmd}, func(e *Expectation) {
+		e.From = o.Src
 		if within.d > 0 {
 			expectWithin(r, e, reachable, o, within.d)
 		} else {

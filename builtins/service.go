@@ -239,6 +239,7 @@ func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	what := fmt.Sprintf("%s -> %s (%s)%s", src.Name, dst.label, proto, fromText(from))
 	cmd := ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen), from)
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
+		e.From = from
 		res := r.Lab.ConnectFrom(r.Ctx, src, from, proto, dst.addr.String(), timeout)
 		e.OK, e.Detail, e.Cut = res.OK, res.Detail, res.Cut
 		if res.OK && seen.IsValid() {
@@ -257,6 +258,7 @@ func fnExpectNoConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 	what := fmt.Sprintf("%s -> %s (%s)%s", src.Name, dst.label, proto, fromText(from))
 	cmd := "! " + ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), netip.Addr{}), from) + " || exit 1"
 	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
+		e.From = from
 		res := r.Lab.ConnectFrom(r.Ctx, src, from, proto, dst.addr.String(), timeout)
 		e.OK, e.Detail, e.Cut = !res.OK, res.Detail, res.Cut
 		if res.OK {
@@ -360,6 +362,7 @@ func fnExpectHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	seen := seenAs.addr
 	cmds := curlFrom(lab.HTTPCmds(src, u.url, ceilSeconds(timeout), status.n, contains, seen), from)
 	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url+fromText(from), cmds, func(e *Expectation) {
+		e.From = from
 		got, body, res := r.Lab.HTTPGetFrom(r.Ctx, src, from, u.url, timeout)
 		e.Detail, e.Cut = res.Detail, res.Cut
 		switch {
@@ -386,6 +389,7 @@ func fnExpectNoHTTP(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	cmds := curlFrom(lab.HTTPCmds(src, u.url, ceilSeconds(timeout), 0, "", netip.Addr{}), from)
 	cmds[0] = "! " + strings.TrimSuffix(cmds[0], " >/dev/null") + " >/dev/null 2>&1 || exit 1"
 	queueExpect(r, t, b, src, u.host, src.Name+" -> "+u.url+fromText(from), cmds, func(e *Expectation) {
+		e.From = from
 		_, _, res := r.Lab.HTTPGetFrom(r.Ctx, src, from, u.url, timeout)
 		e.OK, e.Detail, e.Cut = !res.OK, res.Detail, res.Cut
 		if res.OK {

@@ -71,7 +71,7 @@ func (b *bundler) onFail(e *builtins.Expectation) {
 	if !printIt && !writeIt {
 		return
 	}
-	src := &snapshot{"source", e.Src.Snapshot(e.Dst)}
+	src := &snapshot{"source", e.Src.SnapshotFrom(e.Dst, e.From)}
 	snaps := []*snapshot{src}
 	seen := map[*lab.Netns]bool{e.Src: true}
 	// The first hop, when the source routes through a gateway the lab

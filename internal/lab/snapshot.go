@@ -42,7 +42,12 @@ type LinkSnapshot struct {
 
 // Snapshot reads the namespace from the kernel. dst, when valid, is looked
 // up in its routing table.
-func (n *Netns) Snapshot(dst netip.Addr) *Snapshot {
+func (n *Netns) Snapshot(dst netip.Addr) *Snapshot { return n.SnapshotFrom(dst, netip.Addr{}) }
+
+// SnapshotFrom is Snapshot where the lookup of dst is for a packet from the
+// source address from (a probe's src_addr), when valid: source-based
+// routing rules then decide as they did for the probe.
+func (n *Netns) SnapshotFrom(dst, from netip.Addr) *Snapshot {
 	s := &Snapshot{Name: n.Name, Dst: dst}
 	h := n.h
 	if h == nil {
@@ -57,7 +62,7 @@ func (n *Netns) Snapshot(dst netip.Addr) *Snapshot {
 		s.Links = append(s.Links, readLink(n, nl, names, addrs[nl.Attrs().Index]))
 	}
 	if dst.IsValid() {
-		s.Lookup, s.Gateway, s.Dev = lookupRoute(h, dst, names)
+		s.Lookup, s.Gateway, s.Dev = lookupRoute(h, dst, from, names)
 	}
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := h.RouteList(nil, fam)
@@ -176,17 +181,23 @@ func addrText(ad netlink.Addr) (string, bool) {
 
 // lookupRoute asks the kernel which route it would take to dst and
 // returns it as text, with its gateway and the link it leaves by.
-func lookupRoute(h *netlink.Handle, dst netip.Addr, names map[int]string) (string, netip.Addr, string) {
-	rs, err := h.RouteGet(dst.AsSlice())
+func lookupRoute(h *netlink.Handle, dst, from netip.Addr, names map[int]string) (string, netip.Addr, string) {
+	what := "route to " + dst.String()
+	o := &netlink.RouteGetOptions{}
+	if from.IsValid() {
+		what += " from " + from.String()
+		o.SrcAddr = from.AsSlice()
+	}
+	rs, err := h.RouteGetWithOptions(dst.AsSlice(), o)
 	if err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
-			return fmt.Sprintf("route to %s: none (%s)", dst, errno.Error()), netip.Addr{}, ""
+			return fmt.Sprintf("%s: none (%s)", what, errno.Error()), netip.Addr{}, ""
 		}
-		return fmt.Sprintf("route to %s: %v", dst, err), netip.Addr{}, ""
+		return fmt.Sprintf("%s: %v", what, err), netip.Addr{}, ""
 	}
 	if len(rs) == 0 {
-		return fmt.Sprintf("route to %s: none", dst), netip.Addr{}, ""
+		return what + ": none", netip.Addr{}, ""
 	}
 	r := rs[0]
 	gw, _ := netip.AddrFromSlice(r.Gw)
@@ -203,7 +214,7 @@ func lookupRoute(h *netlink.Handle, dst netip.Addr, names map[int]string) (strin
 	if r.Src != nil {
 		w = append(w, "src "+r.Src.String())
 	}
-	return fmt.Sprintf("route to %s: %s", dst, strings.Join(w, " ")), gw.Unmap(), names[r.LinkIndex]
+	return what + ": " + strings.Join(w, " "), gw.Unmap(), names[r.LinkIndex]
 }
 
 // routeText writes a route as ip route does.
