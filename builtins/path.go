@@ -119,7 +119,7 @@ func fnExpectPath(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 					e.Detail += fmt.Sprintf(" (%d traces within %s)", n, within.d)
 				}
 				if !e.OK && !e.Cut {
-					e.Output = walkText(r.Lab.WalkFIB(e.Src, e.Dst, netip.Addr{}))
+					e.Output = walkBothWays(r.Lab, e.Src, e.Dst)
 				}
 				return
 			}
@@ -160,15 +160,30 @@ func pathText(r *Run, tr lab.Trace) string {
 	return "hops " + strings.Join(parts, ", ") + ": " + tr.Detail
 }
 
+// walkBothWays walks the FIB from src to dst and, when the packet would
+// arrive, the answer's way back from dst's namespace to the source address
+// the first hop chose.
+func walkBothWays(l *lab.Lab, src *lab.Netns, dst netip.Addr) string {
+	hops := l.WalkFIB(src, dst, netip.Addr{})
+	out := walkText("on the way", hops)
+	if len(hops) < 2 {
+		return out
+	}
+	if last, from := hops[len(hops)-1], hops[0].Route.Src; last.Done && from.IsValid() {
+		out += walkText("on the way back, for "+last.NS.Name+"'s answer", l.WalkFIB(last.NS, from, dst))
+	}
+	return out
+}
+
 // walkText writes a FIB walk, one hop a line, as ip route get would answer
 // in each namespace: "2 r1 (in eth0): via 10.0.2.2 dev eth1 src 10.0.2.1
 // table main", ending with where and why the packet stops.
-func walkText(hops []lab.FIBHop) string {
+func walkText(way string, hops []lab.FIBHop) string {
 	if len(hops) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("FIB decisions on the way (ip route get in each namespace):\n")
+	b.WriteString("FIB decisions " + way + " (ip route get in each namespace):\n")
 	for i, h := range hops {
 		fmt.Fprintf(&b, "  %d ", i+1)
 		if h.NS == nil {
@@ -180,8 +195,11 @@ func walkText(hops []lab.FIBHop) string {
 			b.WriteString(" (in " + h.IIF + ")")
 		}
 		var w []string
-		if h.Route.Dev != "" && !h.Done {
-			w = append(w, describeRoute(h.Route))
+		if rt := h.Route; rt.Dev != "" && !h.Done {
+			if h.IIF != "" {
+				rt.Src = netip.Addr{} // the packet's own source, which the first hop shows
+			}
+			w = append(w, describeRoute(rt))
 		}
 		if h.Stop != "" {
 			w = append(w, h.Stop)
