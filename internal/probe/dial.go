@@ -156,22 +156,11 @@ func sockSrc(fd int) netip.Addr {
 // bindSrc binds the socket fd, about to connect to dst, to the source
 // address src (port chosen by the kernel). It closes fd on failure.
 func bindSrc(fd int, src, dst netip.Addr) error {
-	var sa unix.Sockaddr
-	switch {
-	case src.Is4() && dst.Is4():
-		sa = &unix.SockaddrInet4{Addr: src.As4()}
-	case src.Is6() && dst.Is6():
-		s6 := &unix.SockaddrInet6{Addr: src.As16()}
-		if z := src.Zone(); z != "" {
-			id, _ := strconv.ParseUint(z, 10, 32)
-			s6.ZoneId = uint32(id)
-		}
-		sa = s6
-	default:
+	if src.Is4() != dst.Is4() {
 		unix.Close(fd)
 		return fmt.Errorf("source %s and destination %s are not of one family", src, dst)
 	}
-	if err := unix.Bind(fd, sa); err != nil {
+	if err := unix.Bind(fd, sockaddr(src)); err != nil {
 		unix.Close(fd)
 		return os.NewSyscallError("bind", err)
 	}
