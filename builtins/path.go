@@ -204,7 +204,10 @@ func walkText(way string, hops []lab.FIBHop) string {
 		if h.Stop != "" {
 			w = append(w, h.Stop)
 		}
-		b.WriteString(": " + strings.Join(w, ": ") + "\n")
+		if h.Firewall != "" {
+			w = append(w, h.Firewall)
+		}
+		b.WriteString(": " + strings.Join(w, "; ") + "\n")
 	}
 	return b.String()
 }

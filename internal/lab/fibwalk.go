@@ -6,7 +6,10 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +30,11 @@ type FIBHop struct {
 	Route Route  // the decision; zero when Stop says there was none
 	Stop  string // why the packet goes no further from here; "" if it goes on
 	Done  bool   // the packet arrived: dst is an address of NS
+	// Firewall names the nftables rules of the hook the packet crosses
+	// here (output at the source, forward on the way, input where it
+	// arrives) that drop or reject, "" when there are none: a hint where
+	// a packet the FIB lets through may die.
+	Firewall string
 }
 
 // WalkFIB follows a packet from src to dst through the FIB of each
@@ -51,6 +59,7 @@ func (l *Lab) WalkFIB(src *Netns, dst, from netip.Addr) []FIBHop {
 		if iif != "" && ns.HasAddr(dst) {
 			h.Done = true
 			h.Stop = fmt.Sprintf("arrived: %s is an address of %s", dst, ns.Name)
+			h.Firewall = dropRules(ns, hookInput)
 			return append(hops, h)
 		}
 		if iif != "" {
@@ -67,6 +76,7 @@ func (l *Lab) WalkFIB(src *Netns, dst, from netip.Addr) []FIBHop {
 		if !from.IsValid() {
 			from = h.Route.Src // the source the first hop chose stays
 		}
+		h.Firewall = dropRules(ns, map[bool]uint32{true: hookOutput, false: hookForward}[iif == ""])
 		hops = append(hops, h)
 		owner, in := l.ownerLink(next)
 		if owner == nil {
@@ -213,4 +223,74 @@ func (n *Netns) RoutesTo(dst netip.Addr) ([]Route, error) {
 		return b.Dst.Bits() - a.Dst.Bits()
 	})
 	return out, nil
+}
+
+// The netfilter hooks a walk looks at.
+const (
+	hookInput   = 1
+	hookForward = 2
+	hookOutput  = 3
+)
+
+// dropRules says which filter chains of ns on hook drop or reject: "the
+// forward hook drops (chain forward: 2 rules that drop or reject)", or ""
+// when none does. It reads the kernel's rules, not the lab's record, so
+// rules that programs added count too.
+func dropRules(ns *Netns, hook uint32) string {
+	if ns.lab.opts.Plan {
+		return ""
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(ns.fd))
+	if err != nil {
+		return ""
+	}
+	chains, err := c.ListChains()
+	if err != nil {
+		return ""
+	}
+	var found []string
+	for _, ch := range chains {
+		if ch.Hooknum == nil || uint32(*ch.Hooknum) != hook || ch.Type != nftables.ChainTypeFilter {
+			continue
+		}
+		rules, err := c.GetRules(ch.Table, ch)
+		if err != nil {
+			continue
+		}
+		n := 0
+		for _, r := range rules {
+			if dropsOrRejects(r) {
+				n++
+			}
+		}
+		var w []string
+		if n > 0 {
+			w = append(w, fmt.Sprintf("%d drop or reject rule%s", n, plural(n)))
+		}
+		if ch.Policy != nil && *ch.Policy == nftables.ChainPolicyDrop {
+			w = append(w, "policy drop")
+		}
+		if len(w) > 0 {
+			found = append(found, fmt.Sprintf("chain %s %s: %s", ch.Table.Name, ch.Name, strings.Join(w, ", ")))
+		}
+	}
+	if len(found) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the %s hook may drop it (%s)", hookNames[hook], strings.Join(found, "; "))
+}
+
+// dropsOrRejects reports whether a rule's verdict is drop or reject.
+func dropsOrRejects(r *nftables.Rule) bool {
+	for _, e := range r.Exprs {
+		switch e := e.(type) {
+		case *expr.Reject:
+			return true
+		case *expr.Verdict:
+			if e.Kind == expr.VerdictDrop {
+				return true
+			}
+		}
+	}
+	return false
 }
