@@ -220,21 +220,22 @@ func fnPortForward(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 	return starlark.None, nil
 }
 
-// fnFirewall implements firewall(ns, action, src=None, dst=None, proto=None, port=None, icmp_type=None, in_=None, out=None, not_in=None, not_out=None, state=None, hook="forward").
+// fnFirewall implements firewall(ns, action, src=None, dst=None, proto=None, port=None, icmp_type=None, in_=None, out=None, not_in=None, not_out=None, state=None, hook="forward", counter=False).
 func fnFirewall(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		ns     = nsArg{run: r}
-		action string
-		proto  string
-		port   portArg
-		hook   = "forward"
-		m      matchArgs
-		icmp   string
+		ns      = nsArg{run: r}
+		action  string
+		proto   string
+		port    portArg
+		hook    = "forward"
+		m       matchArgs
+		icmp    string
+		counter bool
 	)
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "action", &action,
 		"src??", &m.src, "dst??", &m.dst, "proto??", &proto, "port??", &port, "icmp_type??", &icmp,
 		"in_??", &m.in, "out??", &m.out, "not_in??", &m.notIn, "not_out??", &m.notOut,
-		"state??", &m.state, "hook?", &hook); err != nil {
+		"state??", &m.state, "hook?", &hook, "counter?", &counter); err != nil {
 		return nil, err
 	}
 	x, err := m.match(ns.ns)
@@ -242,5 +243,12 @@ func fnFirewall(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	x.Proto, x.Port, x.ICMPType = proto, port.n, icmp
-	return starlark.None, ns.ns.Filter(hook, action, x)
+	if !counter {
+		return starlark.None, ns.ns.Filter(hook, action, x)
+	}
+	rc, err := ns.ns.CountedFilter(hook, action, x)
+	if err != nil {
+		return nil, err
+	}
+	return &FirewallRule{run: r, rc: rc}, nil
 }

@@ -36,8 +36,9 @@ var FilterHooks = nft.FilterHooks
 // nftState is a namespace's share of the lab's nftables table: which of its
 // chains exist so far.
 type nftState struct {
-	table  *nftables.Table
-	chains map[string]*nftables.Chain
+	table   *nftables.Table
+	chains  map[string]*nftables.Chain
+	counted int // rules with a counter so far: their comment tags
 }
 
 // Masquerade adds a source NAT rule (nft.Masquerade): packets that match m
@@ -70,6 +71,63 @@ func (n *Netns) LocalPortForward(m Match, to netip.AddrPort) error {
 // decides, and packets no rule matches are accepted.
 func (n *Netns) Filter(hook, action string, m Match) error {
 	return n.addRule(m, func() (nft.Rule, error) { return nft.Filter(hook, action, m) })
+}
+
+// RuleCounter is a filter rule with a counter (CountedFilter), found again
+// by its comment tag to read what it matched.
+type RuleCounter struct {
+	NS    *Netns
+	Chain string // the base chain it is in
+	Tag   string // its comment
+	Desc  string // nft.Rule's Desc
+}
+
+// CountedFilter adds a filter rule as Filter does, with a counter.
+func (n *Netns) CountedFilter(hook, action string, m Match) (*RuleCounter, error) {
+	tag := "nsscript-counter-1"
+	if n.nft != nil {
+		tag = fmt.Sprintf("nsscript-counter-%d", n.nft.counted+1)
+	}
+	var rule nft.Rule
+	err := n.addRule(m, func() (nft.Rule, error) {
+		r, err := nft.Filter(hook, action, m)
+		if err == nil {
+			rule = r.Counted(tag)
+		}
+		return rule, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.nft.counted++
+	return &RuleCounter{NS: n, Chain: rule.Chain, Tag: tag, Desc: rule.Desc}, nil
+}
+
+// Counters reads the packets and bytes the rule has matched, from the
+// kernel (0, 0 in a plan).
+func (rc *RuleCounter) Counters() (packets, bytes uint64, err error) {
+	n := rc.NS
+	n.lab.Note(Step{NS: n.Name, Op: "show", Desc: "read the counter of the rule " + rc.Desc,
+		Cmds: []string{nftCmd(n, fmt.Sprintf("list chain inet %s %s", NFTTable, rc.Chain))}})
+	if n.lab.opts.Plan {
+		return 0, 0, nil
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(n.fd))
+	if err != nil {
+		return 0, 0, fmt.Errorf("nftables: %w", err)
+	}
+	rules, err := c.GetRules(n.nft.table, n.nft.chains[rc.Chain])
+	if err != nil {
+		return 0, 0, fmt.Errorf("nftables: list chain %s: %w", rc.Chain, errnoOf(err))
+	}
+	for _, r := range rules {
+		if nft.CommentTag(r.UserData) == rc.Tag {
+			if p, b, ok := nft.Counter(r.Exprs); ok {
+				return p, b, nil
+			}
+		}
+	}
+	return 0, 0, fmt.Errorf("the rule %q (comment %q) is no longer in chain %s of netns %q", rc.Desc, rc.Tag, rc.Chain, n.Name)
 }
 
 // addRule compiles a rule whose match is m, checks that m's interfaces are
@@ -122,7 +180,7 @@ func (n *Netns) addRule(m Match, compile func() (nft.Rule, error)) error {
 		if newChain {
 			c.AddChain(ch)
 		}
-		c.AddRule(&nftables.Rule{Table: st.table, Chain: ch, Exprs: r.Exprs})
+		c.AddRule(&nftables.Rule{Table: st.table, Chain: ch, Exprs: r.Exprs, UserData: r.UserData})
 		if err := c.Flush(); err != nil {
 			return fmt.Errorf("nftables: %w", errnoOf(err))
 		}

@@ -57,6 +57,47 @@ type Rule struct {
 	// forgotten once the rule is in (NAT rules: a flow tracked before the
 	// rule keeps its untranslated binding otherwise).
 	FlushConntrack bool
+	// UserData is the rule's user data (Counted: its comment), by which the
+	// lab finds the rule again.
+	UserData []byte
+	tailText string // the action part of Text
+}
+
+// Counted returns r with a counter before its action and the comment tag,
+// as `nft add rule ... counter accept comment "TAG"` makes it; the comment
+// is how the rule is found again to read the counter (RuleCounter).
+func (r Rule) Counted(tag string) Rule {
+	n := len(r.Exprs)
+	r.Exprs = append(append(append([]expr.Any{}, r.Exprs[:n-1]...), &expr.Counter{}), r.Exprs[n-1])
+	head := strings.TrimSpace(strings.TrimSuffix(r.Text, r.tailText))
+	r.Text = strings.TrimSpace(head+" counter "+r.tailText) + fmt.Sprintf(" comment %q", tag)
+	// nft's user data is a list of TLVs; type 0 is the rule's comment, a
+	// NUL-terminated string, which nft list shows.
+	r.UserData = append([]byte{0, byte(len(tag) + 1)}, append([]byte(tag), 0)...)
+	return r
+}
+
+// CommentTag returns the comment in a rule's user data, "" if none.
+func CommentTag(ud []byte) string {
+	for len(ud) >= 2 && int(ud[1])+2 <= len(ud) {
+		typ, val := ud[0], ud[2:2+int(ud[1])]
+		if typ == 0 {
+			return strings.TrimRight(string(val), "\x00")
+		}
+		ud = ud[2+int(ud[1]):]
+	}
+	return ""
+}
+
+// Counter returns the counter expression of a rule read back from the
+// kernel: its packets and bytes, and false if it has none.
+func Counter(exprs []expr.Any) (packets, bytes uint64, ok bool) {
+	for _, e := range exprs {
+		if c, is := e.(*expr.Counter); is {
+			return c.Packets, c.Bytes, true
+		}
+	}
+	return 0, 0, false
 }
 
 // chainDef is one of the base chains the lab may create.
@@ -246,6 +287,7 @@ func (m Match) rule(chain string, pre []expr.Any, preText string, tail []expr.An
 		Text:           strings.TrimSpace(preText + mtext + " " + text),
 		Desc:           desc,
 		FlushConntrack: flushCT,
+		tailText:       text,
 	}
 }
 

@@ -163,3 +163,35 @@ func TestICMPTypeExprAndErrors(t *testing.T) {
 		t.Error("local port forward with an input interface accepted")
 	}
 }
+
+// TestCounted: a counted rule has its counter right before the action, the
+// nft text says so with the comment, and the comment comes back out of the
+// user data the kernel returns.
+func TestCounted(t *testing.T) {
+	r, err := Filter("input", Reject, Match{Proto: "tcp", Port: 22})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.Counted("nsscript-counter-7")
+	if n := len(c.Exprs); n != len(r.Exprs)+1 {
+		t.Fatalf("%d expressions, want %d", n, len(r.Exprs)+1)
+	}
+	if _, ok := c.Exprs[len(c.Exprs)-2].(*expr.Counter); !ok {
+		t.Errorf("expression before the action is %T, want a counter", c.Exprs[len(c.Exprs)-2])
+	}
+	if want := `tcp dport 22 counter reject with icmpx admin-prohibited comment "nsscript-counter-7"`; c.Text != want {
+		t.Errorf("text %q, want %q", c.Text, want)
+	}
+	if got := CommentTag(c.UserData); got != "nsscript-counter-7" {
+		t.Errorf("CommentTag = %q", got)
+	}
+	if got := CommentTag(append([]byte{7, 2, 'x', 0}, c.UserData...)); got != "nsscript-counter-7" {
+		t.Errorf("CommentTag after another TLV = %q", got)
+	}
+	if p, b, ok := Counter([]expr.Any{&expr.Counter{Packets: 3, Bytes: 252}}); !ok || p != 3 || b != 252 {
+		t.Errorf("Counter = %d, %d, %v", p, b, ok)
+	}
+	if len(r.UserData) != 0 || strings.Contains(r.Text, "counter") {
+		t.Error("Counted changed the rule it was called on")
+	}
+}
