@@ -142,17 +142,19 @@ func TestRootlessSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	suite := func(nob bool, only string) map[string]specResult {
+	launch := func(nob bool, only string) *proc {
 		args := []string{"test", "-json", "-p", "2"}
 		if only != "" {
 			args = append(args, "-run", only)
 		}
-		p := start(t, append(args, "testdata"), func(c *exec.Cmd) {
+		return start(t, append(args, "testdata"), func(c *exec.Cmd) {
 			c.Dir = root
 			if nob {
 				asNobody(c)
 			}
 		})
+	}
+	results := func(p *proc) map[string]specResult {
 		p.wait(t, 15*time.Minute)
 		res := map[string]specResult{}
 		for _, line := range bytes.Split([]byte(p.stdout.String()), []byte("\n")) {
@@ -166,7 +168,12 @@ func TestRootlessSpecs(t *testing.T) {
 		}
 		return res
 	}
-	asRoot, asUser := suite(false, ""), suite(true, "")
+	suite := func(nob bool, only string) map[string]specResult { return results(launch(nob, only)) }
+	// The two suites run at the same time: their labs mostly wait (for
+	// daemons, for within= windows), and one after the other they took
+	// most of go test's default 10 minutes on a loaded machine.
+	rootRun, userRun := launch(false, ""), launch(true, "")
+	asRoot, asUser := results(rootRun), results(userRun)
 	var names []string
 	for n := range asRoot {
 		names = append(names, n)
