@@ -75,6 +75,11 @@ func (l *Lab) Settle(ctx context.Context) {
 		return
 	}
 	l.mu.Lock()
+	if len(l.pending) == 0 {
+		// Every probe passes here: nothing to allocate when nothing changed.
+		l.mu.Unlock()
+		return
+	}
 	byNS := map[*Netns][]*Link{}
 	for lk := range l.pending {
 		if l.canComeUp(lk, 0) {
