@@ -40,12 +40,11 @@ func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
 }
 
 // maxTogether bounds how many waiting probes one holder of the lock
-// prepares. The probes of a batch start together when it is done, and a
-// namespace's one reader then competes with all of them for the CPU: a
-// reply it reads late counts as late. Up to this many keeps that
-// competition short (with all 2,450 probes of a mesh of 50 at once, under
-// strace, most missed their 1s timeout although every reply came) and
-// still makes most writes carry many requests.
+// prepares: the one that holds it keeps its own probe waiting for all of
+// them, and they all start together once it is done. A namespace's one
+// reader then competes with them for the CPU, and a reply it reads late
+// counts as late (see BENCHMARKS.md). Up to this many still makes most
+// writes carry many requests.
 const maxTogether = 128
 
 // prepareAll prepares the paths of probes (source, destination), and of
