@@ -39,7 +39,8 @@ var journalNS = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^/proc/[0-9]+(/task/[0-9]+)?/ns/net$`)
 })
 
-// linkTag matches the aliases Journal.intend gives links.
+// linkTag matches the aliases Journal.intend gives links (compiled on
+// first use, as journalNS: package init runs in every exec).
 var linkTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^nsscript:[0-9]+\.[0-9]+:[0-9]+$`) })
 
 // checkEntry refuses an entry that nsscript could not have written: a kind
