@@ -40,7 +40,7 @@ func TestRouteGetManyMatchesRouteGet(t *testing.T) {
 	for i, dst := range dsts {
 		var want routeAnswer
 		if routes, err := ns.h.RouteGet(net.IP(dst.AsSlice())); err == nil && len(routes) > 0 {
-			want = answerOf(routes[0])
+			want = routeAnswerOf(routes[0])
 		}
 		if got[i] != want {
 			t.Fatalf("lookup %d of %s: %+v, one at a time %+v", i, dst, got[i], want)

@@ -151,7 +151,7 @@ func routeGetMany(ns *Netns, dsts []netip.Addr, rb []byte) []routeAnswer {
 		}
 		routes, err := ns.h.RouteGet(net.IP(dst.AsSlice()))
 		if err == nil && len(routes) > 0 {
-			out[i] = answerOf(routes[0])
+			out[i] = routeAnswerOf(routes[0])
 		}
 	}
 	return out
@@ -194,8 +194,8 @@ func parseRoute(b []byte) routeAnswer {
 	return a
 }
 
-// answerOf is routeAnswer of a route Handle.RouteGet returned.
-func answerOf(r netlink.Route) routeAnswer {
+// routeAnswerOf is the routeAnswer of a route Handle.RouteGet returned.
+func routeAnswerOf(r netlink.Route) routeAnswer {
 	return routeAnswer{ok: true, local: r.Type == unix.RTN_LOCAL, src: addrOf(r.Src), gw: addrOf(r.Gw), oif: r.LinkIndex}
 }
 
