@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nsscript/nsscript/internal/control"
@@ -139,7 +140,7 @@ func labArg(words []string) string {
 	return ""
 }
 
-var flagLine = regexp.MustCompile(`(?m)^  -(\S+)`)
+var flagLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^  -(\S+)`) })
 
 // commandFlags returns the flags of the command called name, as --NAME,
 // read from its own help.
@@ -149,7 +150,7 @@ func commandFlags(name string) []string {
 			var out bytes.Buffer
 			c.run(&Env{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}, []string{"-h"})
 			var flags []string
-			for _, m := range flagLine.FindAllStringSubmatch(out.String(), -1) {
+			for _, m := range flagLine().FindAllStringSubmatch(out.String(), -1) {
 				flags = append(flags, "--"+m[1])
 			}
 			return flags

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -34,16 +35,19 @@ var madeKinds = map[string]bool{"veth": true, "bridge": true, "dummy": true, "ip
 
 // journalNS matches the namespace paths a journal may name besides the
 // netns directory's entries: those of processes and threads.
-var journalNS = regexp.MustCompile(`^/proc/[0-9]+(/task/[0-9]+)?/ns/net$`)
+var journalNS = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/proc/[0-9]+(/task/[0-9]+)?/ns/net$`)
+})
 
-// linkTag matches the aliases Journal.intend gives links.
-var linkTag = regexp.MustCompile(`^nsscript:[0-9]+\.[0-9]+:[0-9]+$`)
+// linkTag matches the aliases Journal.intend gives links (compiled on
+// first use, as journalNS: package init runs in every exec).
+var linkTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^nsscript:[0-9]+\.[0-9]+:[0-9]+$`) })
 
 // checkEntry refuses an entry that nsscript could not have written: a kind
 // it does not make, a file outside netnsDir, a sysctl outside net.*, a tag
 // that is not the run's.
 func checkEntry(e *Entry, netnsDir string) error {
-	if e.NS != "" && !journalNS.MatchString(e.NS) && !inNetnsDir(e.NS, netnsDir) {
+	if e.NS != "" && !journalNS().MatchString(e.NS) && !inNetnsDir(e.NS, netnsDir) {
 		return fmt.Errorf("namespace %q is neither under %s nor a process's", e.NS, netnsDir)
 	}
 	switch e.Kind {
@@ -51,7 +55,7 @@ func checkEntry(e *Entry, netnsDir string) error {
 		if e.Name == "" || len(e.Name) > 15 || strings.ContainsAny(e.Name, "/ \t\n\x00") {
 			return fmt.Errorf("invalid link name %q", e.Name)
 		}
-		if !linkTag.MatchString(e.Tag) || !strings.HasSuffix(e.Tag, fmt.Sprintf(":%d", e.ID)) {
+		if !linkTag().MatchString(e.Tag) || !strings.HasSuffix(e.Tag, fmt.Sprintf(":%d", e.ID)) {
 			return fmt.Errorf("link tag %q is not one nsscript gives (nsscript:PID.START:%d)", e.Tag, e.ID)
 		}
 	case Netns:

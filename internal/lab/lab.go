@@ -84,10 +84,13 @@ type Lab struct {
 	nextIndex int
 	neigh     neighState // static neighbours and deterministic MACs (neigh.go)
 
-	mu      sync.Mutex // guards pending and probers
+	mu      sync.Mutex // guards pending, settling and probers
 	pending map[*Link]bool
-	closed  bool
-	probed  atomic.Bool // a probe was sent (neighbour entries may exist)
+	// settling holds a channel per Settle still waiting for links it took
+	// from pending, closed when it is done (ready.go).
+	settling []chan struct{}
+	closed   bool
+	probed   atomic.Bool // a probe was sent (neighbour entries may exist)
 
 	captures []*Capture // capture.go; guarded by mu
 	dhcp     dhcpState  // dhcp.go; guarded by mu

@@ -7,9 +7,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // The IPv4 neighbour (ARP) table is one table for every namespace of the
@@ -84,11 +81,19 @@ type neighState struct {
 	installed map[neighKey]string // entries made since the last change, with their MAC
 	walked    map[walkKey]walkEnd // paths already prepared, and the rest of each
 	lookups   int                 // route lookups made by walks (for tests)
-	trunks    map[*Link][]*Link   // bridge -> its ports that lead to another bridge
-	fdbDone   map[*Link]bool      // links whose MAC the bridges know
-	table     *NeighTable         // the kernel's table, read at most every tableEvery
-	tableAt   time.Time
-	tableErr  error
+	writes    int                 // netlink writes of walks and entries (for tests)
+	buf       []byte              // answers of batched requests (nlbatch.go)
+
+	queue      map[*Netns][]queuedNeigh // entries for flushNeigh
+	queueOrder []*Netns
+
+	pendMu   sync.Mutex
+	pending  []walkKey         // probes waiting for mu, prepared by whoever gets it
+	trunks   map[*Link][]*Link // bridge -> its ports that lead to another bridge
+	fdbDone  map[*Link]bool    // links whose MAC the bridges know
+	table    *NeighTable       // the kernel's table, read at most every tableEvery
+	tableAt  time.Time
+	tableErr error
 
 	watch overflowWatch // for failed probes' details
 }
@@ -261,224 +266,4 @@ func segments(l *Lab) map[*Link]int {
 		seg[lk] = id
 	}
 	return seg
-}
-
-// prepareNeigh makes sure, in static mode, that the path of a probe from src
-// to dst and the path of its reply have permanent neighbour entries. Hops it
-// cannot work out (a device the lab did not make, NAT, a tunnel) are left to
-// ARP. Every probe calls it, through beforeProbe. It is safe for concurrent
-// use by probes.
-func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
-	if !dst.Is4() || l.opts.Neigh == NeighARP {
-		return
-	}
-	l.neigh.mu.Lock()
-	defer l.neigh.mu.Unlock()
-	l.refreshView()
-	if !l.neigh.static {
-		return
-	}
-	end := l.walkPath(src, dst)
-	if end.ns != nil && end.src.IsValid() {
-		l.walkPath(end.ns, end.src)
-	}
-}
-
-// walkPath follows the kernel's routes from ns towards dst, one namespace at
-// a time, installing a permanent entry for each next hop. The rest of a walk
-// from the namespace of the next hop on is itself a walk to dst, remembered
-// like the whole one: in a mesh, the walk from b to a's address is the
-// reply path of a's probe to b and the path of b's probe to a, and every
-// probe to a ends with the same lookup in a. Each (namespace, destination)
-// costs one route lookup per view of the lab, not one per probe.
-func (l *Lab) walkPath(ns *Netns, dst netip.Addr) walkEnd {
-	end, _ := l.walkFrom(ns, dst, maxHops)
-	return end
-}
-
-// walkFrom is walkPath with at most hops lookups; cut reports that the
-// limit ended the walk (such a walk is not remembered: from nearer its
-// start the rest of it may be found).
-func (l *Lab) walkFrom(ns *Netns, dst netip.Addr, hops int) (end walkEnd, cut bool) {
-	key := walkKey{ns, dst}
-	if end, ok := l.neigh.walked[key]; ok {
-		return end, false
-	}
-	if ns == nil || ns.h == nil {
-		return end, false
-	}
-	if hops == 0 {
-		return end, true
-	}
-	l.neigh.walked[key] = end // a routing loop ends here
-	defer func() {
-		if cut {
-			delete(l.neigh.walked, key)
-		} else {
-			l.neigh.walked[key] = end
-		}
-	}()
-	l.neigh.lookups++
-	routes, err := ns.h.RouteGet(net.IP(dst.AsSlice()))
-	if err != nil || len(routes) == 0 {
-		return end, false
-	}
-	r := routes[0]
-	if a, ok := netip.AddrFromSlice(r.Src); ok {
-		end.src = a.Unmap()
-	}
-	if r.Type == unix.RTN_LOCAL {
-		end.ns = ns
-	} else if target := l.nextHop(ns, dst, r); target != nil {
-		var rest walkEnd
-		rest, cut = l.walkFrom(target.ns, dst, hops-1)
-		end.ns = rest.ns
-	}
-	return end, cut
-}
-
-// nextHop installs the permanent entry for route r's next hop from ns
-// towards dst and returns the link that has the next hop's address, or nil
-// where the lab cannot tell.
-func (l *Lab) nextHop(ns *Netns, dst netip.Addr, r netlink.Route) *Link {
-	nh := dst
-	if a, ok := netip.AddrFromSlice(r.Gw); ok && r.Gw != nil {
-		nh = a.Unmap()
-	}
-	oif := l.linkAt(ns, r.LinkIndex)
-	if oif == nil {
-		return nil
-	}
-	target := l.ownerOn(nh, l.neigh.segment[oif], oif)
-	if target != nil {
-		l.installNeigh(ns, oif, nh, target)
-	}
-	return target
-}
-
-// linkAt returns the lab's link with interface index idx in ns, or nil.
-func (l *Lab) linkAt(ns *Netns, idx int) *Link {
-	m := l.neigh.byIndex[ns]
-	if m == nil {
-		m = map[int]*Link{}
-		for _, lk := range ns.order {
-			if lk.index != 0 {
-				m[lk.index] = lk
-			}
-		}
-		l.neigh.byIndex[ns] = m
-	}
-	if lk := m[idx]; lk != nil {
-		return lk
-	}
-	nl, err := ns.h.LinkByIndex(idx)
-	if err != nil {
-		return nil
-	}
-	lk := ns.links[nl.Attrs().Name]
-	if lk != nil && lk.index == 0 {
-		lk.index = idx
-		m[idx] = lk
-	}
-	if lk != nil && lk.index == idx {
-		return lk
-	}
-	return nil
-}
-
-// ownerOn returns the link that has address a on the segment seg (not from,
-// the link the packet leaves by), or nil if none or more than one has it.
-func (l *Lab) ownerOn(a netip.Addr, seg int, from *Link) *Link {
-	var found *Link
-	for _, lk := range l.neigh.owners[a] {
-		if lk == from || l.neigh.segment[lk] != seg {
-			continue
-		}
-		if found != nil {
-			return nil // the same address twice on one segment: let ARP decide
-		}
-		found = lk
-	}
-	return found
-}
-
-// installNeigh adds a permanent entry in ns: addr is at target's MAC, out of
-// oif. Only namespaces the lab created get entries (a --host run must leave
-// the real host's table alone).
-func (l *Lab) installNeigh(ns *Netns, oif *Link, addr netip.Addr, target *Link) {
-	if ns.Existing || (l.opts.HostMode && ns == l.Host) {
-		return
-	}
-	mac := target.mac
-	if mac == nil {
-		nl, err := target.ns.h.LinkByName(target.name)
-		if err != nil {
-			return
-		}
-		mac = nl.Attrs().HardwareAddr
-		target.mac = mac
-	}
-	key := neighKey{ns, oif.index, addr}
-	if l.neigh.installed[key] == mac.String() {
-		return
-	}
-	err := ns.h.NeighSet(&netlink.Neigh{
-		LinkIndex:    oif.index,
-		Family:       unix.AF_INET,
-		State:        netlink.NUD_PERMANENT,
-		IP:           net.IP(addr.AsSlice()),
-		HardwareAddr: mac,
-	})
-	if err == nil {
-		l.neigh.installed[key] = mac.String()
-	}
-	l.teachBridges(target, mac)
-}
-
-// teachBridges gives every bridge on target's segment a static forwarding
-// entry for target's MAC. Without ARP, no frame from target has taught a
-// bridge where it is, and the bridge floods each unknown unicast frame to all
-// its ports: with a thousand ports, that is most of a probe's cost.
-func (l *Lab) teachBridges(target *Link, mac net.HardwareAddr) {
-	s := &l.neigh
-	if s.fdbDone[target] {
-		return
-	}
-	s.fdbDone[target] = true
-	// Walk from bridge to bridge (across veths between them); the port by
-	// which the walk enters a bridge is the one that leads back to target.
-	type hop struct{ br, port *Link }
-	var queue []hop
-	seen := map[*Link]bool{}
-	enter := func(br, port *Link) {
-		if br != nil && !seen[br] {
-			seen[br] = true
-			queue = append(queue, hop{br, port})
-		}
-	}
-	if target.kind == "bridge" {
-		enter(target, nil)
-	}
-	enter(target.master, target)
-	if target.peer != nil {
-		enter(target.peer.master, target.peer)
-	}
-	for len(queue) > 0 {
-		h := queue[0]
-		queue = queue[1:]
-		if h.port != nil && h.port.index != 0 && !h.br.ns.Existing && !(l.opts.HostMode && h.br.ns == l.Host) {
-			_ = h.br.ns.h.NeighSet(&netlink.Neigh{
-				LinkIndex:    h.port.index,
-				Family:       unix.AF_BRIDGE,
-				Flags:        netlink.NTF_MASTER,
-				State:        netlink.NUD_NOARP,
-				HardwareAddr: mac,
-			})
-		}
-		for _, p := range s.trunks[h.br] {
-			if p != h.port {
-				enter(p.peer.master, p.peer)
-			}
-		}
-	}
 }

@@ -39,6 +39,9 @@ type Netns struct {
 	pinger   *probe.Pinger
 	pingErr  error
 
+	batchOnce sync.Once
+	batch     int // netlink socket for batched requests (nlbatch.go), -1 if none
+
 	front   front  // the script's value for it (front.go)
 	deleted string // where it was deleted, once it was (delete.go)
 }
@@ -145,6 +148,11 @@ func (n *Netns) close() {
 	if n.h != nil {
 		n.h.Close()
 		n.h = nil
+	}
+	n.batchOnce.Do(func() { n.batch = -1 })
+	if n.batch >= 0 {
+		unix.Close(n.batch)
+		n.batch = -1
 	}
 	if n.fd >= 0 {
 		unix.Close(n.fd)

@@ -68,13 +68,26 @@ func (l *Lab) canComeUp(lk *Link, depth int) bool {
 // for a bridge port, the bridge forwards, and its IPv6 addresses are no
 // longer tentative (unreadyLinks). A probe right after link-up
 // otherwise loses its first packet (or, worse, the ARP request it triggers,
-// which the kernel retries only a second later). It never waits longer than
-// SettleTimeout.
+// which the kernel retries only a second later). Concurrent probes each call
+// it: one that finds nothing new still waits for the links an earlier call
+// is waiting for. It never waits longer than SettleTimeout (per call).
 func (l *Lab) Settle(ctx context.Context) {
 	if l.opts.Plan {
 		return
 	}
 	l.mu.Lock()
+	// Links another Settle took are not ready either until it is done
+	// (settled changes l.settling in place: copy it).
+	var earlier []chan struct{}
+	if len(l.settling) > 0 {
+		earlier = append(earlier, l.settling...)
+	}
+	if len(l.pending) == 0 {
+		// Every probe passes here: nothing to allocate when nothing changed.
+		l.mu.Unlock()
+		waitSettled(ctx, earlier)
+		return
+	}
 	byNS := map[*Netns][]*Link{}
 	for lk := range l.pending {
 		if l.canComeUp(lk, 0) {
@@ -82,7 +95,11 @@ func (l *Lab) Settle(ctx context.Context) {
 		}
 	}
 	l.pending = map[*Link]bool{}
+	done := make(chan struct{})
+	l.settling = append(l.settling, done)
 	l.mu.Unlock()
+	defer waitSettled(ctx, earlier)
+	defer l.settled(done)
 	if len(byNS) == 0 {
 		return
 	}
@@ -123,6 +140,30 @@ func (l *Lab) Settle(ctx context.Context) {
 			if delay < 20*time.Millisecond {
 				delay *= 2
 			}
+		}
+	}
+}
+
+// settled ends the Settle that done stands for.
+func (l *Lab) settled(done chan struct{}) {
+	l.mu.Lock()
+	for i, ch := range l.settling {
+		if ch == done {
+			l.settling = append(l.settling[:i], l.settling[i+1:]...)
+			break
+		}
+	}
+	l.mu.Unlock()
+	close(done)
+}
+
+// waitSettled waits until every Settle of chans is done, or ctx ends.
+func waitSettled(ctx context.Context, chans []chan struct{}) {
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
 		}
 	}
 }

@@ -1,0 +1,97 @@
+package lab
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/nsscript/nsscript/internal/probe"
+)
+
+// Batched route lookups answer what one lookup at a time answers: on-link,
+// via a gateway, local, and no route at all, more of them than one write
+// carries.
+func TestRouteGetManyMatchesRouteGet(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{})
+	ns, err := l.NewNetns("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns}); err != nil {
+		t.Fatal(err)
+	}
+	in := ns.Link("eth0")
+	if err := in.AddAddr(mustPrefix(t, "10.31.0.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ns.Route(RouteSpec{Dst: mustPrefix(t, "10.32.0.0/16"), Via: netip.MustParseAddr("10.31.0.2")}); err != nil {
+		t.Fatal(err)
+	}
+	kinds := []string{"10.31.0.5", "10.32.1.1", "10.31.0.1", "192.0.2.1"}
+	var dsts []netip.Addr
+	for i := 0; len(dsts) < 3*batchMax+5; i++ {
+		dsts = append(dsts, netip.MustParseAddr(kinds[i%len(kinds)]))
+	}
+	got := routeGetMany(ns, dsts, make([]byte, 1<<16))
+	for i, dst := range dsts {
+		var want routeAnswer
+		if routes, err := ns.h.RouteGet(net.IP(dst.AsSlice())); err == nil && len(routes) > 0 {
+			want = routeAnswerOf(routes[0])
+		}
+		if got[i] != want {
+			t.Fatalf("lookup %d of %s: %+v, one at a time %+v", i, dst, got[i], want)
+		}
+	}
+	if !got[0].ok || got[0].gw.IsValid() || !got[1].ok || got[1].gw != netip.MustParseAddr("10.31.0.2") ||
+		!got[2].local || got[3].ok {
+		t.Errorf("answers: %+v", got[:4])
+	}
+}
+
+// Probes that wait for the neighbour lock together are prepared together:
+// each step of their walks costs one netlink write per namespace, and
+// their entries one write per namespace, instead of one round trip per
+// lookup and per entry (16 lookups and 16 entries for the 12 probes of a
+// 4-host mesh: 32 round trips).
+func TestStaticNeighPreparesProbesTogether(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{Neigh: NeighStatic})
+	_, hosts := starLab(t, l, 4)
+	var probes []walkKey
+	for i, src := range hosts {
+		for j := range hosts {
+			if i != j {
+				probes = append(probes, walkKey{src, netip.MustParseAddr(fmt.Sprintf("10.30.0.%d", j+2))})
+			}
+		}
+	}
+	l.neigh.mu.Lock()
+	l.refreshView()
+	l.prepareAll(probes)
+	lookups, writes := l.neigh.lookups, l.neigh.writes
+	l.neigh.mu.Unlock()
+	// First hops (4 namespaces), last hops (4), entries (4 namespaces and
+	// the bridge's).
+	if lookups != 16 || writes != 4+4+5 {
+		t.Errorf("12 probes prepared together: %d lookups in %d writes, want 16 in 13", lookups, writes)
+	}
+	for _, p := range probes {
+		j := int(p.dst.As4()[3]) - 2
+		mac := hosts[j].Link("eth0").mac.String()
+		if !hasNeigh(t, p.ns, p.dst.String(), mac, netlink.NUD_PERMANENT) {
+			t.Errorf("netns %s: no permanent entry %s at %s", p.ns.Name, p.dst, mac)
+		}
+		if r := ping(t, l, p.ns, p.dst.String()); r.Outcome != probe.Reply {
+			t.Errorf("%s -> %s: %s", p.ns.Name, p.dst, r.Detail)
+		}
+	}
+	l.neigh.mu.Lock()
+	defer l.neigh.mu.Unlock()
+	if l.neigh.lookups != lookups || l.neigh.writes != writes {
+		t.Errorf("the probes needed more after being prepared: %d lookups, %d writes", l.neigh.lookups, l.neigh.writes)
+	}
+}
