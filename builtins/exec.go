@@ -137,6 +137,9 @@ func fnRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	if background {
 		if ready.addr != "" {
+			port, _ := strconv.Atoi(ready.addr[strings.LastIndexByte(ready.addr, ':')+1:])
+			r.Lab.Note(lab.Step{NS: ns.ns.Name, Op: "wait", Desc: "wait until it listens on " + ready.addr,
+				Cmds: []string{lab.WaitListeningCmd(ns.ns, "tcp", port, ceilSeconds(timeout.d))}})
 			if err := r.Lab.WaitListening(r.Ctx, pr, ready.addr, timeout.d); err != nil {
 				pr.Stop()
 				return nil, err

@@ -237,8 +237,11 @@ func fnExpectConnect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	}
 	seen := seenAs.addr
 	what := fmt.Sprintf("%s -> %s (%s)%s", src.Name, dst.label, proto, fromText(from))
-	cmd := ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen), from)
-	queueExpect(r, t, b, src, dst.addr.Addr(), what, []string{cmd}, func(e *Expectation) {
+	cmds := []string{ncFrom(lab.ConnectCmd(src, proto, dst.addr, ceilSeconds(timeout), seen), from)}
+	if seen.IsValid() {
+		cmds = append(cmds, lab.SeenCmd(proto, seen))
+	}
+	queueExpect(r, t, b, src, dst.addr.Addr(), what, cmds, func(e *Expectation) {
 		e.From = from
 		res := r.Lab.ConnectFrom(r.Ctx, src, from, proto, dst.addr.String(), timeout)
 		e.OK, e.Detail, e.Cut = res.OK, res.Detail, res.Cut

@@ -2,6 +2,9 @@ package lab
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nsscript/nsscript/internal/proc"
@@ -38,6 +41,13 @@ func (l *Lab) Start(n *Netns, p Program, background bool) (*Process, error) {
 	}
 	pr := &Process{NS: n, Pos: l.pos, Process: proc.Planned(p)}
 	cmd := inNS(n, ShellJoin(p.Argv))
+	if dir := shownDir(p.Dir); dir != "" {
+		// The program runs in its directory; a subshell keeps the script's.
+		if background {
+			cmd = "exec " + cmd
+		}
+		cmd = "(cd " + shellQuote(dir) + " && " + cmd + ")"
+	}
 	desc := "run " + ShellJoin(p.Argv) + " in netns " + n.Name
 	if background {
 		cmd += " &"
@@ -66,3 +76,20 @@ func (l *Lab) WaitListening(ctx context.Context, pr *Process, addr string, timeo
 
 // ShellJoin quotes argv as a shell command line, for messages and explain.
 func ShellJoin(argv []string) string { return proc.ShellJoin(argv) }
+
+// shownDir is how explain names a program's directory: "" for the current
+// one, a relative path for one below it, otherwise the absolute path.
+func shownDir(dir string) string {
+	wd, err := os.Getwd()
+	if dir == "" || err != nil {
+		return dir
+	}
+	rel, err := filepath.Rel(wd, dir)
+	switch {
+	case err != nil || rel == ".." || strings.HasPrefix(rel, "../"):
+		return dir
+	case rel == ".":
+		return ""
+	}
+	return rel
+}

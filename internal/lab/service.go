@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/nsscript/nsscript/internal/probe"
 )
@@ -38,7 +38,7 @@ func (l *Lab) Serve(n *Netns, proto, addr string) (*Service, error) {
 	}
 	s := &Service{NS: n, Proto: proto, Pos: l.pos, addr: addr}
 	desc := fmt.Sprintf("start the built-in %s server on %s in netns %s (it answers with the peer address it saw)", proto, addr, n.Name)
-	err = l.apply(Step{NS: n.Name, Op: "serve", Desc: desc, Cmds: []string{inNS(n, serveCmd(proto, host, port))}}, func() error {
+	err = l.apply(Step{NS: n.Name, Op: "serve", Desc: desc, Cmds: serveCmds(n, proto, host, port)}, func() error {
 		srv, err := probe.Serve(n.fd, proto, addr)
 		if err != nil {
 			return unwrapServe(err)
@@ -80,28 +80,61 @@ func unwrapServe(err error) error {
 	return err
 }
 
-// serveCmd is a shell stand-in for a built-in server, for explain.
-func serveCmd(proto, host string, port int) string {
+// The shell stand-ins for the built-in servers, for explain: python3's
+// http.server for http and socat for tcp and udp. Each writes its log to a
+// file every server of its kind shares (HTTPLog, SocatLog): the client
+// address of each request or connection, which is what seen_as checks in a
+// script. Each start waits until its server listens (ss from iproute2).
+const (
+	HTTPLog  = "http.log"
+	SocatLog = "socat.log"
+)
+
+// serveCmds are the commands that start a stand-in server in n and wait
+// until it listens.
+func serveCmds(n *Netns, proto, host string, port int) []string {
 	ps := strconv.Itoa(port)
+	var start string
 	switch proto {
 	case "http":
+		bind := ""
 		if host != "" {
-			return "python3 -m http.server --bind " + shellQuote(host) + " " + ps + " &"
+			bind = "--bind " + shellQuote(host) + " "
 		}
-		return "python3 -m http.server " + ps + " &"
+		start = "python3 -m http.server " + bind + ps + " 2>>" + HTTPLog + " &"
 	case "udp":
 		bind := ""
 		if host != "" {
 			bind = ",bind=" + host
 		}
-		return "socat UDP-RECVFROM:" + ps + ",fork" + bind + " EXEC:cat &"
+		start = "socat -d -d UDP-RECVFROM:" + ps + ",fork" + bind + " EXEC:cat 2>>" + SocatLog + " &"
+	default:
+		bind := ""
+		if host != "" {
+			bind = ",bind=" + host
+		}
+		start = "socat -d -d TCP-LISTEN:" + ps + ",fork,reuseaddr" + bind + " EXEC:cat 2>>" + SocatLog + " &"
 	}
-	bind := ""
-	if host != "" {
-		bind = ",bind=" + host
+	cmds := []string{inNS(n, start)}
+	if port != 0 {
+		cmds = append(cmds, WaitListeningCmd(n, proto, port, 10))
 	}
-	return "socat TCP-LISTEN:" + ps + ",fork,reuseaddr" + bind + " EXEC:cat &"
+	return cmds
 }
+
+// WaitListeningCmd waits, up to timeoutSec, until a server in n listens on
+// port (for proto udp a udp socket, otherwise tcp), as ss shows it.
+func WaitListeningCmd(n *Netns, proto string, port, timeoutSec int) string {
+	flags := "-Hltn"
+	if proto == "udp" {
+		flags = "-Hlun"
+	}
+	listening := inNS(n, "ss "+flags+` "sport = :`+strconv.Itoa(port)+`"`) + " | grep -q ."
+	return "timeout " + strconv.Itoa(timeoutSec) + " sh -c '" + WaitUntil(listening) + "'"
+}
+
+// WaitUntil is a shell loop that runs cond until it succeeds.
+func WaitUntil(cond string) string { return "until " + cond + "; do sleep 0.1; done" }
 
 // Addr returns the address the server listens on, with the port filled in
 // when it asked for port 0.
@@ -140,51 +173,62 @@ func (s *Service) Close() error {
 }
 
 // ConnectCmd is the shell equivalent of a connection probe, for explain:
-// nc for tcp and udp, and, when seen is valid, a check of the "peer" line a
-// built-in server answers with.
+// nc for tcp and udp. When seen is valid the probe sends a line and waits
+// for its echo, so that the server has logged the client when it returns
+// (SeenCmd checks the log).
 func ConnectCmd(src *Netns, proto string, addr netip.AddrPort, timeoutSec int, seen netip.Addr) string {
 	w := strconv.Itoa(timeoutSec)
 	host, port := addr.Addr().String(), strconv.Itoa(int(addr.Port()))
-	check := " | grep -q ."
-	if seen.IsValid() {
-		check = " | grep -qF " + shellQuote(peerPrefix(seen))
-	}
 	if proto == "udp" {
-		return "echo probe | " + inNS(src, "nc -u -w"+w+" "+host+" "+port) + check
+		cmd := "echo probe | " + inNS(src, "nc -u -w"+w+" "+host+" "+port) + " | grep -q ."
+		return cmd
 	}
 	if !seen.IsValid() {
 		return inNS(src, "nc -z -w"+w+" "+host+" "+port)
 	}
-	return inNS(src, "nc -w"+w+" "+host+" "+port) + " </dev/null" + check
+	return "echo probe | " + inNS(src, "nc -N -w"+w+" "+host+" "+port) + " | grep -q ."
 }
 
 // HTTPCmds are the shell equivalents of an HTTP probe, for explain: curl,
-// and a check of the status, of the body or of the peer line a built-in
-// server answers with.
+// and a check of the status, of the body or of the client the stand-in
+// servers logged last (HTTPLog).
 func HTTPCmds(src *Netns, url string, timeoutSec, status int, contains string, seen netip.Addr) []string {
 	curl := "curl -sS -m" + strconv.Itoa(timeoutSec) + " "
 	var cmds []string
-	var greps []string
-	if contains != "" {
-		greps = append(greps, contains)
+	switch {
+	case contains != "":
+		cmds = append(cmds, inNS(src, curl+"-f "+shellQuote(url))+" | grep -qF "+shellQuote(contains))
+	case seen.IsValid() && status < 400:
+		cmds = append(cmds, inNS(src, curl+"-f "+shellQuote(url))+" >/dev/null")
 	}
-	if seen.IsValid() {
-		greps = append(greps, peerPrefix(seen))
-	}
-	for _, g := range greps {
-		cmds = append(cmds, inNS(src, curl+"-f "+shellQuote(url))+" | grep -qF "+shellQuote(g))
-	}
-	if status != 0 && (len(greps) == 0 || status >= 400) {
+	if status != 0 && (len(cmds) == 0 || status >= 400) {
 		cmds = append(cmds, `test "$(`+inNS(src, curl+"-o /dev/null -w '%{http_code}' "+shellQuote(url))+`)" = `+strconv.Itoa(status))
 	}
 	if len(cmds) == 0 {
 		cmds = append(cmds, inNS(src, curl+shellQuote(url))+" >/dev/null")
 	}
+	if seen.IsValid() {
+		cmds = append(cmds, SeenCmd("http", seen))
+	}
 	return cmds
 }
 
-// peerPrefix is how a built-in server's answer starts when it saw a client
-// at a: "peer 10.0.0.1:" or "peer [fd00::1]:".
-func peerPrefix(a netip.Addr) string {
-	return "peer " + strings.TrimSuffix(netip.AddrPortFrom(a, 0).String(), "0")
+// SeenCmd is a command checking that the last client a stand-in server
+// for proto logged had address a: python3's http.server starts each request
+// line with it (IPv4 clients of a server on :: as ::ffff:A), socat logs
+// "accepting connection from AF=2 A:PORT" (tcp) and "receiving packet from
+// ..." (udp).
+func SeenCmd(proto string, a netip.Addr) string {
+	if proto == "http" {
+		re := "^" + regexp.QuoteMeta(a.String()) + " "
+		if a.Is4() {
+			re = "^(::ffff:)?" + regexp.QuoteMeta(a.String()) + " "
+		}
+		return "tail -n1 " + HTTPLog + " | grep -Eq " + shellQuote(re)
+	}
+	from := "from AF=2 " + a.String() + ":"
+	if !a.Is4() {
+		from = "from AF=10 [" + a.String() + "]:"
+	}
+	return "grep -E 'accepting connection from|receiving packet from' " + SocatLog + " | tail -n1 | grep -qF " + shellQuote(from)
 }

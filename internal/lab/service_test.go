@@ -72,20 +72,26 @@ func TestServePlanAndCmds(t *testing.T) {
 		t.Errorf("planned connect: %s", r.Detail)
 	}
 	steps := l.Steps()
-	if got := steps[len(steps)-1].Cmds[0]; got != "ip netns exec blue python3 -m http.server --bind 10.0.0.2 8080 &" {
-		t.Errorf("serve cmd %q", got)
+	if got := strings.Join(steps[len(steps)-1].Cmds, "\n"); got != "ip netns exec blue python3 -m http.server --bind 10.0.0.2 8080 2>>http.log &\n"+
+		`timeout 10 sh -c 'until ip netns exec blue ss -Hltn "sport = :8080" | grep -q .; do sleep 0.1; done'` {
+		t.Errorf("serve cmds %q", got)
 	}
 	seen := netip.MustParseAddr("10.0.0.1")
 	ap := netip.MustParseAddrPort("10.0.0.2:8080")
 	for _, c := range []struct{ got, want string }{
 		{ConnectCmd(n, "tcp", ap, 1, netip.Addr{}), "ip netns exec blue nc -z -w1 10.0.0.2 8080"},
-		{ConnectCmd(n, "tcp", ap, 2, seen), "ip netns exec blue nc -w2 10.0.0.2 8080 </dev/null | grep -qF 'peer 10.0.0.1:'"},
-		{ConnectCmd(l.Host, "udp", ap, 1, netip.MustParseAddr("fd00::1")), "echo probe | nc -u -w1 10.0.0.2 8080 | grep -qF 'peer [fd00::1]:'"},
+		{ConnectCmd(n, "tcp", ap, 2, seen), "echo probe | ip netns exec blue nc -N -w2 10.0.0.2 8080 | grep -q ."},
+		{SeenCmd("tcp", seen), "grep -E 'accepting connection from|receiving packet from' socat.log | tail -n1 | grep -qF 'from AF=2 10.0.0.1:'"},
+		{ConnectCmd(l.Host, "udp", ap, 1, netip.MustParseAddr("fd00::1")), "echo probe | nc -u -w1 10.0.0.2 8080 | grep -q ."},
+		{SeenCmd("udp", netip.MustParseAddr("fd00::1")), "grep -E 'accepting connection from|receiving packet from' socat.log | tail -n1 | grep -qF 'from AF=10 [fd00::1]:'"},
 		{strings.Join(HTTPCmds(n, "http://10.0.0.2:8080/", 1, 200, "", netip.Addr{}), "\n"),
 			`test "$(ip netns exec blue curl -sS -m1 -o /dev/null -w '%{http_code}' http://10.0.0.2:8080/)" = 200`},
 		{strings.Join(HTTPCmds(n, "http://10.0.0.2:8080/", 1, 200, "Directory listing", seen), "\n"),
 			"ip netns exec blue curl -sS -m1 -f http://10.0.0.2:8080/ | grep -qF 'Directory listing'\n" +
-				"ip netns exec blue curl -sS -m1 -f http://10.0.0.2:8080/ | grep -qF 'peer 10.0.0.1:'"},
+				`tail -n1 http.log | grep -Eq '^(::ffff:)?10\.0\.0\.1 '`},
+		{strings.Join(HTTPCmds(n, "http://10.0.0.2:8080/", 1, 200, "", netip.MustParseAddr("fd00::1")), "\n"),
+			"ip netns exec blue curl -sS -m1 -f http://10.0.0.2:8080/ >/dev/null\n" +
+				`tail -n1 http.log | grep -Eq '^fd00::1 '`},
 		{strings.Join(HTTPCmds(n, "http://10.0.0.2:8080/", 1, 0, "", netip.Addr{}), "\n"),
 			"ip netns exec blue curl -sS -m1 http://10.0.0.2:8080/ >/dev/null"},
 	} {
