@@ -48,16 +48,17 @@ func cmdExplain(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "nsscript explain: %v\n", err)
 		return ExitError
 	}
-	var buf bytes.Buffer
-	x := newExplainer(&buf)
-	x.header(file, "nsscript explain")
+	var body bytes.Buffer
+	x := newExplainer(&body)
 	l, err := planScript(file, vars, x.step, x.comments())
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s\n", err)
 		return ExitError
 	}
 	x.footer(l)
-	env.Stdout.Write(buf.Bytes())
+	x.w = env.Stdout
+	x.header(file, "nsscript explain")
+	env.Stdout.Write(body.Bytes())
 	return ExitOK
 }
 
@@ -93,8 +94,14 @@ func planScript(file string, vars map[string]starlark.Value, log func(lab.Step),
 // explainRun is --explain for nsscript run: it prints the script's header at
 // once and returns the environment and step log the run should use (the
 // run's own output becomes comments) and a function that ends the script.
-func explainRun(env *Env, file string, log func(lab.Step)) (*Env, func(lab.Step), func(*lab.Lab)) {
-	x := newExplainer(env.Stdout)
+// The tools and background programs the header declares come from a plan
+// of the script made first (when the plan fails, the header has none).
+func explainRun(env *Env, file string, vars map[string]starlark.Value, log func(lab.Step)) (*Env, func(lab.Step), func(*lab.Lab)) {
+	x := newExplainer(io.Discard)
+	if _, err := planScript(file, vars, x.step, io.Discard); err != nil {
+		x = newExplainer(io.Discard)
+	}
+	x.w, x.lastPos = env.Stdout, ""
 	x.header(file, "nsscript run --explain")
 	cw := x.comments()
 	e := *env
@@ -114,9 +121,12 @@ func explainRun(env *Env, file string, log func(lab.Step)) (*Env, func(lab.Step)
 // explainer writes a lab's steps as a bash script. Steps and comments may
 // come from different goroutines; each line is written whole.
 type explainer struct {
-	mu      sync.Mutex
-	w       io.Writer
-	lastPos string
+	mu         sync.Mutex
+	w          io.Writer
+	lastPos    string
+	tools      toolSet // the programs the commands run
+	background bool    // a command starts a program in the background
+	declared   bool    // the header declared the tools and the trap
 }
 
 func newExplainer(w io.Writer) *explainer { return &explainer{w: w} }
@@ -127,7 +137,10 @@ func (x *explainer) printf(format string, args ...any) {
 	fmt.Fprintf(x.w, format, args...)
 }
 
-// header starts the script: interpreter, what it is, how to run it safely.
+// header starts the script: interpreter, what it is, how to run it safely,
+// the tools its commands need (checked at once, so that a missing one stops
+// it before it changes anything) and, when it starts programs in the
+// background, a trap that stops them when it ends, however it ends.
 func (x *explainer) header(file, how string) {
 	sh := strings.TrimSuffix(filepath.Base(file), ".star") + ".sh"
 	x.printf(`#!/bin/bash
@@ -137,6 +150,19 @@ func (x *explainer) header(file, how string) {
 #   sudo unshare --net --mount sh -c 'mount -t tmpfs none /run && bash %s'
 set -e
 `, how, file, sh)
+	x.mu.Lock()
+	tools, bg := x.tools.sorted(), x.background
+	x.declared = true
+	x.mu.Unlock()
+	if len(tools) > 0 {
+		list := strings.Join(tools, " ")
+		x.printf("# needs: %s\nfor tool in %s; do\n", list, list)
+		x.printf("    command -v $tool >/dev/null || { echo \"$0: needs $tool, which is not installed (needs: %s)\" >&2; exit 127; }\ndone\n", list)
+	}
+	if bg {
+		x.printf("# stop the programs started in the background (&) when this script ends\n")
+		x.printf("trap 'kill $(jobs -p) 2>/dev/null || true; wait' EXIT\n")
+	}
 }
 
 // step writes one step: a comment with its position and description, then
@@ -155,6 +181,10 @@ func (x *explainer) step(s lab.Step) {
 	}
 	x.lastPos = s.Pos
 	for _, c := range s.Cmds {
+		if !x.declared {
+			x.tools.addCommand(c)
+			x.background = x.background || startsBackground(c)
+		}
 		b.WriteString(c)
 		b.WriteByte('\n')
 	}
@@ -227,6 +257,13 @@ func (c *commentWriter) flush() {
 		c.writeLine(c.partial)
 		c.partial = nil
 	}
+}
+
+// startsBackground reports whether command line c ends a command with a
+// single & (a program left running in the background).
+func startsBackground(c string) bool {
+	c = strings.TrimSpace(c)
+	return strings.HasSuffix(c, " &") || strings.Contains(c, " & ")
 }
 
 // shq quotes s for the shell when it needs quoting.

@@ -37,6 +37,6 @@ expect_run(a, "sh selftest.sh")
 		"s.star:11:1: expect_route a -> 10.0.1.1 via 10.0.1.9 dev eth0\nip -n a route get 10.0.1.1 | grep -q 'via 10.0.1.9 dev eth0 '\n",
 		"ip -n a neigh show 10.0.1.1 | grep -q REACHABLE\n",
 		"! ip -n a neigh show 10.0.1.7 | grep -q . || exit 1\n",
-		"ip netns exec a sh -c 'sh selftest.sh'\n",
+		"(cd "+dir+" && ip netns exec a sh -c 'sh selftest.sh')\n",
 	)
 }

@@ -235,7 +235,7 @@ func runLab(env *Env, file string, vars map[string]starlark.Value, f runFlags) i
 	env, opts.Log = withProgress(env, detectTerm(env), opts.Log)
 	var explained func(*lab.Lab)
 	if f.explain {
-		env, opts.Log, explained = explainRun(env, file, opts.Log)
+		env, opts.Log, explained = explainRun(env, file, vars, opts.Log)
 	}
 	l, err := lab.New(opts)
 	if err != nil {
