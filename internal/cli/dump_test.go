@@ -1,10 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,28 +18,21 @@ import (
 
 	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/nsutil"
-	"github.com/nsscript/nsscript/internal/probe"
 	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
-// The explain round trip (explain_test.go) needs two more parts of the test
-// binary, chosen in init so that they work whatever TestMain does:
-//   - a sandboxed child (roundTripEnv set) that builds a lab, either by
-//     running a shell script with bash or by running a .star script with
-//     the lab, and then prints the normalised topology (topoDump);
-//   - a stand-in for ping (started as "ping" with stubPingEnv set), because
-//     the machines this runs on need not have iputils: it sends real ICMP
-//     echo requests with the probe package, with ping's -c, -W and -w.
+// The explain round trip (explain_test.go) needs one more part of the test
+// binary, chosen in init so that it works whatever TestMain does: a
+// sandboxed child (roundTripEnv set) that builds a lab, either by running a
+// shell script with bash or by running a .star script with the lab, and
+// then prints the normalised topology (topoDump).
 const (
 	roundTripEnv     = "NSSCRIPT_CLI_TEST_ROUNDTRIP" // "shell" or "script"
 	roundTripFileEnv = "NSSCRIPT_CLI_TEST_ROUNDTRIP_FILE"
-	stubPingEnv      = "NSSCRIPT_CLI_TEST_STUB_PING"
+	roundTripDirEnv  = "NSSCRIPT_CLI_TEST_ROUNDTRIP_DIR" // where bash runs
 )
 
 func init() {
-	if filepath.Base(os.Args[0]) == "ping" && os.Getenv(stubPingEnv) == "1" {
-		os.Exit(stubPing(os.Args[1:]))
-	}
 	mode := os.Getenv(roundTripEnv)
 	if mode == "" || !sandbox.Inside() {
 		return
@@ -58,9 +51,14 @@ func roundTripChild(mode, file string) int {
 	switch mode {
 	case "shell":
 		cmd := exec.Command("bash", file)
+		cmd.Dir = os.Getenv(roundTripDirEnv)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintf(os.Stderr, "bash %s: %v\n", file, err)
+			return 3
+		}
+		if left := leftRunning(); left != "" {
+			fmt.Fprintf(os.Stderr, "bash %s left programs running:\n%s", file, left)
 			return 3
 		}
 	case "script":
@@ -91,48 +89,33 @@ func roundTripChild(mode, file string) int {
 	return 0
 }
 
-// stubPing does what `ping -cN -WS -wS DST` does, enough for explain's output:
-// exit 0 when a reply came, 1 when none did.
-func stubPing(args []string) int {
-	o := probe.Options{Count: 1, Timeout: time.Second, Interval: time.Second}
-	var dst netip.Addr
-	for _, a := range args {
-		num := func() float64 { f, _ := strconv.ParseFloat(a[2:], 64); return f }
-		switch {
-		case strings.HasPrefix(a, "-c"):
-			o.Count = int(num())
-		case strings.HasPrefix(a, "-W"):
-			o.Timeout = time.Duration(num() * float64(time.Second))
-		case strings.HasPrefix(a, "-w"):
-			o.Count, o.Timeout = 0, time.Duration(num()*float64(time.Second))
-		case strings.HasPrefix(a, "-i"):
-			o.Interval = time.Duration(num() * float64(time.Second))
-		default:
-			d, err := netip.ParseAddr(a)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "ping: unknown argument %q\n", a)
-				return 2
+// leftRunning lists the processes of the sandbox other than this one (its
+// init) that are still alive once bash has exited: what the script started
+// and did not stop. A process that is on its way out (a socat child whose
+// connection just ended) is given until exitGrace to go.
+func leftRunning() string {
+	const exitGrace = 30 * time.Second
+	deadline := time.Now().Add(exitGrace)
+	for {
+		var left strings.Builder
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
 			}
-			dst = d
+			stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+			if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+				continue // gone, or a zombie: dead
+			}
+			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			fmt.Fprintf(&left, "  %d %s\n", pid, bytes.ReplaceAll(bytes.TrimRight(cmdline, "\x00"), []byte{0}, []byte(" ")))
 		}
+		if left.Len() == 0 || time.Now().After(deadline) {
+			return left.String()
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	fd, err := nsutil.Current()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ping:", err)
-		return 2
-	}
-	p, err := probe.NewPinger(fd)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ping:", err)
-		return 2
-	}
-	defer p.Close()
-	res := p.Ping(context.Background(), dst, o)
-	fmt.Fprintf(os.Stderr, "ping %s: %s\n", dst, res.Detail)
-	if res.Outcome == probe.Reply {
-		return 0
-	}
-	return 1
 }
 
 // topoDump describes, in a normalised text form, this process's network
@@ -268,6 +251,36 @@ func topoDump(dir string) (string, error) {
 		sort.Strings(rs)
 		for _, s := range rs {
 			b.WriteString(s + "\n")
+		}
+		rules, err := nftRuleset(n, fds[n])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(rules)
+	}
+	return b.String(), nil
+}
+
+// nftRuleset is the namespace's nft ruleset as `nft -s list ruleset` prints
+// it (without counters and handles), indented; "" where nft is not
+// installed (then neither lab has rules made with it) or the set is empty.
+func nftRuleset(name string, fd int) (string, error) {
+	if _, err := exec.LookPath("nft"); err != nil {
+		return "", nil
+	}
+	var out []byte
+	err := nsutil.Do(fd, func() error {
+		var err error
+		out, err = exec.Command("nft", "-s", "list", "ruleset").CombinedOutput()
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("nft list ruleset in %s: %w: %s", name, err, out)
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if strings.TrimSpace(l) != "" {
+			b.WriteString("  nft " + l + "\n")
 		}
 	}
 	return b.String(), nil
