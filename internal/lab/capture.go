@@ -42,7 +42,7 @@ func (l *Lab) Capture(lk *Link, filter probe.PacketMatch) (*Capture, error) {
 		what = "packets with " + filter.String()
 	}
 	desc := fmt.Sprintf("capture %s on %s in netns %s", what, lk.Name(), lk.NS().Name)
-	err := l.apply(Step{NS: lk.NS().Name, Op: "capture", Desc: desc, Cmds: []string{c.startCmd()}}, func() error {
+	err := l.apply(Step{NS: lk.NS().Name, Op: "capture", Desc: desc, Cmds: c.startCmds()}, func() error {
 		idx, err := lk.Index()
 		if err != nil {
 			return err
@@ -133,16 +133,21 @@ func (c *Capture) Save(path string) error {
 	return err
 }
 
-// startCmd is the shell equivalent of starting the capture, for explain:
-// tcpdump in the background, writing each packet to the file at once (-U),
-// with the filter as a pcap-filter expression. The variable names its
-// process for StopCmd.
-func (c *Capture) startCmd() string {
-	cmd := "tcpdump -i " + shellQuote(c.Link.Name()) + " -nU -w " + c.File
+// startCmds are the shell equivalent of starting the capture, for explain:
+// tcpdump in the background, handing each packet over at once
+// (--immediate-mode) and writing it to the file at once (-U), with the
+// filter as a pcap-filter expression; then a wait until it says it listens.
+// The variable names its process for StopCmd.
+func (c *Capture) startCmds() []string {
+	cmd := "tcpdump -i " + shellQuote(c.Link.Name()) + " -nU --immediate-mode -w " + c.File
 	if x := c.Filter.Tcpdump(); x != "" {
 		cmd += " " + shellQuote(x)
 	}
-	return inNS(c.Link.NS(), cmd) + " 2>/dev/null & " + c.pidVar() + "=$!; sleep 1 # tcpdump needs a moment to start"
+	log := c.pidVar() + ".log"
+	return []string{
+		inNS(c.Link.NS(), cmd) + " 2>" + log + " & " + c.pidVar() + "=$!",
+		"timeout 10 sh -c '" + WaitUntil("grep -q \"listening on\" "+log) + "'",
+	}
 }
 
 func (c *Capture) pidVar() string { return "cap" + strconv.Itoa(c.n) }

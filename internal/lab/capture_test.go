@@ -3,6 +3,7 @@ package lab
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nsscript/nsscript/internal/probe"
@@ -80,8 +81,9 @@ func TestCapturePlan(t *testing.T) {
 		t.Fatalf("plan capture: %v, %v", c.Packets(), err)
 	}
 	steps := l.Steps()
-	want := "ip netns exec b tcpdump -i br0 -nU -w cap1.pcap arp 2>/dev/null & cap1=$!; sleep 1 # tcpdump needs a moment to start"
-	if s := steps[len(steps)-1]; s.Op != "capture" || len(s.Cmds) != 1 || s.Cmds[0] != want {
+	want := "ip netns exec b tcpdump -i br0 -nU --immediate-mode -w cap1.pcap arp 2>cap1.log & cap1=$!\n" +
+		`timeout 10 sh -c 'until grep -q "listening on" cap1.log; do sleep 0.1; done'`
+	if s := steps[len(steps)-1]; s.Op != "capture" || strings.Join(s.Cmds, "\n") != want {
 		t.Errorf("step %+v, want %q", s, want)
 	}
 	if _, err := l.Capture(br, probe.PacketMatch{Proto: "tcp", Type: "request"}); err == nil {
