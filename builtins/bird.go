@@ -85,7 +85,7 @@ func fnBirdc(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 
 // birdcCmd is the shell equivalent of a query.
 func birdcCmd(d *lab.Daemon, cmd string) string {
-	return lab.ShellJoin([]string{"birdc", "-s", d.Path(d.Spec.Control), cmd})
+	return lab.ShellJoin([]string{"birdc", "-s", d.ShellPath(d.Spec.Control), cmd})
 }
 
 // fnExpectDaemon implements expect_daemon(router, cmd, match, within=None).
@@ -106,6 +106,9 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	d := router.d.d
 	what := fmt.Sprintf("%s in %s: %s =~ %s", d.Name(), d.NS.Name, cmd, match)
 	shell := birdcCmd(d, cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
+	if within.d > 0 {
+		shell = fmt.Sprintf("timeout %d sh -c '%s'", ceilSeconds(within.d), lab.WaitUntil(strings.ReplaceAll(shell, "'", `'\''`)))
+	}
 	queueExpect(r, t, b, d.NS, netip.Addr{}, what, []string{shell}, func(e *Expectation) {
 		last := ""
 		o, _ := poll(r, within.d, func() (bool, string, error) {

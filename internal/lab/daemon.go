@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -63,7 +65,8 @@ func (r Ready) String() string {
 // private-directory helper.
 type Daemon struct {
 	*Process
-	Spec DaemonSpec
+	Spec      DaemonSpec
+	shellRoot string // explain's directory for its private view (ShellPath)
 }
 
 // Name is the daemon program's base name, for messages.
@@ -105,12 +108,73 @@ func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
 	}
 	argv := append([]string{privmount.Exe, prog}, s.Argv[1:]...)
 	env := append(append([]string(nil), s.Env...), privmount.EnvVar+"=1")
-	pr, err := l.Start(n, Program{Argv: argv, Dir: s.Dir, Env: env, Stdin: string(in)}, true)
+	l.daemons++
+	d := &Daemon{Spec: s, shellRoot: fmt.Sprintf("%s%d", filepath.Base(s.Argv[0]), l.daemons)}
+	how := startHow{background: true, before: d.setupCmds(), after: d.readyCmds(n)}
+	for _, a := range s.Argv {
+		how.shown = append(how.shown, d.ShellPath(a))
+	}
+	pr, err := l.start(n, Program{Argv: argv, Dir: s.Dir, Env: env, Stdin: string(in)}, how)
 	if err != nil {
 		return nil, err
 	}
 	pr.Argv = s.Argv
-	return &Daemon{Process: pr, Spec: s}, nil
+	d.Process = pr
+	return d, nil
+}
+
+// ShellPath is where explain's shell script keeps path of the daemon's
+// private view: below a directory of its own in the current one
+// ("bird1/run/bird/bird.ctl"). Other paths stay as they are.
+func (d *Daemon) ShellPath(path string) string {
+	for _, p := range d.privatePaths() {
+		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
+			return d.shellRoot + path
+		}
+	}
+	return path
+}
+
+// privatePaths are the daemon's private directories and files.
+func (d *Daemon) privatePaths() []string {
+	ps := append([]string(nil), d.Spec.Dirs...)
+	for _, f := range sortedNames(d.Spec.Files) {
+		ps = append(ps, f)
+	}
+	return ps
+}
+
+// setupCmds make the daemon's private directories and write its files, for
+// explain.
+func (d *Daemon) setupCmds() []string {
+	dirs := map[string]bool{}
+	for _, p := range d.Spec.Dirs {
+		dirs[d.ShellPath(p)] = true
+	}
+	for f := range d.Spec.Files {
+		dirs[filepath.Dir(d.ShellPath(f))] = true
+	}
+	cmds := []string{"mkdir -p " + strings.Join(sortedNames(dirs), " ")}
+	for _, f := range sortedNames(d.Spec.Files) {
+		body := strings.TrimSuffix(d.Spec.Files[f], "\n")
+		cmds = append(cmds, "cat >"+shellQuote(d.ShellPath(f))+" <<'EOF'\n"+body+"\nEOF")
+	}
+	return cmds
+}
+
+// readyCmds wait until the daemon is ready as its spec says, for explain (a
+// log line is not waited for).
+func (d *Daemon) readyCmds(n *Netns) []string {
+	r := d.Spec.Ready
+	switch {
+	case r.TCP != "":
+		if ap, err := netip.ParseAddrPort(r.TCP); err == nil {
+			return []string{WaitListeningCmd(n, "tcp", int(ap.Port()), 10)}
+		}
+	case r.Unix != "":
+		return []string{"timeout 10 sh -c '" + WaitUntil("test -S "+shellQuote(d.ShellPath(r.Unix))) + "'"}
+	}
+	return nil
 }
 
 // WaitReady waits, at most timeout and while ctx lasts, until d is ready as
