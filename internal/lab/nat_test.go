@@ -283,7 +283,7 @@ func TestNATPlan(t *testing.T) {
 		"ip netns exec r nft add table inet nsscript\n",
 		"ip netns exec r nft add rule inet nsscript postrouting ip6 saddr fd00::/8 masquerade\n",
 		"ip netns exec r nft add rule inet nsscript forward ip6 daddr fd00::1 meta l4proto ipv6-icmp reject with icmpx admin-prohibited\n",
-		"ip netns exec r nft add rule inet nsscript prerouting fib daddr type local udp dport 53 dnat ip6 to [fd00::2]:5353\n",
+		"ip netns exec r nft add rule inet nsscript prerouting fib daddr type local udp dport 53 meta nfproto ipv6 dnat ip6 to [fd00::2]:5353\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("plan lacks %q:\n%s", want, got)

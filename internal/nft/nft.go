@@ -192,9 +192,9 @@ func portForward(m Match, to netip.AddrPort, chain string) (Rule, error) {
 			return Rule{}, fmt.Errorf("%s and target %s are of different families", p, ip)
 		}
 	}
-	fam, word := uint32(unix.NFPROTO_IPV4), "ip"
+	fam, word, nfproto := uint32(unix.NFPROTO_IPV4), "ip", "ipv4"
 	if ip.Is6() {
-		fam, word = unix.NFPROTO_IPV6, "ip6"
+		fam, word, nfproto = unix.NFPROTO_IPV6, "ip6", "ipv6"
 	}
 	var pre []expr.Any
 	preText := ""
@@ -217,7 +217,7 @@ func portForward(m Match, to netip.AddrPort, chain string) (Rule, error) {
 	if chain == "nat_output" {
 		desc = "forward connections opened here " + m.Describe() + " to " + target
 	}
-	return m.rule(chain, pre, preText, tail, "dnat "+word+" to "+target, desc, true), nil
+	return m.rule(chain, pre, preText, tail, "meta nfproto "+nfproto+" dnat "+word+" to "+target, desc, true), nil
 }
 
 // Filter compiles a filter rule for hook (forward, input or output) that

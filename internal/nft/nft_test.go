@@ -25,10 +25,10 @@ func TestRuleText(t *testing.T) {
 			"postrouting", `oifname != "eth0" ip saddr 10.100.0.0/16 masquerade`, "masquerade from 10.100.0.0/16 not out on eth0", true},
 		{"port forward to self", func() (Rule, error) {
 			return PortForward(Match{Proto: "udp", Port: 53}, netip.MustParseAddrPort("[fd00::2]:5353"))
-		}, "prerouting", "fib daddr type local udp dport 53 dnat ip6 to [fd00::2]:5353", "forward udp port 53 to [fd00::2]:5353", true},
+		}, "prerouting", "fib daddr type local udp dport 53 meta nfproto ipv6 dnat ip6 to [fd00::2]:5353", "forward udp port 53 to [fd00::2]:5353", true},
 		{"port forward to a destination", func() (Rule, error) {
 			return PortForward(Match{Dst: p("203.0.113.1/32"), Proto: "tcp", Port: 80, In: "wan"}, netip.MustParseAddrPort("10.0.0.2:8080"))
-		}, "prerouting", `iifname "wan" ip daddr 203.0.113.1 tcp dport 80 dnat ip to 10.0.0.2:8080`, "forward to 203.0.113.1/32 tcp port 80 in on wan to 10.0.0.2:8080", true},
+		}, "prerouting", `iifname "wan" ip daddr 203.0.113.1 tcp dport 80 meta nfproto ipv4 dnat ip to 10.0.0.2:8080`, "forward to 203.0.113.1/32 tcp port 80 in on wan to 10.0.0.2:8080", true},
 		{"reject", func() (Rule, error) { return Filter("forward", Reject, Match{Dst: p("fd00::1/128"), Proto: "icmpv6"}) },
 			"forward", "ip6 daddr fd00::1 meta l4proto ipv6-icmp reject with icmpx admin-prohibited", "reject to fd00::1/128 icmpv6 in forward", false},
 		{"drop by state", func() (Rule, error) { return Filter("input", Drop, Match{State: []string{"new", "invalid"}}) },
@@ -46,7 +46,7 @@ func TestRuleText(t *testing.T) {
 			"postrouting", `oifname "wan" tcp dport 80 masquerade`, "masquerade tcp port 80 out on wan", true},
 		{"port forward of local connections", func() (Rule, error) {
 			return LocalPortForward(Match{Proto: "tcp", Port: 8080}, netip.MustParseAddrPort("10.0.0.2:80"))
-		}, "nat_output", "fib daddr type local tcp dport 8080 dnat ip to 10.0.0.2:80", "forward connections opened here tcp port 8080 to 10.0.0.2:80", true},
+		}, "nat_output", "fib daddr type local tcp dport 8080 meta nfproto ipv4 dnat ip to 10.0.0.2:80", "forward connections opened here tcp port 8080 to 10.0.0.2:80", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := c.compile()
