@@ -312,6 +312,9 @@ func (l *Lab) Veth(s VethSpec) (*Link, *Link, error) {
 		v.PeerHardwareAddr = l.newMAC()
 	}
 	cmd := ipn(s.NS) + " link add " + shellQuote(s.Name) + linkOpts(s.LinkSpec) + " type veth peer name " + shellQuote(s.PeerName)
+	if s.MTU > 0 {
+		cmd += fmt.Sprintf(" mtu %d", s.MTU) // netlink gives the peer the same mtu
+	}
 	if s.PeerMAC != nil {
 		cmd += " address " + s.PeerMAC.String()
 	}
@@ -344,6 +347,9 @@ func (l *Lab) Veth(s VethSpec) (*Link, *Link, error) {
 func nsArg(n *Netns) string {
 	if n.Name == HostName {
 		return "$$" // the shell's own namespace: the lab's host
+	}
+	if n.shellPID != "" {
+		return n.shellPID
 	}
 	return shellQuote(n.Name)
 }

@@ -190,6 +190,8 @@ func (r RouteSpec) netlinkRoute() (*netlink.Route, error) {
 	}
 	if r.Via.IsValid() {
 		rt.Gw = net.IP(r.Via.AsSlice())
+	} else if r.Scope == "" && (r.Type == "" || r.Type == "unicast") && len(r.Nexthops) == 0 {
+		rt.Scope = netlink.SCOPE_LINK // as ip route add does for a route without gateway
 	}
 	if r.Src.IsValid() {
 		rt.Src = net.IP(r.Src.AsSlice())
