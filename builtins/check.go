@@ -182,7 +182,7 @@ func fnExpectRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	p := lab.Program{Argv: argv.argv, Env: env.env, Stdin: stdin}
 	var output string // what the last run wrote, shown when it failed
 	o, err := poll(r, within.d, func() (bool, string, error) {
-		pr, err := startProgram(r, t, ns.ns, p, false)
+		pr, err := startProgram(r, t, ns.ns, p, false, int(w.status.n))
 		if err != nil {
 			return false, "", err
 		}

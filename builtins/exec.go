@@ -131,7 +131,11 @@ func fnRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if ready.addr != "" && !background {
 		return nil, fmt.Errorf("ready needs background=True")
 	}
-	pr, err := startProgram(r, t, ns.ns, lab.Program{Argv: argv.argv, Env: env.env, Stdin: stdin}, background)
+	status := 0
+	if !check {
+		status = lab.AnyStatus
+	}
+	pr, err := startProgram(r, t, ns.ns, lab.Program{Argv: argv.argv, Env: env.env, Stdin: stdin}, background, status)
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +163,9 @@ func fnRun(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 
 // startProgram starts p in ns for a builtin called on thread t, in the
 // directory of the calling script, and stops it (and what it left running)
-// when the run ends.
-func startProgram(r *Run, t *starlark.Thread, ns *lab.Netns, p lab.Program, background bool) (*lab.Process, error) {
+// when the run ends. status is the exit status the script expects of a
+// program in the foreground (lab.StartExpecting).
+func startProgram(r *Run, t *starlark.Thread, ns *lab.Netns, p lab.Program, background bool, status int) (*lab.Process, error) {
 	dir, err := filepath.Abs(filepath.Dir(t.CallFrame(1).Pos.Filename()))
 	if err != nil {
 		return nil, err
@@ -170,7 +175,12 @@ func startProgram(r *Run, t *starlark.Thread, ns *lab.Netns, p lab.Program, back
 	if err := r.Lab.BindAll(); err != nil {
 		return nil, err
 	}
-	pr, err := r.Lab.Start(ns, p, background)
+	var pr *lab.Process
+	if background {
+		pr, err = r.Lab.Start(ns, p, true)
+	} else {
+		pr, err = r.Lab.StartExpecting(ns, p, status)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,27 +37,66 @@ type Process struct {
 // the lab's namespaces are bound under NetnsDir once BindAll was called. In
 // plan mode nothing runs.
 func (l *Lab) Start(n *Netns, p Program, background bool) (*Process, error) {
+	return l.start(n, p, startHow{background: background})
+}
+
+// AnyStatus is the status StartExpecting takes for a program whose exit
+// status does not matter.
+const AnyStatus = -1
+
+// StartExpecting is Start for a program in the foreground whose exit status
+// the script expects to be status (or AnyStatus): explain's command then
+// fails the shell script where the status differs, and only there.
+func (l *Lab) StartExpecting(n *Netns, p Program, status int) (*Process, error) {
+	return l.start(n, p, startHow{status: status})
+}
+
+// startHow says how a program starts and how explain shows it.
+type startHow struct {
+	background bool
+	status     int      // for a program in the foreground: see StartExpecting
+	shown      []string // the command explain shows, in the current directory (default p.Argv in p.Dir)
+	before     []string // explain's commands before the program's
+	after      []string // and after it
+}
+
+func (l *Lab) start(n *Netns, p Program, how startHow) (*Process, error) {
 	if err := p.Valid(); err != nil {
 		return nil, err
 	}
+	background, status := how.background, how.status
 	pr := &Process{NS: n, Pos: l.pos, Process: proc.Planned(p)}
+	l.planned.programs = l.planned.programs || l.opts.Plan
 	cmd := inNS(n, ShellJoin(p.Argv))
-	if dir := shownDir(p.Dir); dir != "" {
+	if how.shown != nil {
+		cmd = inNS(n, ShellJoin(how.shown))
+	} else if dir := shownDir(p.Dir); dir != "" {
 		// The program runs in its directory; a subshell keeps the script's.
 		if background {
 			cmd = "exec " + cmd
 		}
 		cmd = "(cd " + shellQuote(dir) + " && " + cmd + ")"
 	}
-	desc := "run " + ShellJoin(p.Argv) + " in netns " + n.Name
+	switch {
+	case status == AnyStatus:
+		cmd += " || true"
+	case status != 0:
+		cmd += " && s=0 || s=$?; test $s -eq " + strconv.Itoa(status)
+	}
+	label := ShellJoin(p.Argv)
+	if how.shown != nil {
+		label = ShellJoin(how.shown)
+	}
+	desc := "run " + label + " in netns " + n.Name
 	if background {
 		cmd += " &"
-		desc = "start " + ShellJoin(p.Argv) + " in the background in netns " + n.Name
+		desc = "start " + label + " in the background in netns " + n.Name
 	}
-	if p.Dir != "" {
+	if p.Dir != "" && how.shown == nil {
 		desc += " (in " + p.Dir + ")"
 	}
-	err := l.apply(Step{NS: n.Name, Op: "exec", Desc: desc, Cmds: []string{cmd}}, func() error {
+	cmds := append(append(append([]string(nil), how.before...), cmd), how.after...)
+	err := l.apply(Step{NS: n.Name, Op: "exec", Desc: desc, Cmds: cmds}, func() error {
 		var err error
 		pr.Process, err = proc.Start(n.fd, p)
 		return err

@@ -83,6 +83,10 @@ type Lab struct {
 	objects   int
 	nextIndex int
 	neigh     neighState // static neighbours and deterministic MACs (neigh.go)
+	planned   struct {
+		programs bool // a plan started a program, which may make links
+	}
+	daemons int // daemons started, numbering their directories in explain
 
 	mu      sync.Mutex // guards pending, settling and probers
 	pending map[*Link]bool
@@ -261,6 +265,9 @@ func ipn(n *Netns) string {
 	if n == nil || n.Name == HostName {
 		return "ip"
 	}
+	if n.shellNet != "" {
+		return "nsenter --net=" + n.shellNet + " ip"
+	}
 	return "ip -n " + shellQuote(n.Name)
 }
 
@@ -268,6 +275,9 @@ func ipn(n *Netns) string {
 func inNS(n *Netns, cmd string) string {
 	if n == nil || n.Name == HostName {
 		return cmd
+	}
+	if n.shellNet != "" {
+		return "nsenter --net=" + n.shellNet + " " + cmd
 	}
 	return "ip netns exec " + shellQuote(n.Name) + " " + cmd
 }

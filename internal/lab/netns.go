@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -32,6 +33,8 @@ type Netns struct {
 	bound string    // bind-mount path under NetnsDir, if any
 	nft   *nftState // the lab's nftables table here, once a rule needs it (nat.go)
 	path  string    // where an existing namespace was opened (hostchange.go)
+	// How explain reaches an existing namespace that has no name (shellView).
+	shellNet, shellPID string
 
 	nameHint int // genName's next candidate number
 
@@ -84,6 +87,13 @@ func (n *Netns) FindLink(name string) (*Link, error) {
 		if !errors.As(err, new(netlink.LinkNotFoundError)) {
 			return nil, fmt.Errorf("look up link %q in netns %q: %w", name, n.Name, err)
 		}
+	} else if n.Existing || n.lab.planned.programs {
+		// A plan cannot know what something else made (the creator of an
+		// existing namespace, a program run() started): it takes the name
+		// on trust, and the explained script uses it as it is.
+		lk := &Link{ns: n, name: name, adopted: true, up: true, Pos: n.lab.pos}
+		n.addLink(lk)
+		return lk, nil
 	}
 	return nil, fmt.Errorf("no link %q in netns %q (it has: %s)", name, n.Name, n.linkNames())
 }
@@ -274,6 +284,9 @@ func (l *Lab) OpenNetns(name, path string) (*Netns, error) {
 		path = filepath.Join(l.opts.NetnsDir, name)
 	}
 	n := &Netns{Name: name, Pos: l.pos, Existing: true, lab: l, fd: -1, links: map[string]*Link{}, path: path}
+	if path != filepath.Join(l.opts.NetnsDir, name) {
+		n.shellNet, n.shellPID = shellView(path)
+	}
 	err := l.apply(Step{NS: name, Op: "netns open", Desc: "open existing namespace " + name + " at " + path}, func() error {
 		fd, err := nsutil.Open(path)
 		if err != nil {
@@ -302,6 +315,23 @@ func (l *Lab) OpenNetns(name, path string) (*Netns, error) {
 	l.byName[name] = n
 	l.order = append(l.order, n)
 	return n, nil
+}
+
+// shellView is how explain's commands reach a namespace that has no name
+// under NetnsDir (the lab names only its own): nsenter --net=PATH, and, for
+// ip link ... netns, the PID whose namespace it is. /proc/self/... in a
+// script means nsscript's own namespace, which is the shell's ($$).
+func shellView(path string) (netPath, pid string) {
+	rest, ok := strings.CutPrefix(path, "/proc/")
+	if p, ok2 := strings.CutSuffix(rest, "/ns/net"); ok && ok2 {
+		if p == "self" || p == "thread-self" {
+			p = "$$"
+		}
+		if _, err := strconv.Atoi(p); err == nil || p == "$$" {
+			return "/proc/" + p + "/ns/net", p
+		}
+	}
+	return shellQuote(path), ""
 }
 
 // checkOwned refuses, outside HostMode, a namespace that neither this
