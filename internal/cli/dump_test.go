@@ -76,6 +76,12 @@ func roundTripChild(mode, file string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 3
 		}
+		// What the run leaves, as the shell does: its own namespaces stay
+		// (bound), one it only opened is gone if the script deleted it.
+		if err := l.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "unknown round trip mode %q\n", mode)
 		return 2

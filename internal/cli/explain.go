@@ -23,6 +23,10 @@ that causes it. Expectations become ping commands: "ip netns exec net1 ping
 expect_unreachable, so that under "set -e" the script stops at the first
 surprise and goes on past an expected silence.
 
+The script declares the tools it needs ("# needs: ip curl"), waits until the
+servers it starts listen, and stops what it started in the background when it
+ends (docs/explain-graph.md says how each builtin reads in shell).
+
 explain only plans: it touches no kernel state, creates no namespace and needs
 no root. "nsscript run --explain" prints the same script while it really
 builds the lab, with the results of the expectations as comments.`

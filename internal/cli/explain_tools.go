@@ -19,7 +19,7 @@ var baseTools = map[string]bool{
 	"done": true, "if": true, "then": true, "else": true, "fi": true, "exec": true, "read": true,
 	"cat": true, "cp": true, "cut": true, "head": true, "mkdir": true, "mv": true, "rm": true,
 	"seq": true, "sleep": true, "sort": true, "tail": true, "tee": true, "timeout": true,
-	"touch": true, "tr": true, "wc": true, "grep": true, "sed": true,
+	"touch": true, "tr": true, "mount": true, "wc": true, "grep": true, "sed": true,
 }
 
 // toolSet collects tools in the order they were first seen.
@@ -144,6 +144,9 @@ func simpleCommands(line string) [][]string {
 			inW, i = true, i+1
 		case c == ' ' || c == '\t':
 			endWord()
+		case strings.HasPrefix(line[i:], "<<"):
+			i = hereDocEnd(line, i)
+			endCmd()
 		case c == '&' && i > 0 && (line[i-1] == '>' || line[i-1] == '<'):
 			word.WriteByte(c) // 2>&1
 		case c == '|' || c == ';' || c == '&' || c == '(' || c == ')' || c == '{' || c == '}' || c == '\n':
@@ -158,6 +161,24 @@ func simpleCommands(line string) [][]string {
 	}
 	endCmd()
 	return cmds
+}
+
+// hereDocEnd returns the index of the end of the here-document whose <<
+// is at i: the end of its closing delimiter line, or of s.
+func hereDocEnd(s string, i int) int {
+	nl := strings.IndexByte(s[i:], '\n')
+	if nl < 0 {
+		return len(s)
+	}
+	delim := strings.Trim(strings.TrimSpace(strings.TrimLeft(s[i+2:i+nl], "-")), `'"`)
+	body := s[i+nl:]
+	if j := strings.Index(body, "\n"+delim+"\n"); j >= 0 {
+		return i + nl + j + len(delim) + 1
+	}
+	if strings.HasSuffix(body, "\n"+delim) {
+		return len(s)
+	}
+	return len(s)
 }
 
 // closingParen returns the index of the ')' closing the '(' at open.
