@@ -117,7 +117,7 @@ func serveCmds(n *Netns, proto, host string, port int) []string {
 	}
 	cmds := []string{inNS(n, start)}
 	if port != 0 {
-		cmds = append(cmds, WaitListeningCmd(n, proto, port, 10))
+		cmds = append(cmds, WaitListeningCmd(n, proto, port, 30))
 	}
 	return cmds
 }

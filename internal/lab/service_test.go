@@ -73,7 +73,7 @@ func TestServePlanAndCmds(t *testing.T) {
 	}
 	steps := l.Steps()
 	if got := strings.Join(steps[len(steps)-1].Cmds, "\n"); got != "ip netns exec blue python3 -m http.server --bind 10.0.0.2 8080 2>>http.log &\n"+
-		`timeout 10 sh -c 'until ip netns exec blue ss -Hltn "sport = :8080" | grep -q .; do sleep 0.1; done'` {
+		`timeout 30 sh -c 'until ip netns exec blue ss -Hltn "sport = :8080" | grep -q .; do sleep 0.1; done'` {
 		t.Errorf("serve cmds %q", got)
 	}
 	seen := netip.MustParseAddr("10.0.0.1")
