@@ -340,13 +340,14 @@ func fmtSeconds(d time.Duration) string {
 // expectCmd is the shell equivalent of an expectation: one ping that must be
 // answered or, negated, must not be, so that under `set -e` either kind of
 // surprise stops the script and an expected silence does not. With within,
-// ping re-sends until its deadline (reachable), or a loop probes until the
-// silence comes (unreachable).
+// a loop probes until the reply comes (reachable; ping -w would stop at the
+// first error, such as an ARP try that ran out) or the silence does
+// (unreachable).
 func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, reachable bool) string {
 	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout), 0)
 	switch {
 	case within > 0 && reachable:
-		return strings.Replace(cmd, fmt.Sprintf(" -W%d ", ceilSeconds(timeout)), fmt.Sprintf(" -w%d ", ceilSeconds(within)), 1)
+		return fmt.Sprintf("timeout %d sh -c '%s'", ceilSeconds(within), lab.WaitUntil(strings.ReplaceAll(cmd, "'", `'\''`)))
 	case within > 0:
 		return fmt.Sprintf("timeout %d sh -c 'while %s; do sleep 0.1; done'", ceilSeconds(within), strings.ReplaceAll(cmd, "'", `'\''`))
 	case reachable:

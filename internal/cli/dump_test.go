@@ -86,13 +86,28 @@ func roundTripChild(mode, file string) int {
 		fmt.Fprintf(os.Stderr, "unknown round trip mode %q\n", mode)
 		return 2
 	}
-	out, err := topoDump(netnsDir)
+	out, err := settledDump(netnsDir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dump:", err)
 		return 4
 	}
 	fmt.Print(out)
 	return 0
+}
+
+// settledDump is topoDump once no veth has its peer in a namespace without
+// a name ("peer=/#N"): one the script deleted, which the kernel destroys
+// (and with it the veth pair) a moment later, asynchronously. It gives up
+// waiting after a generous bound and returns what it sees then.
+func settledDump(dir string) (string, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := topoDump(dir)
+		if err != nil || !strings.Contains(out, " peer=/#") || time.Now().After(deadline) {
+			return out, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // leftRunning lists the processes of the sandbox other than this one (its

@@ -73,7 +73,7 @@ print("planned:", r.ok)
 		"ip netns exec a sysctl -qw net.ipv6.conf.eth0.disable_ipv6=0\nip -n a addr add fd00::2/64 dev eth0 nodad\n",
 		"! ping -c1 -W1 10.9.9.9 || exit 1\n",
 		"ip netns exec a ping -c1 -W2 10.0.0.1\n",
-		"ip netns exec a ping -c1 -w5 10.0.0.1\n",
+		"timeout 5 sh -c 'until ip netns exec a ping -c1 -W1 10.0.0.1; do sleep 0.1; done'\n",
 		"timeout 3 sh -c 'while ip netns exec a ping -c1 -W1 10.0.0.7; do sleep 0.1; done'\n",
 		"ip netns exec a ping -c3 -W1 -i0.2 10.0.0.1 || true\n",
 		"# planned: True\n",
