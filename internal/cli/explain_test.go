@@ -183,7 +183,7 @@ func needExplainTools(t *testing.T, script string) {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
-		if os.Getenv("NSSCRIPT_REQUIRE_NAMESPACES") == "1" && toolPackages[tool] == "" {
+		if os.Getenv(testenv.RequireEnv) == "1" && toolPackages[tool] == "" {
 			t.Errorf("needs %s, whose Debian package toolPackages does not name (add it there and to .ci/run)", tool)
 		}
 	}
@@ -195,7 +195,7 @@ func needExplainTools(t *testing.T, script string) {
 		pkgs = append(pkgs, toolPackages[tool])
 	}
 	msg := fmt.Sprintf("needs %s, not installed (Debian: %s)", strings.Join(missing, " "), strings.Join(pkgs, " "))
-	if os.Getenv("NSSCRIPT_REQUIRE_NAMESPACES") == "1" {
+	if os.Getenv(testenv.RequireEnv) == "1" {
 		t.Fatal(msg + "; .ci/run installs them")
 	}
 	t.Skip(msg)
