@@ -107,7 +107,7 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	what := fmt.Sprintf("%s in %s: %s =~ %s", d.Name(), d.NS.Name, cmd, match)
 	shell := birdcCmd(d, cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
 	if within.d > 0 {
-		shell = fmt.Sprintf("timeout %d sh -c '%s'", ceilSeconds(within.d), lab.WaitUntil(strings.ReplaceAll(shell, "'", `'\''`)))
+		shell = untilCmd(shell, within.d)
 	}
 	queueExpect(r, t, b, d.NS, netip.Addr{}, what, []string{shell}, func(e *Expectation) {
 		last := ""

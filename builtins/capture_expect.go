@@ -163,7 +163,7 @@ func fnExpectPackets(r *Run, t *starlark.Thread, b *starlark.Builtin, args starl
 	what := fmt.Sprintf("%s/%s %s", c.Link.NS().Name, c.Link.Name(), m)
 	// tcpdump writes a packet a moment after the kernel handed it over: the
 	// shell waits a second for it (or within) where the run reads at once.
-	cmd := fmt.Sprintf("timeout %d sh -c '%s'", max(ceilSeconds(within.d), 1), lab.WaitUntil(strings.ReplaceAll(c.CountCmd(m, lo, hi), "'", `'\''`)))
+	cmd := untilCmd(c.CountCmd(m, lo, hi), max(within.d, time.Second))
 	// The run was flushed (expect_packets is a barrier): the capture holds
 	// every packet of the probes before this line, and only what it holds
 	// now counts unless within gives later packets time to come.

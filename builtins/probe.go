@@ -347,13 +347,19 @@ func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, re
 	cmd := lab.PingCmd(src, dst, 1, ceilSeconds(timeout), 0)
 	switch {
 	case within > 0 && reachable:
-		return fmt.Sprintf("timeout %d sh -c '%s'", ceilSeconds(within), lab.WaitUntil(strings.ReplaceAll(cmd, "'", `'\''`)))
+		return untilCmd(cmd, within)
 	case within > 0:
 		return fmt.Sprintf("timeout %d sh -c 'while %s; do sleep 0.1; done'", ceilSeconds(within), strings.ReplaceAll(cmd, "'", `'\''`))
 	case reachable:
 		return cmd
 	}
 	return "! " + cmd + " || exit 1"
+}
+
+// untilCmd is the shell equivalent of a check with within: cmd run until
+// it succeeds, for at most within (whole seconds).
+func untilCmd(cmd string, within time.Duration) string {
+	return fmt.Sprintf("timeout %d sh -c '%s'", ceilSeconds(within), lab.WaitUntil(strings.ReplaceAll(cmd, "'", `'\''`)))
 }
 
 // ceilSeconds rounds a timeout up to whole seconds, as ping -W takes them.

@@ -103,6 +103,9 @@ func fnExpectRoute(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlar
 	if grep := wantText(routeWant{via: w.via, dev: w.dev, table: -1, proto: -1}); grep != "" {
 		cmd += " | grep -q " + lab.ShellJoin([]string{grep + " "})
 	}
+	if within.d > 0 {
+		cmd = untilCmd(cmd, within.d)
+	}
 	queueExpect(r, t, b, ns.ns, dst.addr, what, []string{cmd}, func(e *Expectation) {
 		o, _ := poll(r, within.d, func() (bool, string, error) {
 			rt, err := ns.ns.RouteGet(dst.addr, q)
@@ -244,6 +247,9 @@ func fnExpectNeighbour(r *Run, t *starlark.Thread, b *starlark.Builtin, args sta
 		what += " lladdr " + mac
 	}
 	cmd := neighCmd(ns.ns, addr.addr, state, mac)
+	if within.d > 0 && !strings.HasPrefix(cmd, "!") {
+		cmd = untilCmd(cmd, within.d)
+	}
 	queueExpect(r, t, b, ns.ns, addr.addr, what, []string{cmd}, func(e *Expectation) {
 		o, _ := poll(r, within.d, func() (bool, string, error) {
 			return checkNeighbour(ns.ns, addr.addr, state, mac)
