@@ -215,5 +215,7 @@ func planOutcome(file string) string {
 	if err != nil {
 		return strings.ReplaceAll(err.Error(), filepath.Dir(file)+"/", "")
 	}
-	return b.String()
+	// Programs run in the script's directory, which the commands name.
+	dir, _ := filepath.Abs(filepath.Dir(file))
+	return strings.ReplaceAll(b.String(), "(cd "+dir+" && ", "(cd DIR && ")
 }
