@@ -166,7 +166,8 @@ var toolPackages = map[string]string{
 	"nft": "nftables", "sysctl": "procps", "ping": "iputils-ping", "curl": "curl",
 	"nc": "netcat-openbsd", "socat": "socat", "python3": "python3", "conntrack": "conntrack",
 	"tcpdump": "tcpdump", "traceroute": "traceroute", "bird": "bird2", "birdc": "bird2",
-	"iptables": "iptables", "nsenter": "util-linux",
+	"iptables": "iptables", "nsenter": "util-linux", "dig": "bind9-dnsutils", "dnsmasq": "dnsmasq-base",
+	"udhcpc": "udhcpc",
 }
 
 // needExplainTools skips the test when a tool the script declares ("#
