@@ -142,6 +142,11 @@ func TestExplainRoundTrip(t *testing.T) {
 			}
 			needExplainTools(t, out)
 			needKernelKinds(t, out)
+			if strings.Contains(out, "\n# add the leased ") {
+				// The plan assumes the first addresses of the range; the
+				// script's later lines use them.
+				t.Skip("explain cannot know the addresses a DHCP server leases")
+			}
 			dir := t.TempDir()
 			sh := filepath.Join(dir, strings.TrimSuffix(name, ".star")+".sh")
 			if err := os.WriteFile(sh, []byte(out), 0o644); err != nil {

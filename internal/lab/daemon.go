@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -109,7 +110,9 @@ func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
 	argv := append([]string{privmount.Exe, prog}, s.Argv[1:]...)
 	env := append(append([]string(nil), s.Env...), privmount.EnvVar+"=1")
 	l.daemons++
-	d := &Daemon{Spec: s, shellRoot: fmt.Sprintf("%s%d", filepath.Base(s.Argv[0]), l.daemons)}
+	// Under /run, which the explained script's sandbox makes private, with an
+	// absolute path: daemons change directory (dnsmasq to /).
+	d := &Daemon{Spec: s, shellRoot: fmt.Sprintf("/run/nsscript/%s%d", filepath.Base(s.Argv[0]), l.daemons)}
 	how := startHow{background: true, before: d.setupCmds(), after: d.readyCmds(n)}
 	for _, a := range s.Argv {
 		how.shown = append(how.shown, d.ShellPath(a))
@@ -124,24 +127,23 @@ func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
 }
 
 // ShellPath is where explain's shell script keeps path of the daemon's
-// private view: below a directory of its own in the current one
-// ("bird1/run/bird/bird.ctl"). Other paths stay as they are.
-func (d *Daemon) ShellPath(path string) string {
-	for _, p := range d.privatePaths() {
-		if path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/") {
-			return d.shellRoot + path
-		}
+// private view: below a directory of its own under /run/nsscript
+// ("/run/nsscript/bird1/run/bird/bird.ctl"). It rewrites every private path in a text (an
+// argument such as --conf-file=/run/dnsmasq/dnsmasq.conf, a config file);
+// other paths stay as they are.
+func (d *Daemon) ShellPath(text string) string {
+	ps := d.privatePaths()
+	sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) }) // longest first
+	var pairs []string
+	for _, p := range ps {
+		pairs = append(pairs, p, d.shellRoot+p)
 	}
-	return path
+	return strings.NewReplacer(pairs...).Replace(text)
 }
 
 // privatePaths are the daemon's private directories and files.
 func (d *Daemon) privatePaths() []string {
-	ps := append([]string(nil), d.Spec.Dirs...)
-	for _, f := range sortedNames(d.Spec.Files) {
-		ps = append(ps, f)
-	}
-	return ps
+	return append(append([]string(nil), d.Spec.Dirs...), sortedNames(d.Spec.Files)...)
 }
 
 // setupCmds make the daemon's private directories and write its files, for
@@ -156,7 +158,7 @@ func (d *Daemon) setupCmds() []string {
 	}
 	cmds := []string{"mkdir -p " + strings.Join(sortedNames(dirs), " ")}
 	for _, f := range sortedNames(d.Spec.Files) {
-		body := strings.TrimSuffix(d.Spec.Files[f], "\n")
+		body := d.ShellPath(strings.TrimSuffix(d.Spec.Files[f], "\n"))
 		cmds = append(cmds, "cat >"+shellQuote(d.ShellPath(f))+" <<'EOF'\n"+body+"\nEOF")
 	}
 	return cmds
