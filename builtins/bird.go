@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -47,11 +48,11 @@ func fnBird(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	return startDaemon(r, t, ns.ns, s, timeout.d)
 }
 
-// controlArg unpacks a daemon that answers commands on a control socket.
-type controlArg struct{ d *Daemon }
+// birdArg unpacks a daemon that answers commands on a BIRD control socket.
+type birdArg struct{ d *Daemon }
 
 // Unpack implements starlark.Unpacker.
-func (a *controlArg) Unpack(v starlark.Value) error {
+func (a *birdArg) Unpack(v starlark.Value) error {
 	d, ok := v.(*Daemon)
 	if !ok {
 		return fmt.Errorf("got %s, want daemon (from bird())", v.Type())
@@ -68,7 +69,7 @@ func (a *controlArg) Unpack(v starlark.Value) error {
 // (a session they waited for is up).
 func fnBirdc(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
-		router  controlArg
+		router  birdArg
 		cmd     string
 		timeout = durationArg{5 * time.Second}
 	)
@@ -103,13 +104,13 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	if err := re.Unpack(starlark.String("(?m)" + match)); err != nil {
 		return nil, fmt.Errorf("for parameter match: %w", err)
 	}
-	d := router.d.d
-	what := fmt.Sprintf("%s in %s: %s =~ %s", d.Name(), d.NS.Name, cmd, match)
-	shell := birdcCmd(d, cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
-	queueExpect(r, t, b, d.NS, netip.Addr{}, what, []string{shell}, func(e *Expectation) {
+	c := router.c
+	what := fmt.Sprintf("%s: %s =~ %s", c.label(), cmd, match)
+	shell := c.shell(cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
+	queueExpect(r, t, b, c.netns(), netip.Addr{}, what, []string{shell}, func(e *Expectation) {
 		last := ""
 		o, _ := poll(r, within.d, func() (bool, string, error) {
-			text, err := d.Query(r.Ctx, cmd, 2*time.Second)
+			text, err := c.query(r.Ctx, cmd, 2*time.Second)
 			if err != nil {
 				return false, err.Error(), nil
 			}
@@ -125,6 +126,54 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 		}
 	})
 	return starlark.None, nil
+}
+
+// controller is a router that answers commands: a BIRD daemon or an FRR
+// router.
+type controller interface {
+	query(ctx context.Context, cmd string, timeout time.Duration) (string, error)
+	shell(cmd string) string // the shell equivalent of a query
+	label() string           // "bird in r2"
+	netns() *lab.Netns
+}
+
+type birdControl struct{ d *lab.Daemon }
+
+func (c birdControl) query(ctx context.Context, cmd string, timeout time.Duration) (string, error) {
+	return c.d.Query(ctx, cmd, timeout)
+}
+func (c birdControl) shell(cmd string) string { return birdcCmd(c.d, cmd) }
+func (c birdControl) label() string           { return c.d.Name() + " in " + c.d.NS.Name }
+func (c birdControl) netns() *lab.Netns       { return c.d.NS }
+
+type frrControl struct{ f *lab.FRR }
+
+func (c frrControl) query(ctx context.Context, cmd string, timeout time.Duration) (string, error) {
+	return c.f.Query(ctx, cmd, timeout)
+}
+func (c frrControl) shell(cmd string) string { return vtyshCmd(c.f, cmd) }
+func (c frrControl) label() string           { return "frr in " + c.f.NS.Name }
+func (c frrControl) netns() *lab.Netns       { return c.f.NS }
+
+// controlArg unpacks a router that answers commands: a daemon from bird()
+// or a router from frr().
+type controlArg struct{ c controller }
+
+// Unpack implements starlark.Unpacker.
+func (a *controlArg) Unpack(v starlark.Value) error {
+	if f, ok := v.(*FRRRouter); ok {
+		a.c = frrControl{f.f}
+		return nil
+	}
+	var b birdArg
+	if err := b.Unpack(v); err != nil {
+		if _, ok := v.(*Daemon); ok {
+			return err
+		}
+		return fmt.Errorf("got %s, want daemon (from bird()) or frr (from frr())", v.Type())
+	}
+	a.c = birdControl{b.d.d}
+	return nil
 }
 
 // lineOf returns the line of text that holds m, trimmed.
