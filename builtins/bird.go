@@ -123,10 +123,17 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 		o.settle(e)
 		if !o.ok {
 			e.Output = last
+			if logs := c.logs(); len(logs) > 0 {
+				e.Output = strings.TrimRight(last, "\n") + "\nlast log lines:\n" + strings.Join(logs, "\n") + "\n"
+			}
 		}
 	})
 	return starlark.None, nil
 }
+
+// frrLogLines is how many of each FRR daemon's last log lines a failed
+// expect_daemon shows.
+const frrLogLines = 3
 
 // controller is a router that answers commands: a BIRD daemon or an FRR
 // router.
@@ -135,6 +142,7 @@ type controller interface {
 	shell(cmd string) string // the shell equivalent of a query
 	label() string           // "bird in r2"
 	netns() *lab.Netns
+	logs() []string // the last log lines, for a failure
 }
 
 type birdControl struct{ d *lab.Daemon }
@@ -146,6 +154,9 @@ func (c birdControl) shell(cmd string) string { return birdcCmd(c.d, cmd) }
 func (c birdControl) label() string           { return c.d.Name() + " in " + c.d.NS.Name }
 func (c birdControl) netns() *lab.Netns       { return c.d.NS }
 
+// logs is empty: BIRD's replies name the cause already ("Bad peer AS").
+func (c birdControl) logs() []string { return nil }
+
 type frrControl struct{ f *lab.FRR }
 
 func (c frrControl) query(ctx context.Context, cmd string, timeout time.Duration) (string, error) {
@@ -154,6 +165,10 @@ func (c frrControl) query(ctx context.Context, cmd string, timeout time.Duration
 func (c frrControl) shell(cmd string) string { return vtyshCmd(c.f, cmd) }
 func (c frrControl) label() string           { return "frr in " + c.f.NS.Name }
 func (c frrControl) netns() *lab.Netns       { return c.f.NS }
+
+// logs are the daemons' last lines: FRR's replies do not say why an
+// adjacency is missing, its log does ("ospf_read invalid Area ID 0.0.0.1").
+func (c frrControl) logs() []string { return c.f.LogTail(frrLogLines) }
 
 // controlArg unpacks a router that answers commands: a daemon from bird()
 // or a router from frr().

@@ -100,7 +100,7 @@ func fnFrr(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 // their programs.
 func frrPaths(r *Run, names []string) ([]string, error) {
 	if len(names) == 0 || names[0] != "zebra" {
-		return nil, fmt.Errorf("got %q, want zebra first (the other daemons connect to it)", names)
+		return nil, fmt.Errorf("got %s, want a list with zebra first (the other daemons connect to it)", starlark.String(strings.Join(names, ", ")))
 	}
 	seen := map[string]bool{}
 	paths := make([]string, len(names))

@@ -163,3 +163,22 @@ func (f *FRR) Query(ctx context.Context, cmd string, timeout time.Duration) (str
 	}
 	return out.String(), nil
 }
+
+// LogTail returns the last n lines each daemon of the router logged (on its
+// stdout, where --log stdout sends them once it runs), each after its
+// daemon's name, for a failure's explanation.
+func (f *FRR) LogTail(n int) []string {
+	var out []string
+	for _, d := range f.Daemons {
+		lines := strings.Split(strings.TrimSpace(d.Result().Stdout), "\n")
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		for _, l := range lines {
+			if l = strings.TrimSpace(l); l != "" {
+				out = append(out, d.Name()+": "+l)
+			}
+		}
+	}
+	return out
+}
