@@ -172,8 +172,8 @@ func (a *frrArg) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// fnVtysh implements vtysh(router, cmd, timeout="5s"): the reply's text,
-// or its value when it is JSON. A barrier, like birdc.
+// fnVtysh implements vtysh(router, cmd, timeout="5s"). It returns the
+// reply's text, or its value when it is JSON; a barrier, like birdc.
 func fnVtysh(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var (
 		router  frrArg
