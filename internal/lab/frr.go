@@ -132,9 +132,6 @@ func (l *Lab) Configure(ctx context.Context, f *FRR, timeout time.Duration) erro
 // that know the command, zebra's first. A command that none knows, or
 // that fails, is an error with FRR's message.
 func (f *FRR) Query(ctx context.Context, cmd string, timeout time.Duration) (string, error) {
-	if f.Daemons[0].Pid() == 0 { // plan mode
-		return "", nil
-	}
 	var out strings.Builder
 	known := false
 	var unknown string
