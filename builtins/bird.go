@@ -68,20 +68,28 @@ func (a *birdArg) Unpack(v starlark.Value) error {
 // like capture.packets: the reply reflects the expectations before its line
 // (a session they waited for is up).
 func fnBirdc(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		router  birdArg
-		cmd     string
-		timeout = durationArg{5 * time.Second}
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", &router, "cmd", &cmd, "timeout?", &timeout); err != nil {
+	var router birdArg
+	cmd, timeout, err := queryArgs(b, args, kwargs, &router)
+	if err != nil {
 		return nil, err
 	}
 	r.Lab.Note(lab.Step{NS: router.d.d.NS.Name, Op: "query", Desc: "birdc " + cmd, Cmds: []string{birdcCmd(router.d.d, cmd)}})
-	text, err := router.d.d.Query(r.Ctx, cmd, timeout.d)
+	text, err := router.d.d.Query(r.Ctx, cmd, timeout)
 	if err != nil {
 		return nil, err
 	}
 	return starlark.String(text), nil
+}
+
+// queryArgs unpacks the arguments (router, cmd, timeout="5s") of birdc and
+// vtysh into router and returns cmd and timeout.
+func queryArgs(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, router starlark.Unpacker) (string, time.Duration, error) {
+	var (
+		cmd     string
+		timeout = durationArg{5 * time.Second}
+	)
+	err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", router, "cmd", &cmd, "timeout?", &timeout)
+	return cmd, timeout.d, err
 }
 
 // birdcCmd is the shell equivalent of a query.

@@ -175,12 +175,9 @@ func (a *frrArg) Unpack(v starlark.Value) error {
 // fnVtysh implements vtysh(router, cmd, timeout="5s"). It returns the
 // reply's text, or its value when it is JSON; a barrier, like birdc.
 func fnVtysh(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var (
-		router  frrArg
-		cmd     string
-		timeout = durationArg{5 * time.Second}
-	)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", &router, "cmd", &cmd, "timeout?", &timeout); err != nil {
+	var router frrArg
+	cmd, timeout, err := queryArgs(b, args, kwargs, &router)
+	if err != nil {
 		return nil, err
 	}
 	f := router.v.f
@@ -192,7 +189,7 @@ func fnVtysh(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		}
 		return starlark.String(""), nil
 	}
-	text, err := f.Query(r.Ctx, cmd, timeout.d)
+	text, err := f.Query(r.Ctx, cmd, timeout)
 	if err != nil {
 		return nil, err
 	}
