@@ -114,16 +114,23 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	c := router.c
 	what := fmt.Sprintf("%s: %s =~ %s", c.label(), cmd, match)
+	expectReply(r, t, b, c, what, cmd, match, re.re, within.d)
+	return starlark.None, nil
+}
+
+// expectReply queues an expectation that c's reply to cmd has a line that
+// re (the regular expression match) matches, within the given time.
+func expectReply(r *Run, t *starlark.Thread, b *starlark.Builtin, c controller, what, cmd, match string, re *regexp.Regexp, within time.Duration) {
 	shell := c.shell(cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
 	queueExpect(r, t, b, c.netns(), netip.Addr{}, what, []string{shell}, func(e *Expectation) {
 		last := ""
-		o, _ := poll(r, within.d, func() (bool, string, error) {
+		o, _ := poll(r, within, func() (bool, string, error) {
 			text, err := c.query(r.Ctx, cmd, 2*time.Second)
 			if err != nil {
 				return false, err.Error(), nil
 			}
 			last = text
-			if m := re.re.FindString(text); m != "" {
+			if m := re.FindString(text); m != "" {
 				return true, "matched " + fmt.Sprintf("%q", lineOf(text, m)), nil
 			}
 			return false, "no line matches", nil
@@ -136,7 +143,6 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 			}
 		}
 	})
-	return starlark.None, nil
 }
 
 // frrLogLines is how many of each FRR daemon's last log lines a failed
@@ -150,7 +156,8 @@ type controller interface {
 	shell(cmd string) string // the shell equivalent of a query
 	label() string           // "bird in r2"
 	netns() *lab.Netns
-	logs() []string // the last log lines, for a failure
+	logs() []string         // the last log lines, for a failure
+	ospfNeighbours() string // the command that lists OSPF neighbours
 }
 
 type birdControl struct{ d *lab.Daemon }
@@ -161,6 +168,8 @@ func (c birdControl) query(ctx context.Context, cmd string, timeout time.Duratio
 func (c birdControl) shell(cmd string) string { return birdcCmd(c.d, cmd) }
 func (c birdControl) label() string           { return c.d.Name() + " in " + c.d.NS.Name }
 func (c birdControl) netns() *lab.Netns       { return c.d.NS }
+
+func (c birdControl) ospfNeighbours() string { return "show ospf neighbors" }
 
 // logs is empty: BIRD's replies name the cause already ("Bad peer AS").
 func (c birdControl) logs() []string { return nil }
@@ -173,6 +182,8 @@ func (c frrControl) query(ctx context.Context, cmd string, timeout time.Duration
 func (c frrControl) shell(cmd string) string { return vtyshCmd(c.f, cmd) }
 func (c frrControl) label() string           { return "frr in " + c.f.NS.Name }
 func (c frrControl) netns() *lab.Netns       { return c.f.NS }
+
+func (c frrControl) ospfNeighbours() string { return "show ip ospf neighbor" }
 
 // logs are the daemons' last lines: FRR's replies do not say why an
 // adjacency is missing, its log does ("ospf_read invalid Area ID 0.0.0.1").

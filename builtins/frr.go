@@ -206,3 +206,28 @@ func fnVtysh(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 func vtyshCmd(f *lab.FRR, cmd string) string {
 	return lab.ShellJoin(f.VtyshArgv("-c", cmd))
 }
+
+// fnExpectOSPFFull implements expect_ospf_full(router, neighbour,
+// within=None).
+func fnExpectOSPFFull(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		router    controlArg
+		neighbour string
+		within    durationArg
+	)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "router", &router, "neighbour", &neighbour, "within??", &within); err != nil {
+		return nil, err
+	}
+	id, ok := parseIP(neighbour)
+	if !ok || !id.Is4() {
+		return nil, fmt.Errorf("for parameter neighbour: %q is not a router ID (an IPv4 address)", neighbour)
+	}
+	// A neighbour's line in FRR's and BIRD's tables alike: router ID,
+	// priority, then the state ("Full/-", "Full/PtP", "Full/DR").
+	match := "^" + regexp.QuoteMeta(id.String()) + `\s+\d+\s+Full/`
+	c := router.c
+	cmd := c.ospfNeighbours()
+	what := fmt.Sprintf("%s: OSPF neighbour %s Full (%s)", c.label(), id, cmd)
+	expectReply(r, t, b, c, what, cmd, match, regexp.MustCompile("(?m)"+match), within.d)
+	return starlark.None, nil
+}

@@ -147,6 +147,9 @@ var Table = []*Builtin{
 	{Name: "vtysh", Domain: "daemon", Mutates: true, Fn: fnVtysh,
 		Sig: `vtysh(router, cmd, timeout="5s")`,
 		Doc: `Sends one command to the daemons of router (from frr()) over their vty sockets, natively as vtysh does, and returns what those that know the command answer: text, or a dict or list when the reply is JSON (vtysh(r1, "show ip ospf neighbor json")["neighbors"]). It waits for the expectations before its line first. A command no daemon knows, or that fails, is an error at this line with FRR's message. In a plan (explain, graph) it asks nothing and returns "", or {} for a command that ends in json.`},
+	{Name: "expect_ospf_full", Domain: "daemon", Fn: fnExpectOSPFFull,
+		Sig: `expect_ospf_full(router, neighbour, within=None)`,
+		Doc: `Expects router (from frr() or bird()) to have an OSPF adjacency in state Full with the neighbour whose router ID is neighbour ("10.0.0.2"): the neighbour's line in "show ip ospf neighbor" (FRR) or "show ospf neighbors" (BIRD) says Full. As expect_daemon with that command, including the failure's last reply and FRR's last log lines; with within, asked again until it holds.`},
 	// bird.go (BIRD 2)
 	{Name: "bird", Domain: "daemon", Mutates: true, Fn: fnBird,
 		Sig: `bird(ns, conf, timeout="10s")`,
