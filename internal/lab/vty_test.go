@@ -15,8 +15,27 @@ import (
 // command gets answer(cmd), written in pieces of one byte so that a reader
 // must reassemble the text and the terminator.
 func fakeVty(t *testing.T, answer func(cmd string) (string, byte)) string {
+	return serveUnix(t, "d.vty", func(c net.Conn) {
+		r := bufio.NewReader(c)
+		for {
+			cmd, err := r.ReadString(0)
+			if err != nil {
+				return
+			}
+			text, status := answer(cmd[:len(cmd)-1])
+			for _, b := range append([]byte(text), 0, 0, 0, status) {
+				c.Write([]byte{b})
+			}
+		}
+	})
+}
+
+// serveUnix listens on a unix socket named name in a temporary directory,
+// serves each connection with handle and closes it then; it returns the
+// socket's path.
+func serveUnix(t *testing.T, name string, handle func(net.Conn)) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "d.vty")
+	path := filepath.Join(t.TempDir(), name)
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -30,17 +49,7 @@ func fakeVty(t *testing.T, answer func(cmd string) (string, byte)) string {
 			}
 			go func() {
 				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					cmd, err := r.ReadString(0)
-					if err != nil {
-						return
-					}
-					text, status := answer(cmd[:len(cmd)-1])
-					for _, b := range append([]byte(text), 0, 0, 0, status) {
-						c.Write([]byte{b})
-					}
-				}
+				handle(c)
 			}()
 		}
 	}()
