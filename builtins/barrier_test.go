@@ -16,7 +16,7 @@ var observers = map[string]bool{
 	"routes": true, "route_get": true, "addresses": true, "neighbours": true, "fdb": true,
 	"expect_route": true, "expect_neighbour": true, "expect": true, "duration": true,
 	"traceroute": true, "expect_path": true, "expect_daemon": true,
-	"resolve": true, "expect_resolves": true,
+	"resolve": true, "expect_resolves": true, "expect_ospf_full": true,
 }
 
 // TestBarriers: the ordering model (an expectation observes the lab as of

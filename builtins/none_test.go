@@ -51,6 +51,8 @@ var noneCalls = map[string]string{
 	"dhcp":               `dhcp(y, hostname = "c1")`,
 	"resolve":            `resolve(a, "c1", server = "10.0.0.1")`,
 	"expect_resolves":    `expect_resolves(a, "c1", addr = "10.0.0.1", server = "10.0.0.1", within = "1s")`,
+	"frr":                `frr(a, "")`,
+	"expect_ospf_full":   `expect_ospf_full(bird(a, ""), "10.0.0.2")`,
 	"impair":             `impair(x, delay = "10ms")`,
 	"expect_rate":        `expect_rate(a, "10.0.0.1:80", rate = "1mbit")`,
 	"expect_rtt":         `expect_rtt(a, "10.0.0.1", max = "10ms")`,

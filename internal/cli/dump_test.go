@@ -53,7 +53,7 @@ func roundTripChild(mode, file string) int {
 		cmd := exec.Command("bash", file)
 		cmd.Dir = os.Getenv(roundTripDirEnv)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
+		if err := runOwned(cmd, cmd.Start); err != nil {
 			fmt.Fprintf(os.Stderr, "bash %s: %v\n", file, err)
 			return 3
 		}
@@ -285,6 +285,17 @@ func topoDump(dir string) (string, error) {
 	return b.String(), nil
 }
 
+// runOwned starts cmd with start and waits for it through the sandbox's
+// reaper (sandbox.StartCmd, WaitCmd): this process is init of the sandbox
+// and reaps orphans, and a plain cmd.Run could find its child reaped
+// ("waitid: no child processes", seen in CI).
+func runOwned(cmd *exec.Cmd, start func() error) error {
+	if err := sandbox.StartCmd(cmd, start); err != nil {
+		return err
+	}
+	return sandbox.WaitCmd(cmd)
+}
+
 // nftRuleset is the namespace's nft ruleset as `nft -s list ruleset` prints
 // it (without counters and handles), indented; "" where nft is not
 // installed (then neither lab has rules made with it) or the set is empty.
@@ -292,12 +303,11 @@ func nftRuleset(name string, fd int) (string, error) {
 	if _, err := exec.LookPath("nft"); err != nil {
 		return "", nil
 	}
-	var out []byte
-	err := nsutil.Do(fd, func() error {
-		var err error
-		out, err = exec.Command("nft", "-s", "list", "ruleset").CombinedOutput()
-		return err
-	})
+	var buf bytes.Buffer
+	cmd := exec.Command("nft", "-s", "list", "ruleset")
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := runOwned(cmd, func() error { return nsutil.Do(fd, cmd.Start) })
+	out := buf.Bytes()
 	if err != nil {
 		return "", fmt.Errorf("nft list ruleset in %s: %w: %s", name, err, out)
 	}

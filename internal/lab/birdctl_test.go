@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,31 +12,15 @@ import (
 // fakeBird serves BIRD's control protocol on a unix socket: a greeting,
 // then the canned reply to each command it knows, a syntax error otherwise.
 func fakeBird(t *testing.T, replies map[string]string) string {
-	path := filepath.Join(t.TempDir(), "bird.ctl")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte("0001 BIRD 2.0.12 ready.\n"))
-				cmd, _ := bufio.NewReader(c).ReadString('\n')
-				reply, ok := replies[strings.TrimSpace(cmd)]
-				if !ok {
-					reply = "9001 syntax error, unexpected CF_SYM_UNDEFINED\n"
-				}
-				c.Write([]byte(reply))
-			}()
+	return serveUnix(t, "bird.ctl", func(c net.Conn) {
+		c.Write([]byte("0001 BIRD 2.0.12 ready.\n"))
+		cmd, _ := bufio.NewReader(c).ReadString('\n')
+		reply, ok := replies[strings.TrimSpace(cmd)]
+		if !ok {
+			reply = "9001 syntax error, unexpected CF_SYM_UNDEFINED\n"
 		}
-	}()
-	return path
+		c.Write([]byte(reply))
+	})
 }
 
 // TestBirdQuery: replies come back as birdc prints them (codes removed,

@@ -28,6 +28,7 @@ type DaemonSpec struct {
 	Dir   string            // working directory
 	Dirs  []string          // made private and empty
 	Files map[string]string // written into private directories
+	Join  string            // a mount namespace to share instead of one of its own (privmount.Spec.Join)
 	Ready Ready
 	// Control is the unix socket (a path in its private directories) on
 	// which the daemon answers commands in BIRD's control protocol.
@@ -85,7 +86,7 @@ func (d *Daemon) Path(path string) string {
 // StartDaemon starts a daemon in n with its private directories and files.
 // It returns at once; WaitReady waits until it is ready.
 func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
-	ps := privmount.Spec{Dirs: s.Dirs, Files: s.Files}
+	ps := privmount.Spec{Dirs: s.Dirs, Files: s.Files, Join: s.Join}
 	if err := ps.Check(); err != nil {
 		return nil, err
 	}
@@ -156,7 +157,10 @@ func (d *Daemon) setupCmds() []string {
 	for f := range d.Spec.Files {
 		dirs[filepath.Dir(d.ShellPath(f))] = true
 	}
-	cmds := []string{"mkdir -p " + strings.Join(sortedNames(dirs), " ")}
+	var cmds []string
+	if len(dirs) > 0 { // a daemon that joins another's directories has none
+		cmds = append(cmds, "mkdir -p "+strings.Join(sortedNames(dirs), " "))
+	}
 	for _, f := range sortedNames(d.Spec.Files) {
 		body := d.ShellPath(strings.TrimSuffix(d.Spec.Files[f], "\n"))
 		cmds = append(cmds, "cat >"+shellQuote(d.ShellPath(f))+" <<'EOF'\n"+body+"\nEOF")

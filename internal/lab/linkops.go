@@ -84,8 +84,14 @@ func (lk *Link) SetUp(up bool) error {
 	if up {
 		word = "up"
 	}
+	cmds := []string{ipn(n) + " link set " + shellQuote(lk.name) + " " + word}
+	if up && lk.kind == "veth" {
+		// As a probe waits for pending links (Settle): the carrier comes a
+		// moment after the link is up (not at all while the peer is down).
+		cmds = append(cmds, "timeout 5 sh -c "+shellQuote(WaitUntil(ipn(n)+" link show "+shellQuote(lk.name)+" | grep -q LOWER_UP"))+" || true")
+	}
 	err := n.lab.apply(Step{NS: n.Name, Op: "link set", Desc: fmt.Sprintf("set %s %s in %s", lk.name, word, n.Name),
-		Cmds: []string{ipn(n) + " link set " + shellQuote(lk.name) + " " + word}}, func() error {
+		Cmds: cmds}, func() error {
 		ref, err := lk.ref()
 		if err != nil {
 			return err

@@ -40,10 +40,19 @@ type Spec struct {
 	// Files maps absolute paths to their contents; their directories are
 	// made private too.
 	Files map[string]string `json:"files,omitempty"`
+	// Join, when set, is the mount namespace (a path such as
+	// /proc/PID/ns/mnt) the program enters instead of a new one: it then
+	// shares the private directories of the program running there (the
+	// daemons of one FRR router). Dirs must be empty then; Files are
+	// written into the directories that namespace already has.
+	Join string `json:"join,omitempty"`
 }
 
 // Check validates s: absolute, clean paths, no file that is also a directory.
 func (s Spec) Check() error {
+	if s.Join != "" && len(s.Dirs) > 0 {
+		return errors.New("a program that joins a mount namespace makes no directories of its own")
+	}
 	for _, d := range s.Dirs {
 		if err := checkPath(d); err != nil {
 			return err
@@ -113,6 +122,30 @@ func serve() error {
 	if len(os.Args) < 2 {
 		return errors.New("no program given")
 	}
+	if s.Join != "" {
+		if err := join(s.Join); err != nil {
+			return err
+		}
+	} else if err := private(s); err != nil {
+		return err
+	}
+	for p, text := range s.Files {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, EnvVar+"=") {
+			env = append(env, e)
+		}
+	}
+	return unix.Exec(os.Args[1], os.Args[1:], env)
+}
+
+// private unshares a mount namespace and makes the directories of s private
+// in it.
+func private(s Spec) error {
 	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 		return fmt.Errorf("unshare mount namespace: %w", err)
 	}
@@ -128,18 +161,27 @@ func serve() error {
 			return fmt.Errorf("%s: %w", d, err)
 		}
 	}
-	for p, text := range s.Files {
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-			return err
-		}
+	return nil
+}
+
+// join enters the mount namespace at path. The kernel refuses setns into a
+// mount namespace to a thread that shares its file system attributes
+// (CLONE_FS) with other threads, as every thread of a Go program does: this
+// one unshares them first (unshare(CLONE_NEWNS) in private does the same
+// implicitly). The program is executed from this thread, so it starts there.
+func join(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("join mount namespace: %w", err)
 	}
-	env := make([]string, 0, len(os.Environ()))
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, EnvVar+"=") {
-			env = append(env, e)
-		}
+	defer f.Close()
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare file system attributes: %w", err)
 	}
-	return unix.Exec(os.Args[1], os.Args[1:], env)
+	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("join mount namespace %s: %w", path, err)
+	}
+	return nil
 }
 
 // makePrivate makes dir an empty directory of its own. Below a tmpfs this

@@ -26,6 +26,7 @@ func TestCheck(t *testing.T) {
 		{Dirs: []string{"/"}},
 		{Files: map[string]string{"/bird.conf": ""}},
 		{Dirs: []string{"/etc/x"}, Files: map[string]string{"/etc/x": ""}},
+		{Dirs: []string{"/run/frr"}, Join: "/proc/1/ns/mnt"},
 	}
 	for _, s := range bad {
 		if err := s.Check(); err == nil {

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsscript/nsscript/internal/lab"
 	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
@@ -23,6 +25,7 @@ var Conditions = []struct{ Name, Doc string }{
 	{"tun", "this user can open /dev/net/tun, so tap() can make tap and tun devices"},
 	{"linktype:NAME", "the kernel can create a link of type NAME (veth, bridge, macvlan, vxlan, vlan, dummy, ...)"},
 	{"qdisc:NAME", "the kernel can attach a queueing discipline NAME (netem, tbf, htb, ...)"},
+	{"frr", "FRR is installed (zebra and the other daemons in /usr/lib/frr or /usr/libexec/frr, vtysh on PATH); where it is not, the condition is an error when " + requireEnv + "=1, so CI never skips the FRR specs"},
 	{"sysctl:KEY", "a new network namespace has the sysctl KEY (net.*, such as net.bridge.bridge-nf-call-iptables, which needs br_netfilter)"},
 }
 
@@ -70,6 +73,8 @@ func evaluate(cond string) (bool, error) {
 		return usernsUsable(), nil
 	case cond == "tun":
 		return tunUsable(), nil
+	case cond == "frr":
+		return frrInstalled()
 	case hasArg && kind == "sysctl":
 		if !validSysctlKey(name) {
 			return false, fmt.Errorf("%q is not a network sysctl (net.*)", name)
@@ -95,7 +100,23 @@ func evaluate(cond string) (bool, error) {
 	if ok, known := testscriptCondition(cond); known {
 		return ok, nil
 	}
-	return false, fmt.Errorf("%w %q (nsscript knows root, userns, tun, linktype:NAME, qdisc:NAME, sysctl:KEY; testscript knows exec:NAME, GOOS and GOARCH names and others)", errUnknown, cond)
+	return false, fmt.Errorf("%w %q (nsscript knows root, userns, tun, frr, linktype:NAME, qdisc:NAME, sysctl:KEY; testscript knows exec:NAME, GOOS and GOARCH names and others)", errUnknown, cond)
+}
+
+// requireEnv is testenv.RequireEnv (CI sets it; testenv is for tests only).
+const requireEnv = "NSSCRIPT_REQUIRE_NAMESPACES"
+
+// frrInstalled reports whether FRR's daemons and vtysh are there; their
+// absence is an error when the specs must not skip (CI).
+func frrInstalled() (bool, error) {
+	_, err := lab.FRRDaemonPath("zebra")
+	if err == nil {
+		_, err = exec.LookPath("vtysh")
+	}
+	if err != nil && os.Getenv(requireEnv) == "1" {
+		return false, fmt.Errorf("FRR is needed and %s=1: %w", requireEnv, err)
+	}
+	return err == nil, nil
 }
 
 func kernelCheck(kind, name string) (bool, error) {
