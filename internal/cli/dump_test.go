@@ -50,6 +50,18 @@ func roundTripChild(mode, file string) int {
 	const netnsDir = "/run/netns"
 	switch mode {
 	case "shell":
+		// The sandbox covers /run/netns, not /run: the explained script
+		// writes its daemons' files under /run/nsscript, which would be
+		// the real host's (and shared by parallel round trips). A tmpfs
+		// on /run, in the sandbox's own mount namespace, keeps them here.
+		if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
+			fmt.Fprintf(os.Stderr, "mount tmpfs on /run: %v\n", err)
+			return 3
+		}
+		if err := os.Mkdir(netnsDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
 		cmd := exec.Command("bash", file)
 		cmd.Dir = os.Getenv(roundTripDirEnv)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
