@@ -180,6 +180,7 @@ var toolPackages = map[string]string{
 	"tcpdump": "tcpdump", "traceroute": "traceroute", "bird": "bird2", "birdc": "bird2",
 	"iptables": "iptables", "nsenter": "util-linux", "dig": "bind9-dnsutils", "dnsmasq": "dnsmasq-base",
 	"udhcpc": "udhcpc",
+	"vtysh":  "frr",
 }
 
 // needExplainTools skips the test when a tool the script declares ("#
