@@ -43,6 +43,14 @@ var killWays = []struct {
 func TestNothingOutlivesARun(t *testing.T) {
 	testenv.LockHost(t, false)
 	testenv.NeedNamespaces(t)
+	asRootAndNobody(t, func(t *testing.T, as func(*exec.Cmd)) {
+		killRuns(t, as, "testdata/procs.star", 2*len(killWays))
+	})
+}
+
+// asRootAndNobody runs f as a subtest as root and as nobody: as is nil for
+// root and asNobody for nobody, to apply to the commands f starts.
+func asRootAndNobody(t *testing.T, f func(t *testing.T, as func(*exec.Cmd))) {
 	for _, user := range []string{"root", "nobody"} {
 		t.Run(user, func(t *testing.T) {
 			var as func(*exec.Cmd)
@@ -52,7 +60,7 @@ func TestNothingOutlivesARun(t *testing.T) {
 			} else {
 				testenv.NeedRoot(t)
 			}
-			killRuns(t, as, "testdata/procs.star", 2*len(killWays))
+			f(t, as)
 		})
 	}
 }
@@ -65,18 +73,9 @@ func TestNothingOutlivesABGPLab(t *testing.T) {
 	testenv.LockHost(t, false)
 	testenv.NeedNamespaces(t)
 	testenv.NeedProgram(t, "bird")
-	for _, user := range []string{"root", "nobody"} {
-		t.Run(user, func(t *testing.T) {
-			var as func(*exec.Cmd)
-			if user == "nobody" {
-				needNobody(t)
-				as = asNobody
-			} else {
-				testenv.NeedRoot(t)
-			}
-			killRuns(t, as, "../../scripts/bgp-line.star", len(killWays))
-		})
-	}
+	asRootAndNobody(t, func(t *testing.T, as func(*exec.Cmd)) {
+		killRuns(t, as, "../../scripts/bgp-line.star", len(killWays))
+	})
 }
 
 // publicScript copies the script at path (relative to this package) to a
