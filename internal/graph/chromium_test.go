@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nsscript/nsscript/internal/testenv"
 )
 
 // TestSVGInChromium has a real browser draw the pictures of a bridge lab, a
@@ -20,16 +22,7 @@ import (
 // screenshots: not blank, and showing the veth blue and the first bridge's
 // colour. It needs Chromium (.ci/run installs it).
 func TestSVGInChromium(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		t.Skip("no chromium in PATH")
-	}
+	browser := testenv.NeedBrowser(t)
 	names := []string{"bridge", "firewall", "scale30", "scale200"}
 	labs := map[string]*Graph{
 		"bridge":   plan(t, filepath.Join("..", "..", "scripts", "bridge.star"), ""),
