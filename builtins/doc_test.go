@@ -123,3 +123,25 @@ func TestDocValues(t *testing.T) {
 		}
 	}
 }
+
+// TestDocListingOneHeadingPerDomain: nsscript doc lists each domain once,
+// even where the table lists a builtin of an earlier domain later (sleep
+// after the daemons).
+func TestDocListingOneHeadingPerDomain(t *testing.T) {
+	text, err := Doc("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "## ") {
+			if seen[line] {
+				t.Errorf("nsscript doc has %q twice", line)
+			}
+			seen[line] = true
+		}
+	}
+	if len(seen) != len(Domains()) {
+		t.Errorf("%d headings for %d domains", len(seen), len(Domains()))
+	}
+}

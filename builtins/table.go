@@ -427,15 +427,37 @@ func Doc(name string) (string, error) {
 		}
 		return b.String(), nil
 	}
-	domain := ""
-	for _, x := range Table {
-		if x.Domain != domain {
-			domain = x.Domain
-			fmt.Fprintf(&b, "\n## %s\n\n", domain)
+	for _, g := range Domains() {
+		fmt.Fprintf(&b, "\n## %s\n\n", g.Domain)
+		for _, x := range g.Builtins {
+			fmt.Fprintf(&b, "%s\n%s\n\n", x.Sig, wrapText(x.Doc, 76, "    "))
 		}
-		fmt.Fprintf(&b, "%s\n%s\n\n", x.Sig, wrapText(x.Doc, 76, "    "))
 	}
 	return strings.TrimLeft(b.String(), "\n"), nil
+}
+
+// DomainGroup is one domain of the table and its builtins, in table order.
+type DomainGroup struct {
+	Domain   string
+	Builtins []*Builtin
+}
+
+// Domains returns the table grouped by domain, domains in the order they
+// first appear: a builtin listed later under an earlier domain joins that
+// domain's group, so every listing has one heading per domain.
+func Domains() []DomainGroup {
+	var groups []DomainGroup
+	at := map[string]int{}
+	for _, x := range Table {
+		i, ok := at[x.Domain]
+		if !ok {
+			i = len(groups)
+			at[x.Domain] = i
+			groups = append(groups, DomainGroup{Domain: x.Domain})
+		}
+		groups[i].Builtins = append(groups[i].Builtins, x)
+	}
+	return groups
 }
 
 // wrapText folds s into lines of at most width, each with indent.

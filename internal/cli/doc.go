@@ -100,17 +100,17 @@ func docText(name string) (string, error) {
 }
 
 // referenceMarkdown renders the builtins table (and the value types) as the
-// README's reference: a heading per domain, one per builtin with its
-// signature, and its doc as a paragraph.
+// README's reference: one heading per domain, in the order domains first
+// appear in the table (a builtin listed later under an earlier domain joins
+// that domain's section), one per builtin with its signature, and its doc as
+// a paragraph.
 func referenceMarkdown() string {
 	var b strings.Builder
-	domain := ""
-	for _, x := range builtins.Table {
-		if x.Domain != domain {
-			domain = x.Domain
-			fmt.Fprintf(&b, "\n### %s\n", domain)
+	for _, g := range builtins.Domains() {
+		fmt.Fprintf(&b, "\n### %s\n", g.Domain)
+		for _, x := range g.Builtins {
+			fmt.Fprintf(&b, "\n#### `%s`\n\n%s\n", x.Sig, mdEscape(x.Doc))
 		}
-		fmt.Fprintf(&b, "\n#### `%s`\n\n%s\n", x.Sig, mdEscape(x.Doc))
 	}
 	return strings.TrimPrefix(b.String(), "\n")
 }

@@ -33,6 +33,14 @@ func TestDocMarkdownCoversTable(t *testing.T) {
 			t.Errorf("markdown lacks %s", b.Sig)
 		}
 	}
+	headings := map[string]int{}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(line, "### ") {
+			if headings[line]++; headings[line] == 2 {
+				t.Errorf("markdown has %q twice: a domain's builtins belong under one heading", line)
+			}
+		}
+	}
 	if strings.Count(md, "```")%2 != 0 {
 		t.Error("unbalanced code fences")
 	}
