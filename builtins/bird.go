@@ -121,7 +121,9 @@ func fnExpectDaemon(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 // expectReply queues an expectation that c's reply to cmd has a line that
 // re (the regular expression match) matches, within the given time.
 func expectReply(r *Run, t *starlark.Thread, b *starlark.Builtin, c controller, what, cmd, match string, re *regexp.Regexp, within time.Duration) {
-	shell := c.shell(cmd) + " | grep -qE " + lab.ShellJoin([]string{match})
+	// grep -P: match is a Go regular expression (\s, \d), which
+	// POSIX's extended syntax (grep -E) does not have.
+	shell := c.shell(cmd) + " | grep -qP " + lab.ShellJoin([]string{match})
 	if within > 0 {
 		shell = untilCmd(shell, within)
 	}

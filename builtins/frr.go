@@ -64,13 +64,13 @@ func fnFrr(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	f := &lab.FRR{NS: ns.ns}
+	f := &lab.FRR{NS: ns.ns, Pathspace: r.Lab.FRRPathspace(ns.ns)}
 	// zebra first and ready before the others, which connect to it; they
 	// then start together and join its mount namespace.
 	for i, name := range names {
-		s := lab.FRRDaemonSpec(paths[i], name, conf, "")
+		s := lab.FRRDaemonSpec(paths[i], name, conf, "", f.Pathspace)
 		if i > 0 {
-			s = lab.FRRDaemonSpec(paths[i], name, "", f.Daemons[0].MountNS())
+			s = lab.FRRDaemonSpec(paths[i], name, "", f.Daemons[0].MountNS(), f.Pathspace)
 		}
 		s.Dir = dir
 		d, err := r.Lab.StartDaemon(ns.ns, s)
@@ -204,7 +204,7 @@ func fnVtysh(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 
 // vtyshCmd is the shell equivalent of a query.
 func vtyshCmd(f *lab.FRR, cmd string) string {
-	return lab.ShellJoin(f.VtyshArgv("-c", cmd))
+	return lab.ShellJoin(f.ShellVtysh("-c", cmd))
 }
 
 // fnExpectOSPFFull implements expect_ospf_full(router, neighbour,

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,10 +55,14 @@ func roundTripChild(mode, file string) int {
 		// The sandbox covers /run/netns, not /run: the explained script
 		// writes its daemons' files under /run/nsscript, which would be
 		// the real host's (and shared by parallel round trips). A tmpfs
-		// on /run, in the sandbox's own mount namespace, keeps them here.
-		if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
-			fmt.Fprintf(os.Stderr, "mount tmpfs on /run: %v\n", err)
-			return 3
+		// on /run, in the sandbox's own mount namespace, keeps them here;
+		// so does one on each directory outside /run that the script's
+		// header asks to be private (FRR's /etc/frr and /var/tmp).
+		for _, dir := range append([]string{"/run"}, privateDirs(file)...) {
+			if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "mode=0755"); err != nil {
+				fmt.Fprintf(os.Stderr, "mount tmpfs on %s: %v\n", dir, err)
+				return 3
+			}
 		}
 		if err := os.Mkdir(netnsDir, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -108,6 +114,19 @@ func roundTripChild(mode, file string) int {
 	}
 	fmt.Print(out)
 	return 0
+}
+
+// privateDirs are the directories other than /run on which the header of
+// the explained script file suggests a tmpfs ("mount -t tmpfs none DIR &&").
+func privateDirs(file string) []string {
+	b, _ := os.ReadFile(file)
+	var dirs []string
+	for _, m := range regexp.MustCompile(`mount -t tmpfs none (/\S+) &&`).FindAllStringSubmatch(string(b), -1) {
+		if m[1] != "/run" && !slices.Contains(dirs, m[1]) {
+			dirs = append(dirs, m[1])
+		}
+	}
+	return dirs
 }
 
 // settledDump is topoDump once no veth has its peer in a namespace without

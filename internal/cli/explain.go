@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -128,9 +129,11 @@ type explainer struct {
 	mu         sync.Mutex
 	w          io.Writer
 	lastPos    string
-	tools      toolSet // the programs the commands run
-	background bool    // a command starts a program in the background
-	declared   bool    // the header declared the tools and the trap
+	tools      toolSet  // the programs the commands run
+	background bool     // a command starts a program in the background
+	outside    []string // directories outside /run the commands write to (lab.Step.Outside)
+	declared   bool     // the header declared the tools and the trap
+	vars       shellVars
 }
 
 func newExplainer(w io.Writer) *explainer { return &explainer{w: w} }
@@ -147,13 +150,19 @@ func (x *explainer) printf(format string, args ...any) {
 // background, a trap that stops them when it ends, however it ends.
 func (x *explainer) header(file, how string) {
 	sh := strings.TrimSuffix(filepath.Base(file), ".star") + ".sh"
+	x.mu.Lock()
+	mounts := "mount -t tmpfs none /run && "
+	for _, d := range x.outside {
+		mounts += "mount -t tmpfs none " + d + " && "
+	}
+	x.mu.Unlock()
 	x.printf(`#!/bin/bash
 # %s %s: the commands that build this lab, step by step,
 # each under the script line that causes it. Run as root where changing the
 # network is fine, e.g. in a throw-away namespace:
-#   sudo unshare --net --mount sh -c 'mount -t tmpfs none /run && bash %s'
+#   sudo unshare --net --mount sh -c '%sbash %s'
 set -e
-`, how, file, sh)
+`, how, file, mounts, sh)
 	x.mu.Lock()
 	tools, bg := x.tools.sorted(), x.background
 	x.declared = true
@@ -177,14 +186,24 @@ set -e
 func (x *explainer) step(s lab.Step) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.vars.add(s.Vars)
 	var b strings.Builder
+	desc := x.vars.text(s.Desc)
 	if s.Pos != x.lastPos || s.Pos == "" {
-		fmt.Fprintf(&b, "\n# %s: %s\n", s.Pos, s.Desc)
+		fmt.Fprintf(&b, "\n# %s: %s\n", s.Pos, desc)
 	} else {
-		fmt.Fprintf(&b, "# %s\n", s.Desc)
+		fmt.Fprintf(&b, "# %s\n", desc)
 	}
 	x.lastPos = s.Pos
+	if !x.declared {
+		for _, d := range s.Outside {
+			if !slices.Contains(x.outside, d) {
+				x.outside = append(x.outside, d)
+			}
+		}
+	}
 	for _, c := range s.Cmds {
+		c = x.vars.command(c)
 		if !x.declared {
 			x.tools.addCommand(c)
 			x.background = x.background || startsBackground(c)
@@ -251,7 +270,7 @@ func (c *commentWriter) writeLine(line []byte) {
 		io.WriteString(c.x.w, "#\n")
 		return
 	}
-	fmt.Fprintf(c.x.w, "# %s\n", line)
+	fmt.Fprintf(c.x.w, "# %s\n", c.x.vars.text(string(line)))
 }
 
 func (c *commentWriter) flush() {

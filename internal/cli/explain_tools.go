@@ -19,7 +19,7 @@ var baseTools = map[string]bool{
 	"done": true, "if": true, "then": true, "else": true, "fi": true, "exec": true, "read": true,
 	"cat": true, "cp": true, "cut": true, "head": true, "mkdir": true, "mv": true, "rm": true,
 	"seq": true, "sleep": true, "sort": true, "tail": true, "tee": true, "timeout": true,
-	"touch": true, "tr": true, "mount": true, "wc": true, "grep": true, "sed": true,
+	"touch": true, "tr": true, "mount": true, "chmod": true, "wc": true, "grep": true, "sed": true,
 }
 
 // toolSet collects tools in the order they were first seen.

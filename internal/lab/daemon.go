@@ -33,6 +33,26 @@ type DaemonSpec struct {
 	// Control is the unix socket (a path in its private directories) on
 	// which the daemon answers commands in BIRD's control protocol.
 	Control string
+	// Shell, when set, is how explain's shell script gives the daemon its
+	// private view; otherwise its private paths go below a directory of
+	// its own under /run/nsscript (ShellPath).
+	Shell *ShellView
+}
+
+// ShellView is how explain's shell script gives a daemon that has its own
+// way to keep several instances apart (FRR's -N pathspace) its private
+// view, instead of directories under /run/nsscript.
+type ShellView struct {
+	Args []string // inserted after the program in its command line ("-N", "r1")
+	// Dirs maps private directories to the shell's (made with mkdir -p);
+	// a private path under none of them stays as it is.
+	Dirs map[string]string
+	// Ready is a shell command that succeeds once the daemon is ready
+	// (for a Ready.Check, which has no shell form of its own).
+	Ready string
+	// Outside are directories outside /run that the daemon writes to:
+	// the script's header suggests a tmpfs on each (Step.Outside).
+	Outside []string
 }
 
 // Ready says when a daemon counts as started: the first of its fields that
@@ -115,8 +135,14 @@ func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
 	// absolute path: daemons change directory (dnsmasq to /).
 	d := &Daemon{Spec: s, shellRoot: fmt.Sprintf("/run/nsscript/%s%d", filepath.Base(s.Argv[0]), l.daemons)}
 	how := startHow{background: true, before: d.setupCmds(), after: d.readyCmds(n)}
-	for _, a := range s.Argv {
+	for i, a := range s.Argv {
 		how.shown = append(how.shown, d.ShellPath(a))
+		if i == 0 && s.Shell != nil {
+			how.shown = append(how.shown, s.Shell.Args...)
+		}
+	}
+	if s.Shell != nil {
+		how.outside = s.Shell.Outside
 	}
 	pr, err := l.start(n, Program{Argv: argv, Dir: s.Dir, Env: env, Stdin: string(in)}, how)
 	if err != nil {
@@ -129,17 +155,32 @@ func (l *Lab) StartDaemon(n *Netns, s DaemonSpec) (*Daemon, error) {
 
 // ShellPath is where explain's shell script keeps path of the daemon's
 // private view: below a directory of its own under /run/nsscript
-// ("/run/nsscript/bird1/run/bird/bird.ctl"). It rewrites every private path in a text (an
-// argument such as --conf-file=/run/dnsmasq/dnsmasq.conf, a config file);
-// other paths stay as they are.
+// ("/run/nsscript/bird1/run/bird/bird.ctl"), or where its ShellView puts
+// it. It rewrites every private path in a text (an argument such as
+// --conf-file=/run/dnsmasq/dnsmasq.conf, a config file); other paths stay
+// as they are.
 func (d *Daemon) ShellPath(text string) string {
 	ps := d.privatePaths()
 	sort.Slice(ps, func(i, j int) bool { return len(ps[i]) > len(ps[j]) }) // longest first
 	var pairs []string
 	for _, p := range ps {
-		pairs = append(pairs, p, d.shellRoot+p)
+		pairs = append(pairs, p, d.shellPathOf(p))
 	}
 	return strings.NewReplacer(pairs...).Replace(text)
+}
+
+// shellPathOf is where the shell keeps private path p.
+func (d *Daemon) shellPathOf(p string) string {
+	v := d.Spec.Shell
+	if v == nil {
+		return d.shellRoot + p
+	}
+	for dir, to := range v.Dirs {
+		if rest, ok := strings.CutPrefix(p, dir); ok && (rest == "" || rest[0] == '/') {
+			return to + rest
+		}
+	}
+	return p
 }
 
 // privatePaths are the daemon's private directories and files.
@@ -152,7 +193,9 @@ func (d *Daemon) privatePaths() []string {
 func (d *Daemon) setupCmds() []string {
 	dirs := map[string]bool{}
 	for _, p := range d.Spec.Dirs {
-		dirs[d.ShellPath(p)] = true
+		if v := d.Spec.Shell; v == nil || v.Dirs[p] != "" {
+			dirs[d.ShellPath(p)] = true
+		}
 	}
 	for f := range d.Spec.Files {
 		dirs[filepath.Dir(d.ShellPath(f))] = true
@@ -173,6 +216,8 @@ func (d *Daemon) setupCmds() []string {
 func (d *Daemon) readyCmds(n *Netns) []string {
 	r := d.Spec.Ready
 	switch {
+	case r.Check != nil && d.Spec.Shell != nil && d.Spec.Shell.Ready != "":
+		return []string{"timeout 10 sh -c " + shellQuote(WaitUntil(d.Spec.Shell.Ready))}
 	case r.TCP != "":
 		if ap, err := netip.ParseAddrPort(r.TCP); err == nil {
 			return []string{WaitListeningCmd(n, "tcp", int(ap.Port()), 10)}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,8 @@ type dhcpState struct {
 	servers []DHCPServer
 	leases  []*Lease
 	planned map[*Daemon]int // plan mode: addresses handed out per server
+	asked   int             // leases asked for (numbering explain's variables)
+	hook    bool            // explain's event script for udhcpc is written
 }
 
 // DHCPServer is a DHCP and DNS server the lab runs, and its range (Start
@@ -154,10 +157,11 @@ func (l *Lab) DHCP(ctx context.Context, lk *Link, o DHCPOptions) (*Lease, error)
 	if err != nil && !l.opts.Plan {
 		return nil, err
 	}
-	shown := inNS(n, ShellJoin(append([]string{"udhcpc"}, dhcpArgs(lk, o)...)))
-	desc := fmt.Sprintf("ask for a DHCP lease on %s in %s (udhcpc; its default script adds the address and route)", lk.name, n.Name)
+	v := l.leaseVar()
+	cmds := l.leaseCmds(lk, o, v)
+	desc := fmt.Sprintf("ask for a DHCP lease on %s in %s with udhcpc, into $%s_ip, $%s_mask and $%s_router (its script only prints the lease)", lk.name, n.Name, v, v, v)
 	var pr *proc.Process
-	err = l.apply(Step{NS: n.Name, Op: "dhcp", Desc: desc, Cmds: []string{shown}}, func() error {
+	err = l.apply(Step{NS: n.Name, Op: "dhcp", Desc: desc, Cmds: cmds}, func() error {
 		self, err := os.Executable()
 		if err != nil {
 			return err
@@ -176,7 +180,7 @@ func (l *Lab) DHCP(ctx context.Context, lk *Link, o DHCPOptions) (*Lease, error)
 		return nil, err
 	}
 	ls.Link, ls.Pos = lk, l.pos
-	if err := l.applyLease(ls, o.Route); err != nil {
+	if err := l.applyLease(ls, o.Route, v); err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
@@ -297,19 +301,23 @@ func (l *Lab) planLease(lk *Link) *Lease {
 
 // applyLease adds the lease's address to its link and, with route, the
 // default route via its router (proto dhcp), as udhcpc's default script
-// would. The commands are udhcpc's (the dhcp step), so these steps have
-// none.
-func (l *Lab) applyLease(ls *Lease, route bool) error {
+// would. In explain's shell script, the lease is in the variables named
+// after v (leaseVar): from the step that adds the address on, the shell
+// refers to the leased address by them (Step.Vars).
+func (l *Lab) applyLease(ls *Lease, route bool, v string) error {
 	lk, n := ls.Link, ls.Link.ns
 	desc := fmt.Sprintf("add the leased %s to %s in %s", ls.Addr, lk.name, n.Name)
-	if err := lk.addAddr(ls.Addr, Step{NS: n.Name, Op: "addr add", Desc: desc}); err != nil {
+	vars := []ShellVar{{ls.Addr.String(), "$" + v + "_ip/$" + v + "_mask"}, {ls.Addr.Addr().String(), "$" + v + "_ip"}}
+	cmd := ipn(n) + " addr add " + ls.Addr.String() + " dev " + shellQuote(lk.name)
+	if err := lk.addAddr(ls.Addr, Step{NS: n.Name, Op: "addr add", Desc: desc, Cmds: []string{cmd}, Vars: vars}); err != nil {
 		return err
 	}
 	if !route || !ls.Router.IsValid() {
 		return nil
 	}
 	desc = fmt.Sprintf("add the default route via the leased router %s in %s", ls.Router, n.Name)
-	return l.apply(Step{NS: n.Name, Op: "route add", Desc: desc}, func() error {
+	cmd = ipn(n) + " route add default via $" + v + "_router dev " + shellQuote(lk.name) + " proto dhcp"
+	return l.apply(Step{NS: n.Name, Op: "route add", Desc: desc, Cmds: []string{cmd}}, func() error {
 		idx, err := lk.Index()
 		if err != nil {
 			return err
@@ -321,4 +329,38 @@ func (l *Lab) applyLease(ls *Lease, route bool) error {
 		}
 		return err
 	})
+}
+
+// dhcpHookPath is explain's event script for udhcpc (see leaseCmds).
+const dhcpHookPath = "/run/nsscript/udhcpc-lease"
+
+// leaseVar names the shell variables of the next lease ("lease1": its
+// address in $lease1_ip).
+func (l *Lab) leaseVar() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dhcp.asked++
+	return fmt.Sprintf("lease%d", l.dhcp.asked)
+}
+
+// leaseCmds are explain's commands for a lease: udhcpc with an event
+// script (written before the first lease) that only prints the lease,
+// which the shell reads into variables named after v; the steps that
+// apply it follow, as in a run, where nsscript applies it.
+func (l *Lab) leaseCmds(lk *Link, o DHCPOptions, v string) []string {
+	var cmds []string
+	l.mu.Lock()
+	first := !l.dhcp.hook
+	l.dhcp.hook = true
+	l.mu.Unlock()
+	if first {
+		cmds = append(cmds, "mkdir -p "+filepath.Dir(dhcpHookPath),
+			"cat >"+dhcpHookPath+" <<'EOF'\n#!/bin/sh\n"+
+				"# udhcpc's event script: print the lease (address, prefix length, router); change nothing\n"+
+				"case \"$1\" in bound|renew) echo \"$ip $mask ${router%% *}\" ;; esac\nEOF",
+			"chmod +x "+dhcpHookPath)
+	}
+	udhcpc := append(append([]string{"udhcpc"}, dhcpArgs(lk, o)...), "-s", dhcpHookPath)
+	return append(cmds, v+"=$("+inNS(lk.ns, ShellJoin(udhcpc))+")",
+		"read -r "+v+"_ip "+v+"_mask "+v+"_router <<<\"$"+v+"\"")
 }

@@ -58,6 +58,7 @@ type startHow struct {
 	shown      []string // the command explain shows, in the current directory (default p.Argv in p.Dir)
 	before     []string // explain's commands before the program's
 	after      []string // and after it
+	outside    []string // directories outside /run it writes to (Step.Outside)
 }
 
 func (l *Lab) start(n *Netns, p Program, how startHow) (*Process, error) {
@@ -96,7 +97,7 @@ func (l *Lab) start(n *Netns, p Program, how startHow) (*Process, error) {
 		desc += " (in " + p.Dir + ")"
 	}
 	cmds := append(append(append([]string(nil), how.before...), cmd), how.after...)
-	err := l.apply(Step{NS: n.Name, Op: "exec", Desc: desc, Cmds: cmds}, func() error {
+	err := l.apply(Step{NS: n.Name, Op: "exec", Desc: desc, Cmds: cmds, Outside: how.outside}, func() error {
 		var err error
 		pr.Process, err = proc.Start(n.fd, p)
 		return err

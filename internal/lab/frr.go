@@ -48,21 +48,51 @@ func FRRDaemonPath(name string) (string, error) {
 type FRR struct {
 	NS      *Netns
 	Daemons []*Daemon
+	// Pathspace keeps the router apart in explain's shell script, where
+	// its daemons share the machine's mount namespace (FRRPathspace).
+	Pathspace string
+}
+
+// FRRPathspace names the FRR pathspace (the daemons' and vtysh's -N) of a
+// router in n, for explain's shell script: n's name, as FRR's own init
+// script names a namespace's instance, with a number after it for a second
+// router in n. FRR then keeps the router's configuration in /etc/frr/NAME
+// and its sockets in /var/run/frr/NAME.
+func (l *Lab) FRRPathspace(n *Netns) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.frrSpaces == nil {
+		l.frrSpaces = map[*Netns]int{}
+	}
+	l.frrSpaces[n]++
+	if k := l.frrSpaces[n]; k > 1 {
+		return fmt.Sprintf("%s-%d", n.Name, k)
+	}
+	return n.Name
 }
 
 // FRRDaemonSpec returns how to start daemon name (its program at path) of a
 // router. zebra, the first, gets the private directories and the
 // configuration; join is then "". Every other daemon joins the mount
-// namespace at join (zebra's).
+// namespace at join (zebra's). In explain's shell script, the router's
+// pathspace (-N space) stands for the private directories; FRR makes
+// /var/tmp/frr (crash logs, per process) itself, and ospfd writes its
+// graceful-restart state to /var/run/frr whatever the pathspace.
 //
 // Flags: foreground (no -d); -u root -g frrvty, so the daemon keeps running
 // as the lab's root (rootless, the sandbox maps no frr user to switch to)
 // and still passes FRR's check that its user belongs to the vty group;
 // -P 0, no TCP vty; its log on stdout rather than syslog.
-func FRRDaemonSpec(path, name, conf, join string) DaemonSpec {
+func FRRDaemonSpec(path, name, conf, join, space string) DaemonSpec {
 	s := DaemonSpec{
 		Argv: []string{path, "-u", "root", "-g", "frrvty", "-P", "0", "--log", "stdout"},
 		Join: join,
+		Shell: &ShellView{
+			Args:    []string{"-N", space},
+			Dirs:    map[string]string{frrEtcDir: frrEtcDir + "/" + space, frrRunDir: frrRunDir + "/" + space},
+			Ready:   ShellJoin(frrShellVtysh(space, "-d", name, "-c", "show version")) + " >/dev/null 2>&1",
+			Outside: []string{frrEtcDir, "/var/tmp"},
+		},
 		Ready: Ready{Desc: "its vty socket answering", Check: func(ctx context.Context, d *Daemon) (bool, string) {
 			// The socket exists before the daemon's main loop runs: ready
 			// once a command is answered.
@@ -106,12 +136,21 @@ func (f *FRR) VtyshArgv(args ...string) []string {
 	return append([]string{"vtysh", "--config_dir", f.Path(frrEtcDir), "--vty_socket", f.Path(frrRunDir)}, args...)
 }
 
+// ShellVtysh is the vtysh command line of explain's shell script, where the
+// router is its pathspace, followed by args.
+func (f *FRR) ShellVtysh(args ...string) []string { return frrShellVtysh(f.Pathspace, args...) }
+
+func frrShellVtysh(space string, args ...string) []string {
+	return append([]string{"vtysh", "-N", space}, args...)
+}
+
 // Configure applies the router's configuration (FRRConf) to its running
 // daemons with FRR's vtysh, which knows from its command tables which
 // daemon each line is for. An error names the lines FRR refused.
 func (l *Lab) Configure(ctx context.Context, f *FRR, timeout time.Duration) error {
 	argv := f.VtyshArgv("-f", f.Path(FRRConf))
-	pr, err := l.Start(f.NS, Program{Argv: argv}, false)
+	shown := f.ShellVtysh("-f", f.Daemons[0].ShellPath(FRRConf))
+	pr, err := l.start(f.NS, Program{Argv: argv}, startHow{shown: shown})
 	if err != nil {
 		return err
 	}

@@ -67,7 +67,19 @@ type Step struct {
 	Op   string   // short operation name: "netns", "link add", "addr add", ...
 	Desc string   // one-line human description
 	Cmds []string // equivalent shell commands (iproute2, sysctl, nft)
+	// Outside are directories outside /run that the commands write to
+	// (FRR's /etc/frr): explain's header suggests a tmpfs on each.
+	Outside []string
+	// Vars are values that the shell holds in variables from this step
+	// on (a DHCP lease, which explain cannot know): explain writes the
+	// variable wherever the value appears in this step and later ones.
+	Vars []ShellVar
 }
+
+// ShellVar is a value the shell script learns at run time and keeps in a
+// variable: Value as the lab has it ("10.0.0.100", planned or leased),
+// Ref how the shell refers to it ("$lease1_ip").
+type ShellVar struct{ Value, Ref string }
 
 // Lab is a network lab: its namespaces, links and the steps that built it.
 // A Lab is used by one goroutine at a time, except for probes, which may run
@@ -86,7 +98,8 @@ type Lab struct {
 	planned   struct {
 		programs bool // a plan started a program, which may make links
 	}
-	daemons int // daemons started, numbering their directories in explain
+	daemons   int            // daemons started, numbering their directories in explain
+	frrSpaces map[*Netns]int // FRR routers per namespace (FRRPathspace)
 
 	mu      sync.Mutex // guards pending, settling and probers
 	pending map[*Link]bool

@@ -29,8 +29,8 @@ func (lk *Link) AddAddr(p netip.Prefix) error {
 	return lk.addAddr(p, Step{NS: n.Name, Op: "addr add", Desc: fmt.Sprintf("add %s to %s in %s", p, lk.name, n.Name), Cmds: cmds})
 }
 
-// addAddr adds p to the link as the step s says (a DHCP lease's address is
-// recorded without commands: the client's own script adds it there).
+// addAddr adds p to the link as the step s says (a DHCP lease's address
+// with explain's commands that read it from shell variables).
 func (lk *Link) addAddr(p netip.Prefix, s Step) error {
 	n := lk.ns
 	err := n.lab.apply(s, func() error {
