@@ -48,7 +48,7 @@ expect_reachable(srv, l.addr)
 // leased address reaches quoted commands (sh -c '...' of a probe with
 // within), a printed line and a daemon's configuration as the variable.
 func TestExplainLeaseVars(t *testing.T) {
-	dir := writeScript(t, "v.star", `
+	out := explainOf(t, `
 srv, c1, c2 = netns("srv"), netns("c1"), netns("c2")
 br = bridge("br0", ns = srv, addr = "10.0.0.1/24")
 for c in (c1, c2):
@@ -61,10 +61,6 @@ expect_reachable(c1, l2.addr, within = "2s")
 print("c2 has", l2.prefix)
 daemon(srv, ["cat", "/etc/x.conf"], files = {"/etc/x.conf": "peer " + l1.addr + "\n"})
 `)
-	out, errOut, code := mainArgs("explain", filepath.Join(dir, "v.star"))
-	if code != ExitOK {
-		t.Fatalf("explain: exit %d, stderr %q", code, errOut)
-	}
 	inOrder(t, out,
 		"lease1=$(ip netns exec c1 udhcpc ",
 		"lease2=$(ip netns exec c2 udhcpc -f -q -n -i eth0 -t 3 -T 1 -x hostname:c2 -s /run/nsscript/udhcpc-lease)\n",
