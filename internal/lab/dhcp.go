@@ -147,7 +147,9 @@ func dhcpArgs(lk *Link, o DHCPOptions) []string {
 // with o.Route, a default route via the router, proto dhcp) through
 // netlink. It returns once the lease is applied; no lease within o.Within
 // is an error with udhcpc's last lines. In plan mode, the lease is the next
-// address of the range of the first server recorded (explain cannot ask).
+// address of the range of the first server recorded (explain cannot ask),
+// a stand-in for the lease that explain's script reads into variables
+// (leaseCmds).
 func (l *Lab) DHCP(ctx context.Context, lk *Link, o DHCPOptions) (*Lease, error) {
 	if err := lk.checkLive(); err != nil {
 		return nil, err
