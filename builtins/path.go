@@ -108,6 +108,11 @@ func fnExpectPath(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark
 	what := fmt.Sprintf("%s -> %s via %s", a.src.ns.Name, a.dst.label, strings.Join(names, ", "))
 	// traceroute's last line is the destination's when the trace reached it.
 	cmd := a.cmd() + " | tail -n1 | grep -qF " + lab.ShellJoin([]string{" " + a.dst.addr.String() + " "})
+	if within.d > 0 {
+		// As the run does, trace again until the path is there (a
+		// routing protocol still converging).
+		cmd = untilCmd(cmd, within.d)
+	}
 	queueExpect(r, t, b, a.src.ns, a.dst.addr, what, []string{cmd}, func(e *Expectation) {
 		deadline := time.Now().Add(within.d)
 		for n := 1; ; n++ {

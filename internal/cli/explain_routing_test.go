@@ -104,7 +104,8 @@ c.delete()
 }
 
 // TestExplainProbePaths: traceroute, expect_path (which checks that the
-// trace reached the destination) and probes from a chosen source address
+// trace reached the destination, tracing again until it does with within)
+// and probes from a chosen source address
 // read as traceroute, ping -I, nc -s and curl --interface.
 func TestExplainProbePaths(t *testing.T) {
 	out := explainOf(t, `
@@ -113,6 +114,7 @@ x, y = veth(ns = a, peer_ns = b, addr = "10.0.1.1/24", peer_addr = "10.0.1.2/24"
 traceroute(a, "10.0.1.2")
 traceroute(a, "10.0.1.2", proto = "udp", max_hops = 5)
 expect_path(a, "10.0.1.2", via = [b])
+expect_path(a, "10.0.1.2", via = [b], within = "3s")
 expect_reachable(a, b, src_addr = x)
 ping(a, b, src_addr = "10.0.1.1", count = 2)
 expect_connect(a, "10.0.1.2:80", src_addr = "10.0.1.1")
@@ -122,6 +124,7 @@ expect_http(a, "http://10.0.1.2:8080/", src_addr = x)
 		"ip netns exec a traceroute -n -I -m 30 -w 1 10.0.1.2 || true\n",
 		"ip netns exec a traceroute -n -m 5 -w 1 10.0.1.2 || true\n",
 		"ip netns exec a traceroute -n -I -m 30 -w 1 10.0.1.2 | tail -n1 | grep -qF ' 10.0.1.2 '\n",
+		"timeout 3 sh -c 'until ip netns exec a traceroute -n -I -m 30 -w 1 10.0.1.2 | tail -n1 | grep -qF '\\'' 10.0.1.2 '\\''; do sleep 0.1; done'\n",
 		"ip netns exec a ping -I 10.0.1.1 -c1 -W1 10.0.1.2\n",
 		"ip netns exec a ping -I 10.0.1.1 -c2 -W1 -i0.2 10.0.1.2 || true\n",
 		"ip netns exec a nc -s 10.0.1.1 -z -w1 10.0.1.2 80\n",
