@@ -95,3 +95,36 @@ func TestStaticNeighPreparesProbesTogether(t *testing.T) {
 		t.Errorf("the probes needed more after being prepared: %d lookups, %d writes", l.neigh.lookups, l.neigh.writes)
 	}
 }
+
+// The link dump Settle polls (without statistics, only index, name and
+// state) lists what Handle.LinkList lists, for more links than one read
+// of the answer holds, up and down alike.
+func TestLinkStatesMatchLinkList(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{})
+	ns, err := l.NewNetns("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: i%2 == 0}, PeerNS: ns}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []*Netns{l.Host, ns} {
+		got, err := linkStates(n, make([]byte, 1<<16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := listLinkStates(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("netns %s: light dump %v\nLinkList %v", n.Name, got, want)
+		}
+		if len(got) != 41 {
+			t.Errorf("netns %s: %d links, want 41", n.Name, len(got))
+		}
+	}
+}

@@ -43,7 +43,8 @@ type Netns struct {
 	pingErr  error
 
 	batchOnce sync.Once
-	batch     int // netlink socket for batched requests (nlbatch.go), -1 if none
+	batch     int        // netlink socket for batched requests (nlbatch.go), -1 if none
+	batchMu   sync.Mutex // one exchange at a time on batch
 
 	front   front  // the script's value for it (front.go)
 	deleted string // where it was deleted, once it was (delete.go)

@@ -66,16 +66,20 @@ func (n *Netns) batchFD() int {
 	return n.batch
 }
 
-// exchange sends reqs on fd, batchMax per write, and returns the answer
-// to each, by index: the payload of its reply (nil for an acknowledgement),
-// or an error. A request whose answer was lost has errLost.
-func exchange(fd int, reqs []*nl.NetlinkRequest, rb []byte) ([][]byte, []error) {
+// exchange sends reqs on ns's batch socket, batchMax per write, and returns
+// the answer to each, by index: the payload of its reply (nil for an
+// acknowledgement), or an error. A request whose answer was lost has
+// errLost, as every request has when ns has no batch socket.
+func exchange(ns *Netns, reqs []*nl.NetlinkRequest, rb []byte) ([][]byte, []error) {
+	fd := ns.batchFD()
+	ns.batchMu.Lock()
+	defer ns.batchMu.Unlock()
 	data := make([][]byte, len(reqs))
 	errs := make([]error, len(reqs))
 	for i := range errs {
 		errs[i] = errLost
 	}
-	for start := 0; start < len(reqs); start += batchMax {
+	for start := 0; fd >= 0 && start < len(reqs); start += batchMax {
 		part := reqs[start:min(start+batchMax, len(reqs))]
 		bySeq := make(map[uint32]int, len(part))
 		var buf []byte
@@ -132,18 +136,13 @@ func readAnswers(fd int, rb []byte, bySeq map[uint32]int, data [][]byte, errs []
 // Handle.RouteGet does, in as few writes as it can.
 func routeGetMany(ns *Netns, dsts []netip.Addr, rb []byte) []routeAnswer {
 	out := make([]routeAnswer, len(dsts))
-	fd := ns.batchFD()
 	reqs := make([]*nl.NetlinkRequest, len(dsts))
 	for i, dst := range dsts {
 		reqs[i] = routeGetReq(dst)
 	}
-	var data [][]byte
-	var errs []error
-	if fd >= 0 {
-		data, errs = exchange(fd, reqs, rb)
-	}
+	data, errs := exchange(ns, reqs, rb)
 	for i, dst := range dsts {
-		if fd >= 0 && errs[i] != errLost {
+		if errs[i] != errLost {
 			if errs[i] == nil {
 				out[i] = parseRoute(data[i])
 			}
@@ -210,18 +209,11 @@ func addrOf(b []byte) netip.Addr {
 // neighSetMany installs entries in ns as Handle.NeighSet does, in as few
 // writes as it can, and reports which failed.
 func neighSetMany(ns *Netns, entries []*netlink.Neigh, rb []byte) []error {
-	fd := ns.batchFD()
 	reqs := make([]*nl.NetlinkRequest, len(entries))
 	for i, e := range entries {
 		reqs[i] = neighSetReq(e)
 	}
-	errs := make([]error, len(entries))
-	for i := range errs {
-		errs[i] = errLost
-	}
-	if fd >= 0 {
-		_, errs = exchange(fd, reqs, rb)
-	}
+	_, errs := exchange(ns, reqs, rb)
 	for i, e := range entries {
 		if errs[i] == errLost {
 			errs[i] = ns.h.NeighSet(e)

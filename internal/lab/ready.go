@@ -112,13 +112,14 @@ func (l *Lab) Settle(ctx context.Context) {
 	}
 	deadline := time.Now().Add(SettleTimeout)
 	delay := 500 * time.Microsecond
+	rb := make([]byte, 1<<16)
 	for len(waiting) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
 		for ns, links := range waiting {
 			if ns.fd < 0 {
 				delete(waiting, ns)
 				continue
 			}
-			notReady, err := unreadyLinks(ns)
+			notReady, err := unreadyLinks(ns, rb)
 			if err != nil {
 				delete(waiting, ns)
 				continue
@@ -180,18 +181,19 @@ func operReady(s netlink.LinkOperState) bool {
 // cannot forward to its neighbours. Lab namespaces turn DAD off for their
 // links (setupFresh); links of the real host (--host) and of namespaces
 // where a script turned it on are waited for here.
-func unreadyLinks(ns *Netns) (map[string]bool, error) {
-	links, err := listLinks(ns.h)
+func unreadyLinks(ns *Netns, rb []byte) (map[string]bool, error) {
+	links, err := linkStates(ns, rb)
 	if err != nil {
-		return nil, err
+		if links, err = listLinkStates(ns); err != nil {
+			return nil, err
+		}
 	}
 	m := map[string]bool{}
 	names := make(map[int]string, len(links))
-	for _, nl := range links {
-		a := nl.Attrs()
-		names[a.Index] = a.Name
-		if !operReady(a.OperState) {
-			m[a.Name] = true
+	for _, ls := range links {
+		names[ls.index] = ls.name
+		if !operReady(ls.oper) {
+			m[ls.name] = true
 		}
 	}
 	if !ns.hasIPv6() {
@@ -219,6 +221,21 @@ func unreadyLinks(ns *Netns) (map[string]bool, error) {
 		}
 	}
 	return m, nil
+}
+
+// listLinkStates is linkStates through ns's handle, for a namespace
+// without a batch socket.
+func listLinkStates(ns *Netns) ([]linkState, error) {
+	links, err := listLinks(ns.h)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]linkState, len(links))
+	for i, nl := range links {
+		a := nl.Attrs()
+		out[i] = linkState{index: a.Index, name: a.Name, oper: a.OperState}
+	}
+	return out, nil
 }
 
 // hasIPv6 reports whether the lab gave lk an IPv6 address.

@@ -42,7 +42,7 @@ func TestSettleWaitsForAnEarlierSettle(t *testing.T) {
 		runtime.Gosched()
 	}
 	l.Settle(context.Background())
-	notReady, err := unreadyLinks(ns)
+	notReady, err := unreadyLinks(ns, make([]byte, 1<<16))
 	if err != nil {
 		t.Fatal(err)
 	}

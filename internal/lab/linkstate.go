@@ -1,0 +1,137 @@
+package lab
+
+import (
+	"encoding/binary"
+	"errors"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Settle polls the operational state of every link of a namespace until
+// the new ones are up. Handle.LinkList decodes every attribute of every
+// link, statistics included, and the kernel fills them all in: with 200
+// veths on the host's bridge, that was most of what scale.star spent
+// waiting for its links. linkStates asks for the links without their
+// statistics and reads only their index, name and state.
+
+// linkState is what Settle needs to know of a link.
+type linkState struct {
+	index int
+	name  string
+	oper  netlink.LinkOperState
+}
+
+// rtextFilterSkipStats asks a link dump to leave out the statistics
+// (RTEXT_FILTER_SKIP_STATS in linux/rtnetlink.h).
+const rtextFilterSkipStats = 1 << 3
+
+var errDumpInterrupted = errors.New("link dump interrupted")
+
+// linkStates lists ns's links, as Handle.LinkList does but with only
+// what Settle reads, on ns's batch socket (rb holds each read). It retries
+// a dump that the kernel reports as interrupted by a change meanwhile.
+func linkStates(ns *Netns, rb []byte) ([]linkState, error) {
+	fd := ns.batchFD()
+	if fd < 0 {
+		return nil, errors.New("no netlink socket for batched requests")
+	}
+	ns.batchMu.Lock()
+	defer ns.batchMu.Unlock()
+	var err error
+	for range 5 {
+		var links []linkState
+		links, err = dumpLinkStates(fd, rb)
+		if !errors.Is(err, errDumpInterrupted) {
+			return links, err
+		}
+	}
+	return nil, err
+}
+
+// dumpLinkStates sends one link dump request and reads its answer.
+// ns.batchMu is held.
+func dumpLinkStates(fd int, rb []byte) ([]linkState, error) {
+	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
+	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
+	mask := make([]byte, 4)
+	binary.NativeEndian.PutUint32(mask, rtextFilterSkipStats)
+	req.AddData(nl.NewRtAttr(unix.IFLA_EXT_MASK, mask))
+	if err := unix.Sendto(fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return nil, err
+	}
+	var links []linkState
+	interrupted := false
+	for {
+		n, _, err := unix.Recvfrom(fd, rb, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if m.Header.Seq != req.Seq {
+				continue // a late answer to an earlier batch
+			}
+			if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+				interrupted = true
+			}
+			switch m.Header.Type {
+			case unix.NLMSG_DONE:
+				if interrupted {
+					return nil, errDumpInterrupted
+				}
+				return links, nil
+			case unix.NLMSG_ERROR:
+				if len(m.Data) >= 4 {
+					if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
+						return nil, syscall.Errno(-code)
+					}
+				}
+				return nil, errors.New("link dump: empty error")
+			case unix.RTM_NEWLINK:
+				if ls, ok := parseLinkState(m.Data); ok {
+					links = append(links, ls)
+				}
+			}
+		}
+	}
+}
+
+// parseLinkState reads a link's index, name and operational state from an
+// RTM_NEWLINK message's payload.
+func parseLinkState(b []byte) (linkState, bool) {
+	if len(b) < unix.SizeofIfInfomsg {
+		return linkState{}, false
+	}
+	ls := linkState{index: int(int32(binary.NativeEndian.Uint32(b[4:8])))}
+	for a := b[unix.SizeofIfInfomsg:]; len(a) >= unix.SizeofRtAttr; {
+		l := int(binary.NativeEndian.Uint16(a[0:2]))
+		if l < unix.SizeofRtAttr || l > len(a) {
+			break
+		}
+		v := a[unix.SizeofRtAttr:l]
+		switch binary.NativeEndian.Uint16(a[2:4]) &^ unix.NLA_F_NESTED {
+		case unix.IFLA_IFNAME:
+			for len(v) > 0 && v[len(v)-1] == 0 {
+				v = v[:len(v)-1]
+			}
+			ls.name = string(v)
+		case unix.IFLA_OPERSTATE:
+			if len(v) >= 1 {
+				ls.oper = netlink.LinkOperState(v[0])
+			}
+		}
+		a = a[min(rtaAlign(l), len(a)):]
+	}
+	return ls, ls.name != ""
+}
+
+func rtaAlign(n int) int { return (n + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1) }
