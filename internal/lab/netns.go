@@ -198,17 +198,11 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 				return fmt.Errorf("namespace %q already exists on the host", name)
 			}
 		}
-		fd, err := nsutil.New()
+		fd, err := nsutil.NewWith(n.setupInside)
 		if err != nil {
 			return err
 		}
 		n.fd = fd
-		if err := n.openHandle(); err != nil {
-			return err
-		}
-		if err := n.setupFresh(); err != nil {
-			return err
-		}
 		if l.opts.HostMode {
 			return l.hostBind(n)
 		}
@@ -223,7 +217,25 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 	return n, nil
 }
 
-// setupFresh brings loopback up and keeps IPv6 off on new links until an
+// setupInside opens the netlink handle and the batch socket (nlbatch.go) of
+// a namespace being made and gives it the lab's defaults (applyDefaults),
+// on the thread that made it, while that thread is still inside
+// (nsutil.NewWith): one switch of namespace for all of it.
+func (n *Netns) setupInside() error {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("open netlink in netns %q: %w", n.Name, err)
+	}
+	n.h = h
+	n.batchOnce.Do(func() { n.batch = openBatchSocket() })
+	return n.applyDefaults()
+}
+
+// setupFresh gives a namespace that the lab did not make itself (the
+// sandbox's own, as the lab's host) the defaults of applyDefaults.
+func (n *Netns) setupFresh() error { return nsutil.Do(n.fd, n.applyDefaults) }
+
+// applyDefaults brings loopback up and keeps IPv6 off on new links until an
 // IPv6 address is added (router solicitations and MLD reports from hundreds
 // of links flood a bridge and can drop probes). New links skip duplicate
 // address detection, as the addresses the lab adds do (AddAddr): otherwise
@@ -231,45 +243,31 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 // during which a router sends no neighbour solicitation. Every link-local
 // comes from a MAC address the lab chose, so DAD has nothing to find; a
 // script that wants it sets net.ipv6.conf.default.accept_dad back to 1.
-func (n *Netns) setupFresh() error {
+// Bridge netfilter goes off too (bridgeNetfilterKeys). It runs on a thread
+// inside n: the sysctls are written in the thread's namespace.
+func (n *Netns) applyDefaults() error {
 	// Loopback is the first device of every new namespace: index 1.
 	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
 	if err := n.h.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
-	err := n.writeSysctls(map[string]string{
-		"net.ipv6.conf.default.disable_ipv6": "1",
-		"net.ipv6.conf.default.accept_dad":   "0",
-	})
+	err := writeSysctlsHere("net.ipv6.conf.default", []sysctlValue{{"accept_dad", "0"}, {"disable_ipv6", "1"}}, false)
 	if err != nil {
 		return err
 	}
-	return n.bridgeNetfilterOff()
+	return writeSysctlsHere("net.bridge", bridgeNetfilterOff, true)
 }
 
-// bridgeNetfilterKeys are br_netfilter's switches that send bridged frames
-// through the IP (and ARP) firewall hooks. They exist only where the module
-// is loaded, and then are 1 in every new namespace.
-var bridgeNetfilterKeys = []string{
-	"net.bridge.bridge-nf-call-arptables",
-	"net.bridge.bridge-nf-call-ip6tables",
-	"net.bridge.bridge-nf-call-iptables",
-}
-
-// bridgeNetfilterOff turns bridge netfilter off in the namespace, where the
-// kernel has it: in a lab, the forward hook sees what a namespace routes,
-// not what it bridges (firewall() documents that model). A script turns it
-// back on with sysctl.
-func (n *Netns) bridgeNetfilterOff() error {
-	return nsutil.Do(n.fd, func() error {
-		for _, k := range bridgeNetfilterKeys {
-			err := os.WriteFile(sysctlPath(k), []byte("0"), 0o644)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("write %s: %w", k, unwrapPath(err))
-			}
-		}
-		return nil
-	})
+// bridgeNetfilterOff turns off br_netfilter's switches that send bridged
+// frames through the IP (and ARP) firewall hooks. They exist only where the
+// module is loaded, and then are 1 in every new namespace. In a lab, the
+// forward hook sees what a namespace routes, not what it bridges
+// (firewall() documents that model); a script turns them back on with
+// sysctl.
+var bridgeNetfilterOff = []sysctlValue{
+	{"bridge-nf-call-arptables", "0"},
+	{"bridge-nf-call-ip6tables", "0"},
+	{"bridge-nf-call-iptables", "0"},
 }
 
 // OpenNetns opens a namespace that something else created: path is a bind

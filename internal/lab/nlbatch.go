@@ -51,19 +51,25 @@ func (n *Netns) batchFD() int {
 	n.batchOnce.Do(func() {
 		n.batch = -1
 		_ = nsutil.Do(n.fd, func() error {
-			fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-			if err != nil {
-				return err
-			}
-			if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-				unix.Close(fd)
-				return err
-			}
-			n.batch = fd
+			n.batch = openBatchSocket()
 			return nil
 		})
 	})
 	return n.batch
+}
+
+// openBatchSocket opens a netlink socket in the calling thread's namespace
+// (-1 if it cannot).
+func openBatchSocket() int {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
+	if err != nil {
+		return -1
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		unix.Close(fd)
+		return -1
+	}
+	return fd
 }
 
 // exchange sends reqs on ns's batch socket, batchMax per write, and returns

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsscript/nsscript/internal/hostjournal"
 	"github.com/nsscript/nsscript/internal/nsutil"
 )
@@ -28,6 +30,40 @@ func (n *Netns) writeSysctls(kv map[string]string) error {
 		}
 		return nil
 	})
+}
+
+// sysctlValue is a sysctl's name within its directory and the value to write.
+type sysctlValue struct{ name, value string }
+
+// writeSysctlsHere writes the sysctls vs of the directory dir (a key such
+// as "net.ipv6.conf.default") in the calling thread's network namespace,
+// opening the directory once: every lookup under /proc/sys/net compares
+// the name with each live namespace's entry, so the fewer the better. With
+// optional, a directory or file that does not exist is skipped (a module
+// that is not loaded).
+func writeSysctlsHere(dir string, vs []sysctlValue, optional bool) error {
+	d, err := unix.Open(sysctlPath(dir), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if optional && err == unix.ENOENT {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write %s.%s: %w", dir, vs[0].name, err)
+	}
+	defer unix.Close(d)
+	for _, v := range vs {
+		fd, err := unix.Openat(d, v.name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if optional && err == unix.ENOENT {
+			continue
+		}
+		if err == nil {
+			_, err = unix.Write(fd, []byte(v.value))
+			unix.Close(fd)
+		}
+		if err != nil {
+			return fmt.Errorf("write %s.%s: %w", dir, v.name, err)
+		}
+	}
+	return nil
 }
 
 // ReadSysctl returns a sysctl's value inside the namespace.

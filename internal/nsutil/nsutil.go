@@ -64,7 +64,14 @@ func Do(nsFD int, fn func() error) error {
 // New creates a network namespace and returns a file descriptor for it. The
 // namespace lives as long as the descriptor (or anything inside it) does. The
 // caller's thread stays in its namespace.
-func New() (int, error) {
+func New() (int, error) { return NewWith(nil) }
+
+// NewWith is New that also runs setup, when not nil, on the thread that
+// made the namespace while it is still inside: what setup opens (netlink
+// and other sockets, files under /proc/sys/net) belongs to the new
+// namespace, for the price of one switch. When setup fails, the namespace
+// is closed and its error returned.
+func NewWith(setup func() error) (int, error) {
 	type result struct {
 		fd  int
 		err error
@@ -85,21 +92,31 @@ func New() (int, error) {
 			return
 		}
 		fd, ferr := unix.Open(threadNetnsPath(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		var serr error
+		if ferr == nil && setup != nil {
+			serr = setup()
+		}
+		if ferr == nil && serr != nil {
+			unix.Close(fd)
+		}
 		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
 			// The thread stays locked (the runtime discards it); the new
 			// namespace is of no use to the caller, who gets an error.
-			if ferr == nil {
+			if ferr == nil && serr == nil {
 				unix.Close(fd)
 			}
 			done <- result{-1, fmt.Errorf("restore netns: %w", err)}
 			return
 		}
 		runtime.UnlockOSThread()
-		if ferr != nil {
+		switch {
+		case ferr != nil:
 			done <- result{-1, fmt.Errorf("open new netns: %w", ferr)}
-			return
+		case serr != nil:
+			done <- result{-1, serr}
+		default:
+			done <- result{fd, nil}
 		}
-		done <- result{fd, nil}
 	}()
 	r := <-done
 	return r.fd, r.err

@@ -1,6 +1,7 @@
 package nsutil
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
@@ -43,6 +44,40 @@ func TestNewHandle(t *testing.T) {
 	}
 	if len(links) != 1 || links[0].Attrs().Name != "lo" {
 		t.Errorf("links seen through the handle: %d (want lo alone)", len(links))
+	}
+	if after := threadNetns(t); after != before {
+		t.Errorf("the calling thread moved from netns %d to %d", before, after)
+	}
+}
+
+// NewWith runs its setup inside the namespace it made, on a thread that
+// is back in the caller's namespace afterwards; a setup that fails makes
+// NewWith fail with its error and no descriptor.
+func TestNewWith(t *testing.T) {
+	testenv.NeedNamespaces(t)
+	testenv.NeedRoot(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := threadNetns(t)
+	var inside uint64
+	fd, err := NewWith(func() error {
+		inside = threadNetns(t)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	if inside != st.Ino || inside == before {
+		t.Errorf("setup ran in netns %d; the new one is %d, the caller's %d", inside, st.Ino, before)
+	}
+	failed := errors.New("setup failed")
+	if fd, err := NewWith(func() error { return failed }); err != failed || fd != -1 {
+		t.Errorf("failing setup: fd %d, error %v", fd, err)
 	}
 	if after := threadNetns(t); after != before {
 		t.Errorf("the calling thread moved from netns %d to %d", before, after)
