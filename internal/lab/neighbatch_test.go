@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/probe"
 )
@@ -130,6 +131,45 @@ func TestLinkStatesMatchLinkList(t *testing.T) {
 		}
 		if len(got) != 41 {
 			t.Errorf("netns %s: %d links, want 41", n.Name, len(got))
+		}
+	}
+}
+
+// Batched neighbour entries, acknowledged only when they fail but for the
+// last of each write, report each failure on its own entry and install
+// the others, more of them than one write carries.
+func TestNeighSetManyReportsEachFailure(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{})
+	ns, err := l.NewNetns("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns}); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := ns.Link("eth0").Index()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := net.HardwareAddr{0x02, 0x6e, 0xff, 0, 0, 1}
+	var entries []*netlink.Neigh
+	for i := range 2*batchMax + 3 {
+		e := &netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, State: netlink.NUD_PERMANENT,
+			IP: net.IPv4(10, 33, byte(i/256), byte(i%256)), HardwareAddr: mac}
+		if i%50 == 7 || i == batchMax-1 || i == 2*batchMax+2 {
+			e.LinkIndex = 9999 // no such link: the kernel refuses the entry
+		}
+		entries = append(entries, e)
+	}
+	errs := neighSetMany(ns, entries, make([]byte, 1<<16))
+	for i, e := range entries {
+		if failed := e.LinkIndex == 9999; failed != (errs[i] != nil) {
+			t.Errorf("entry %d (link %d): error %v", i, e.LinkIndex, errs[i])
+			continue
+		}
+		if e.LinkIndex == idx && !hasNeigh(t, ns, e.IP.String(), mac.String(), netlink.NUD_PERMANENT) {
+			t.Errorf("entry %d: %s not installed", i, e.IP)
 		}
 	}
 }

@@ -76,7 +76,15 @@ func openBatchSocket() int {
 // the answer to each, by index: the payload of its reply (nil for an
 // acknowledgement), or an error. A request whose answer was lost has
 // errLost, as every request has when ns has no batch socket.
-func exchange(ns *Netns, reqs []*nl.NetlinkRequest, rb []byte) ([][]byte, []error) {
+//
+// With quiet, reqs are changes that the kernel answers only when they fail
+// (no NLM_F_ACK): exchange asks for an acknowledgement of the last one of
+// each write alone. The kernel handles a write's messages in order, so
+// once that one is acknowledged, every request before it that has no
+// error succeeded; a write whose last acknowledgement is missing (answers
+// dropped from a full socket buffer) leaves its unanswered requests
+// errLost. That saves an answer, and a read, per change.
+func exchange(ns *Netns, reqs []*nl.NetlinkRequest, rb []byte, quiet bool) ([][]byte, []error) {
 	fd := ns.batchFD()
 	ns.batchMu.Lock()
 	defer ns.batchMu.Unlock()
@@ -91,12 +99,22 @@ func exchange(ns *Netns, reqs []*nl.NetlinkRequest, rb []byte) ([][]byte, []erro
 		var buf []byte
 		for i, r := range part {
 			bySeq[r.Seq] = start + i
+			if quiet && i == len(part)-1 {
+				r.Flags |= unix.NLM_F_ACK
+			}
 			buf = append(buf, r.Serialize()...)
 		}
 		if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			continue
 		}
 		readAnswers(fd, rb, bySeq, data, errs)
+		if last := start + len(part) - 1; quiet && errs[last] != errLost {
+			for i := start; i < last; i++ {
+				if errs[i] == errLost {
+					errs[i] = nil // no error came before the last one's answer
+				}
+			}
+		}
 	}
 	return data, errs
 }
@@ -146,7 +164,7 @@ func routeGetMany(ns *Netns, dsts []netip.Addr, rb []byte) []routeAnswer {
 	for i, dst := range dsts {
 		reqs[i] = routeGetReq(dst)
 	}
-	data, errs := exchange(ns, reqs, rb)
+	data, errs := exchange(ns, reqs, rb, false)
 	for i, dst := range dsts {
 		if errs[i] != errLost {
 			if errs[i] == nil {
@@ -219,7 +237,7 @@ func neighSetMany(ns *Netns, entries []*netlink.Neigh, rb []byte) []error {
 	for i, e := range entries {
 		reqs[i] = neighSetReq(e)
 	}
-	_, errs := exchange(ns, reqs, rb)
+	_, errs := exchange(ns, reqs, rb, true)
 	for i, e := range entries {
 		if errs[i] == errLost {
 			errs[i] = ns.h.NeighSet(e)
@@ -228,9 +246,10 @@ func neighSetMany(ns *Netns, entries []*netlink.Neigh, rb []byte) []error {
 	return errs
 }
 
-// neighSetReq is the request Handle.NeighSet sends for e.
+// neighSetReq is the request Handle.NeighSet sends for e, without asking
+// for an acknowledgement (exchange's quiet mode).
 func neighSetReq(e *netlink.Neigh) *nl.NetlinkRequest {
-	req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE|unix.NLM_F_ACK)
+	req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
 	req.AddData(&netlink.Ndmsg{
 		Family: uint8(e.Family),
 		Index:  uint32(e.LinkIndex),
