@@ -12,11 +12,10 @@ import (
 	"github.com/nsscript/nsscript/internal/probe"
 )
 
-// Batched route lookups answer what one lookup at a time answers: on-link,
-// via a gateway, local, and no route at all, more of them than one write
-// carries.
-func TestRouteGetManyMatchesRouteGet(t *testing.T) {
-	t.Parallel()
+// vethNS returns the namespace "a" of a new lab, joined to its host by a
+// veth that is up (eth0 in a).
+func vethNS(t *testing.T) *Netns {
+	t.Helper()
 	l := newLab(t, Options{})
 	ns, err := l.NewNetns("a")
 	if err != nil {
@@ -25,6 +24,15 @@ func TestRouteGetManyMatchesRouteGet(t *testing.T) {
 	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns}); err != nil {
 		t.Fatal(err)
 	}
+	return ns
+}
+
+// Batched route lookups answer what one lookup at a time answers: on-link,
+// via a gateway, local, and no route at all, more of them than one write
+// carries.
+func TestRouteGetManyMatchesRouteGet(t *testing.T) {
+	t.Parallel()
+	ns := vethNS(t)
 	in := ns.Link("eth0")
 	if err := in.AddAddr(mustPrefix(t, "10.31.0.1/24")); err != nil {
 		t.Fatal(err)
@@ -140,14 +148,7 @@ func TestLinkStatesMatchLinkList(t *testing.T) {
 // the others, more of them than one write carries.
 func TestNeighSetManyReportsEachFailure(t *testing.T) {
 	t.Parallel()
-	l := newLab(t, Options{})
-	ns, err := l.NewNetns("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns}); err != nil {
-		t.Fatal(err)
-	}
+	ns := vethNS(t)
 	idx, err := ns.Link("eth0").Index()
 	if err != nil {
 		t.Fatal(err)

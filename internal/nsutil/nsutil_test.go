@@ -20,14 +20,21 @@ func threadNetns(t *testing.T) uint64 {
 	return st.Ino
 }
 
-// TestNewHandle opens a handle in a fresh namespace: it sees that
-// namespace's links (loopback only), and no thread of the caller moved.
-func TestNewHandle(t *testing.T) {
+// lockThread skips a test that cannot make namespaces, locks the test's
+// goroutine to its thread for the rest of the test and returns the
+// thread's network namespace.
+func lockThread(t *testing.T) uint64 {
 	testenv.NeedNamespaces(t)
 	testenv.NeedRoot(t)
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	before := threadNetns(t)
+	t.Cleanup(runtime.UnlockOSThread)
+	return threadNetns(t)
+}
+
+// TestNewHandle opens a handle in a fresh namespace: it sees that
+// namespace's links (loopback only), and no thread of the caller moved.
+func TestNewHandle(t *testing.T) {
+	before := lockThread(t)
 	fd, err := New()
 	if err != nil {
 		t.Fatal(err)
@@ -54,11 +61,7 @@ func TestNewHandle(t *testing.T) {
 // is back in the caller's namespace afterwards; a setup that fails makes
 // NewWith fail with its error and no descriptor.
 func TestNewWith(t *testing.T) {
-	testenv.NeedNamespaces(t)
-	testenv.NeedRoot(t)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	before := threadNetns(t)
+	before := lockThread(t)
 	var inside uint64
 	fd, err := NewWith(func() error {
 		inside = threadNetns(t)
