@@ -82,7 +82,6 @@ type neighState struct {
 	walked    map[walkKey]walkEnd // paths already prepared, and the rest of each
 	lookups   int                 // route lookups made by walks (for tests)
 	writes    int                 // netlink writes of walks and entries (for tests)
-	walks     int                 // walkAll calls (for tests)
 	buf       []byte              // answers of batched requests (nlbatch.go)
 
 	queue      map[*Netns][]queuedNeigh // entries for flushNeigh

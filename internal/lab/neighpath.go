@@ -35,31 +35,8 @@ func (l *Lab) prepareNeigh(src *Netns, dst netip.Addr) {
 	}
 	// This probe's own walk may have been taken by an earlier holder of
 	// the lock, under a view that has changed since: walk it again (free
-	// if it is still remembered). Nothing is walked when every walk of the
-	// batch and of the replies is remembered in this view (most probes:
-	// the holder that took them prepared them).
-	batch = append(batch, walkKey{src, dst})
-	for _, k := range batch {
-		if !l.walkedBothWays(k) {
-			l.prepareAll(batch)
-			return
-		}
-	}
-}
-
-// walkedBothWays reports whether the walk of k and that of its reply are
-// remembered in the current view, so that prepareAll(k) would find nothing
-// to do. neigh.mu is held.
-func (l *Lab) walkedBothWays(k walkKey) bool {
-	end, ok := l.neigh.walked[k]
-	if !ok {
-		return false
-	}
-	if end.ns == nil || !end.src.IsValid() {
-		return true // no reply path to prepare (see prepareAll)
-	}
-	_, ok = l.neigh.walked[walkKey{end.ns, end.src}]
-	return ok
+	// if it is still remembered).
+	l.prepareAll(append(batch, walkKey{src, dst}))
 }
 
 // maxTogether bounds how many waiting probes one holder of the lock
@@ -98,7 +75,6 @@ func (l *Lab) prepareAll(probes []walkKey) {
 // one per probe. A walk longer than maxHops is cut and not remembered.
 func (l *Lab) walkAll(keys []walkKey) []walkEnd {
 	s := &l.neigh
-	s.walks++
 	first := map[walkKey]walkEnd{} // each looked-up key's own hop
 	next := map[walkKey]walkKey{}  // the walk that continues it
 	var step []walkKey
