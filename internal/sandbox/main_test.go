@@ -86,6 +86,8 @@ func childMain(mode string) int {
 	case "wait":
 		fmt.Println("ready")
 		select {}
+	case "hold-netns":
+		return holdNetns()
 	case "signals":
 		c := make(chan os.Signal, 1)
 		signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)

@@ -117,23 +117,15 @@ func watchParent() error {
 	return nil
 }
 
-// mountNetnsDir puts an empty tmpfs on /run/netns, or on /run if /run/netns
-// does not exist.
+// mountNetnsDir gives the sandbox a private, empty /run/netns: it covers
+// /run with a tmpfs (the host's entries of /run, but for its netns, are
+// brought back) and makes /run/netns there. It never mounts on the host's
+// /run/netns itself: when a directory that is a mount point in this
+// namespace only is removed on the host (ip netns, a --host run's undo, a
+// person's rmdir), the kernel detaches the mount here too, and the lab's
+// namespaces would vanish from under ip netns in the middle of a run.
 func mountNetnsDir() error {
-	fi, err := os.Stat(netnsDir)
-	switch {
-	case err == nil && fi.IsDir():
-		if err := mountTmpfs(netnsDir); err != nil {
-			return fmt.Errorf("sandbox: mount tmpfs on %s: %w", netnsDir, mountHint(err))
-		}
-		return nil
-	case err == nil:
-		return fmt.Errorf("sandbox: %s is not a directory", netnsDir)
-	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	run := filepath.Dir(netnsDir)
-	if err := coverDir(run); err != nil {
+	if err := coverDir(filepath.Dir(netnsDir), filepath.Base(netnsDir)); err != nil {
 		return err
 	}
 	if err := os.Mkdir(netnsDir, 0o755); err != nil {
@@ -142,15 +134,15 @@ func mountNetnsDir() error {
 	return nil
 }
 
-// coverDir mounts a tmpfs on dir and bind-mounts dir's former entries back
-// into it: symbolic links are copied, everything else is bind-mounted from the
-// covered directory; both are reached through a descriptor opened before the
-// mount.
-// An entry that cannot be brought back is left out and noted.
-func coverDir(dir string) error {
+// coverDir mounts a tmpfs on dir and brings dir's former entries, but for
+// the one named skip, back into it: symbolic links are copied, everything
+// else is bind-mounted from the covered directory; both are reached through
+// a descriptor opened before the mount. An entry that cannot be brought back
+// is left out and noted.
+func coverDir(dir, skip string) error {
 	old, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sandbox: %s does not exist and %w", netnsDir, err)
+		return fmt.Errorf("sandbox: cover %s: %w", dir, err)
 	}
 	defer old.Close()
 	entries, err := old.ReadDir(-1)
@@ -163,6 +155,9 @@ func coverDir(dir string) error {
 	var skipped []string
 	for _, e := range entries {
 		name, dst := e.Name(), filepath.Join(dir, e.Name())
+		if name == skip {
+			continue
+		}
 		src := fmt.Sprintf("/proc/self/fd/%d/%s", old.Fd(), name)
 		if e.Type()&fs.ModeSymlink != 0 {
 			if target, err := os.Readlink(src); err != nil || os.Symlink(target, dst) != nil {
