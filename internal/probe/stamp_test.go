@@ -1,0 +1,156 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+)
+
+// holdReader keeps p's IPv4 reader from taking any packet until the test
+// ends, as a loaded scheduler (or strace) can; held reports whether it did.
+func holdReader(t *testing.T, p *Pinger) (held *atomic.Bool) {
+	t.Helper()
+	release := make(chan struct{})
+	held = new(atomic.Bool)
+	hold := func() {
+		held.Store(true)
+		select {
+		case <-release:
+		case <-p.done:
+		}
+	}
+	p.conn4.hold.Store(&hold)
+	t.Cleanup(func() { close(release) }) // before the Pinger's Close
+	return held
+}
+
+// TestPingReaderHeld: a reply the kernel received within the timeout is a
+// reply, with the kernel's round-trip time, however long the reader
+// goroutine is kept from it.
+func TestPingReaderHeld(t *testing.T) {
+	t.Parallel()
+	a, _ := pair(t)
+	p := newPinger(t, a)
+	held := holdReader(t, p)
+	for _, o := range []Options{{Timeout: time.Second}, {Count: 2, Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond}} {
+		r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), o)
+		t.Logf("count %d: %v %s rtt %v (%v)", o.Count, r.Outcome, r.Detail, r.RTT, r.Elapsed)
+		if !held.Load() {
+			t.Fatal("the reader was never held: the test tests nothing")
+		}
+		want := max(o.Count, 1)
+		if r.Outcome != Reply || r.Received != want || r.RTT <= 0 || r.MaxRTT > o.Timeout {
+			t.Errorf("count %d: got %+v, want %d replies within the timeout", o.Count, r, want)
+		}
+	}
+}
+
+// TestTracerouteReaderHeld: the same for a trace's answers.
+func TestTracerouteReaderHeld(t *testing.T) {
+	t.Parallel()
+	c, _ := routed(t)
+	p := newPinger(t, c)
+	held := holdReader(t, p)
+	tr := p.Traceroute(context.Background(), netip.MustParseAddr("10.8.0.254"), TraceOptions{Timeout: time.Second})
+	t.Logf("%s %+v (%v)", tr.Detail, tr.Hops, tr.Elapsed)
+	if !held.Load() {
+		t.Fatal("the reader was never held: the test tests nothing")
+	}
+	if !tr.Reached || len(tr.Hops) != 1 || tr.Hops[0].RTT <= 0 || tr.Hops[0].RTT > time.Second {
+		t.Errorf("got %+v, want 10.8.0.254 reached in one hop within the timeout", tr)
+	}
+}
+
+// TestPingLateReplyTimesOut: a reply the kernel received after the deadline
+// does not count, whether the reader was quick or held.
+func TestPingLateReplyTimesOut(t *testing.T) {
+	t.Parallel()
+	const timeout = 100 * time.Millisecond
+	a, b := pair(t)
+	lateResponder(t, b, timeout)
+	for _, hold := range []bool{false, true} {
+		p := newPinger(t, a)
+		if hold {
+			holdReader(t, p)
+		}
+		r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), Options{Timeout: timeout})
+		t.Logf("held %v: %v %s (%v)", hold, r.Outcome, r.Detail, r.Elapsed)
+		if r.Outcome != Timeout || r.Received != 0 || r.Detail != "no reply in 100ms" {
+			t.Errorf("held %v: got %+v, want no reply in 100ms", hold, r)
+		}
+		// With a count, the deadline runs from the last request: the
+		// reply to the first may make it, the last one's never does.
+		r = p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), Options{Count: 2, Interval: 10 * time.Millisecond, Timeout: timeout})
+		t.Logf("held %v count 2: %v %s (%v)", hold, r.Outcome, r.Detail, r.Elapsed)
+		if r.Sent != 2 || r.Received > 1 || (r.Received == 0) != (r.Outcome == Timeout) {
+			t.Errorf("held %v count 2: got %+v, want at most the first reply", hold, r)
+		}
+	}
+}
+
+// lateResponder answers the echo requests that reach namespace fd itself,
+// each one late: later after the request reached it than late, so later
+// than late after the request was sent. The kernel's own answers are off.
+func lateResponder(t *testing.T, fd int, late time.Duration) {
+	t.Helper()
+	err := nsutil.Do(fd, func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/icmp_echo_ignore_all", []byte("1"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := within(fd, func() (net.PacketConn, error) { return net.ListenPacket("ip4:icmp", "0.0.0.0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			m, err := icmp.ParseMessage(1, buf[:n])
+			if err != nil || m.Type != ipv4.ICMPTypeEcho {
+				continue
+			}
+			// Lateness is what this test is about: the timer makes
+			// it, it waits for nothing.
+			m.Type = ipv4.ICMPTypeEchoReply
+			if b, err := m.Marshal(nil); err == nil {
+				time.AfterFunc(late+time.Millisecond, func() { c.WriteTo(b, from) })
+			}
+		}
+	}()
+}
+
+// TestVerdictByKernelTime: the deadline is judged by the kernel's receive
+// time of each answer, not by when the probe got to it.
+func TestVerdictByKernelTime(t *testing.T) {
+	t0 := time.Now()
+	due := t0.Add(time.Second)
+	for _, tc := range []struct {
+		at   time.Time
+		want Outcome
+	}{{due, Reply}, {due.Add(-time.Millisecond), Reply}, {due.Add(time.Nanosecond), Timeout}} {
+		r := &pingRun{o: Options{}.withDefaults(), start: t0, sentAt: map[uint16]time.Time{7: t0}, seqs: []uint16{7}, due: due}
+		res, done := r.events([]event{{reply: true, seq: 7, at: tc.at}})
+		if !done || res.Outcome != tc.want {
+			t.Errorf("ping: reply %v after the send: got %v (done %v), want %v", tc.at.Sub(t0), res.Outcome, done, tc.want)
+		}
+		s := &tracer{sent: map[uint16]sentProbe{7: {1, t0}}, hops: make([]Hop, 3), due: due}
+		complete, late := s.events([]event{{reply: true, seq: 7, at: tc.at}})
+		if complete != (tc.want == Reply) || late != (tc.want == Timeout) {
+			t.Errorf("trace: answer %v after the send: complete %v late %v, want %v", tc.at.Sub(t0), complete, late, tc.want)
+		}
+	}
+}
