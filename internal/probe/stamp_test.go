@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"github.com/nsscript/nsscript/internal/nsutil"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // holdReader keeps p's IPv4 reader from taking any packet until the test
@@ -151,6 +153,66 @@ func TestVerdictByKernelTime(t *testing.T) {
 		complete, late := s.events([]event{{reply: true, seq: 7, at: tc.at}})
 		if complete != (tc.want == Reply) || late != (tc.want == Timeout) {
 			t.Errorf("trace: answer %v after the send: complete %v late %v, want %v", tc.at.Sub(t0), complete, late, tc.want)
+		}
+	}
+}
+
+// TestConnectedByKernelTime: a TCP connect whose handshake completed before
+// the deadline is connected, even when the deadline's timer has its turn
+// before the poller reports the handshake; one that completed after the
+// deadline is a timeout.
+func TestConnectedByKernelTime(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	ln, err := within(b, func() (net.Listener, error) { return net.Listen("tcp", "10.9.0.2:7100") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fd, err := within(a, func() (int, error) {
+		return unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "client")
+	defer f.Close()
+	before := time.Now()
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: 7100, Addr: [4]byte{10, 9, 0, 2}}); err != unix.EINPROGRESS {
+		t.Fatalf("connect: %v, want EINPROGRESS", err)
+	}
+	c, err := ln.Accept() // the client had the SYN-ACK before the server the ACK
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The kernel dates the handshake in ticks: a deadline a few ticks
+	// after it is after it however the ticks fall. The sleep orders the
+	// two events; it waits for nothing.
+	var tick unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC_COARSE, &tick); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Duration(tick.Nano()))
+	for _, tc := range []struct {
+		name     string
+		deadline time.Time
+		want     Outcome
+	}{{"handshake before the deadline", time.Now(), Reply}, {"handshake after the deadline", before, Timeout}} {
+		// The deadline has passed: the poller reports it before
+		// looking at the socket, as a late timer does.
+		ctx, cancel := context.WithDeadline(context.Background(), tc.deadline)
+		err := waitConnected(ctx, f)
+		cancel()
+		got := Reply
+		var de *dialError
+		if errors.As(err, &de) {
+			got = de.outcome
+		} else if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
 		}
 	}
 }
