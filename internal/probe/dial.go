@@ -106,6 +106,11 @@ func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr strin
 		} else {
 			err = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
 		}
+		if err == nil {
+			// Dates each answer, for the verdict at the deadline
+			// (answeredBy).
+			err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		}
 		if err != nil {
 			unix.Close(fd)
 			err = os.NewSyscallError("setsockopt", err)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -213,6 +214,47 @@ func TestConnectedByKernelTime(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("%s: got %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// TestUDPAnsweredByKernelTime: a udp probe's answer that the kernel received
+// before the deadline is an answer, even when the deadline's timer has its
+// turn before the poller reports it; one received after is not.
+func TestUDPAnsweredByKernelTime(t *testing.T) {
+	t.Parallel()
+	a, b := pair(t)
+	srv, err := within(b, func() (net.PacketConn, error) { return net.ListenPacket("udp", "10.9.0.2:7200") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	for _, answerFirst := range []bool{true, false} {
+		c, err := dialNS(context.Background(), a, netip.Addr{}, "udp", "10.9.0.2:7200")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		before := time.Now()
+		// The answer comes before the probe's datagram: any answer
+		// counts, and this one is queued before the probe reads.
+		if _, err := srv.WriteTo([]byte("peer 10.9.0.1:1\n"), c.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+		rc, _ := c.(syscall.Conn).SyscallConn()
+		rc.Control(func(fd uintptr) { unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1) })
+		deadline := time.Now()
+		if !answerFirst {
+			deadline = before
+		}
+		// The deadline has passed: the poller reports it before
+		// looking at the socket, as a late timer does.
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		r := udpRoundTrip(ctx, c, before, time.Second)
+		cancel()
+		t.Logf("answer first %v: %v %s", answerFirst, r.Outcome, r.Detail)
+		if r.OK != answerFirst || (answerFirst && r.Peer != "10.9.0.1:1") {
+			t.Errorf("answer first %v: got %+v", answerFirst, r)
 		}
 	}
 }
