@@ -98,23 +98,7 @@ func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr strin
 		return fd, os.NewSyscallError("socket", err)
 	})
 	if err == nil && sotype == unix.SOCK_DGRAM {
-		// Without IP_RECVERR a udp socket reports only "hard" ICMP errors
-		// (port and protocol unreachable); network and host unreachable
-		// would look like silence. It also queues who sent the error.
-		if family == unix.AF_INET {
-			err = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
-		} else {
-			err = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
-		}
-		if err == nil {
-			// Dates each answer, for the verdict at the deadline
-			// (answeredBy).
-			err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-		}
-		if err != nil {
-			unix.Close(fd)
-			err = os.NewSyscallError("setsockopt", err)
-		}
+		err = udpOptions(fd, family)
 	}
 	if err == nil && src.IsValid() {
 		err = bindSrc(fd, src, ip)
@@ -141,6 +125,30 @@ func dialOnce(ctx context.Context, nsFD int, src netip.Addr, network, addr strin
 		return nil, &dialError{outcome: NoRoute, err: err}
 	}
 	return net.FileConn(f)
+}
+
+// udpOptions sets the options of a udp probe's socket fd; it closes fd on
+// failure.
+func udpOptions(fd, family int) error {
+	// Without IP_RECVERR a udp socket reports only "hard" ICMP errors
+	// (port and protocol unreachable); network and host unreachable
+	// would look like silence. It also queues who sent the error.
+	var err error
+	if family == unix.AF_INET {
+		err = unix.SetsockoptInt(fd, unix.SOL_IP, unix.IP_RECVERR, 1)
+	} else {
+		err = unix.SetsockoptInt(fd, unix.SOL_IPV6, unix.IPV6_RECVERR, 1)
+	}
+	if err == nil {
+		// Dates each answer, for the verdict at the deadline
+		// (answeredBy).
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return os.NewSyscallError("setsockopt", err)
+	}
+	return nil
 }
 
 // sockSrc returns the local address of the socket fd, invalid if unbound.
