@@ -46,6 +46,7 @@ type Pinger struct {
 
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
+	hold func() // see openPinger
 }
 
 // waitKey names one echo request in flight: the address it was sent to
@@ -112,7 +113,13 @@ func (s *probeState) take() []event {
 // starts its reader. Opening a raw socket needs CAP_NET_RAW in the namespace's
 // owning user namespace (root, or root inside the sandbox). The caller keeps
 // ownership of nsFD; the Pinger keeps it only to open the IPv6 socket later.
-func NewPinger(nsFD int) (*Pinger, error) {
+func NewPinger(nsFD int) (*Pinger, error) { return openPinger(nsFD, nil) }
+
+// openPinger is NewPinger with a hook for tests: hold, when not nil, is
+// called by a reader when a packet is queued, before it takes it, and
+// stands for a reader that the scheduler keeps waiting.
+func openPinger(nsFD int, hold func()) (*Pinger, error) {
+	stampsOn()
 	var idb [2]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, fmt.Errorf("pinger: random id: %w", err)
@@ -122,6 +129,7 @@ func NewPinger(nsFD int) (*Pinger, error) {
 		id:      binary.BigEndian.Uint16(idb[:]),
 		waiting: make(map[waitKey]*probeState),
 		done:    make(chan struct{}),
+		hold:    hold,
 	}
 	c, err := p.listen(false)
 	if err != nil {
@@ -186,7 +194,7 @@ func (p *Pinger) listen(v6 bool) (*icmpSock, error) {
 		c.Close()
 		return nil, fmt.Errorf("pinger: set icmp filter: %w", err)
 	}
-	s, err := newICMPSock(c, v6)
+	s, err := newICMPSock(c, v6, p.hold)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("pinger: %w", err)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -30,10 +29,7 @@ type icmpSock struct {
 	buf []byte     // under mu
 	oob []byte     // under mu
 
-	// hold, when set (tests only), is called by the reader goroutine when
-	// a packet is queued, before it takes it: it stands for a reader that
-	// the scheduler keeps waiting.
-	hold atomic.Pointer[func()]
+	hold func() // tests only: see openPinger
 }
 
 // oobBuf holds the ancillary data of one packet: TTL, destination address
@@ -55,12 +51,12 @@ func rxOptions(fd int, v6 bool) {
 	unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_PKTINFO, 1)
 }
 
-func newICMPSock(c *net.IPConn, v6 bool) (*icmpSock, error) {
+func newICMPSock(c *net.IPConn, v6 bool, hold func()) (*icmpSock, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	return &icmpSock{IPConn: c, rc: rc, v6: v6, buf: make([]byte, readBuf), oob: make([]byte, oobBuf)}, nil
+	return &icmpSock{IPConn: c, rc: rc, v6: v6, hold: hold, buf: make([]byte, readBuf), oob: make([]byte, oobBuf)}, nil
 }
 
 // read drains one raw socket until it is closed, handing each packet to the
@@ -69,8 +65,11 @@ func (p *Pinger) read(s *icmpSock) {
 	defer p.wg.Done()
 	for {
 		err := s.rc.Read(func(fd uintptr) bool {
-			if h := s.hold.Load(); h != nil && queued(int(fd)) {
-				(*h)()
+			if s.hold != nil {
+				if !queued(int(fd)) {
+					return false // wait for a packet
+				}
+				s.hold()
 			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -197,4 +196,57 @@ func parseRxControl(oob []byte, v6 bool) (at time.Time, ttl int, to netip.Addr) 
 		}
 	}
 	return at, ttl, to
+}
+
+// stampsOn makes sure the kernel stamps packets when it receives them, once
+// per process. Asking for timestamps switches the kernel's stamping on, but
+// the first switch (when no socket of the machine wants timestamps) is
+// deferred to a kernel worker: until it ran, a packet is stamped only when
+// read, which would date a reply the reader got to late as late. A socket
+// kept open for the life of the process keeps the stamping on, and a
+// datagram to itself, read back with SO_TIMESTAMPING (which reports no
+// time for an unstamped packet), tells when it is on. Without a loopback
+// (or on any error) it gives up at once: packets are then dated when read.
+var stampsOn = sync.OnceFunc(func() {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	// Never closed: it holds the kernel's stamping on.
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPING,
+		unix.SOF_TIMESTAMPING_RX_SOFTWARE|unix.SOF_TIMESTAMPING_SOFTWARE)
+	if err == nil {
+		err = unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}})
+	}
+	self, _ := unix.Getsockname(fd)
+	if err != nil || self == nil {
+		return
+	}
+	buf, oob := make([]byte, 1), make([]byte, oobBuf)
+	for range 1000 { // the worker runs within milliseconds, even under load
+		if unix.Sendto(fd, buf, 0, self) != nil {
+			return
+		}
+		_, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+		if err != nil {
+			return
+		}
+		if swStamped(oob[:oobn]) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+})
+
+// swStamped reports whether ancillary data holds a software receive stamp
+// (the first of SCM_TIMESTAMPING's three).
+func swStamped(oob []byte) bool {
+	msgs, _ := unix.ParseSocketControlMessage(oob)
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPING && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			ts := *(*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+			return ts.Sec != 0 || ts.Nsec != 0
+		}
+	}
+	return false
 }

@@ -17,22 +17,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// holdReader keeps p's IPv4 reader from taking any packet until the test
-// ends, as a loaded scheduler (or strace) can; held reports whether it did.
-func holdReader(t *testing.T, p *Pinger) (held *atomic.Bool) {
+// heldPinger returns a Pinger in namespace fd whose readers take no packet
+// until the test ends, as a loaded scheduler (or strace) can keep them;
+// held reports whether one was kept waiting.
+func heldPinger(t *testing.T, fd int) (p *Pinger, held *atomic.Bool) {
 	t.Helper()
 	release := make(chan struct{})
 	held = new(atomic.Bool)
-	hold := func() {
+	p, err := openPinger(fd, func() {
 		held.Store(true)
-		select {
-		case <-release:
-		case <-p.done:
-		}
+		<-release
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	p.conn4.hold.Store(&hold)
-	t.Cleanup(func() { close(release) }) // before the Pinger's Close
-	return held
+	t.Cleanup(func() { p.Close() })
+	t.Cleanup(func() { close(release) }) // before Close, which waits for the readers
+	return p, held
 }
 
 // TestPingReaderHeld: a reply the kernel received within the timeout is a
@@ -41,8 +42,7 @@ func holdReader(t *testing.T, p *Pinger) (held *atomic.Bool) {
 func TestPingReaderHeld(t *testing.T) {
 	t.Parallel()
 	a, _ := pair(t)
-	p := newPinger(t, a)
-	held := holdReader(t, p)
+	p, held := heldPinger(t, a)
 	for _, o := range []Options{{Timeout: time.Second}, {Count: 2, Interval: 10 * time.Millisecond, Timeout: 500 * time.Millisecond}} {
 		r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), o)
 		t.Logf("count %d: %v %s rtt %v (%v)", o.Count, r.Outcome, r.Detail, r.RTT, r.Elapsed)
@@ -60,8 +60,7 @@ func TestPingReaderHeld(t *testing.T) {
 func TestTracerouteReaderHeld(t *testing.T) {
 	t.Parallel()
 	c, _ := routed(t)
-	p := newPinger(t, c)
-	held := holdReader(t, p)
+	p, held := heldPinger(t, c)
 	tr := p.Traceroute(context.Background(), netip.MustParseAddr("10.8.0.254"), TraceOptions{Timeout: time.Second})
 	t.Logf("%s %+v (%v)", tr.Detail, tr.Hops, tr.Elapsed)
 	if !held.Load() {
@@ -82,7 +81,7 @@ func TestPingLateReplyTimesOut(t *testing.T) {
 	for _, hold := range []bool{false, true} {
 		p := newPinger(t, a)
 		if hold {
-			holdReader(t, p)
+			p, _ = heldPinger(t, a)
 		}
 		r := p.Ping(context.Background(), netip.MustParseAddr("10.9.0.2"), Options{Timeout: timeout})
 		t.Logf("held %v: %v %s (%v)", hold, r.Outcome, r.Detail, r.Elapsed)
