@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // greetWait is how long Connect waits for a tcp server's greeting line. The
@@ -198,18 +200,57 @@ func udpRoundTrip(ctx context.Context, c net.Conn, start time.Time, timeout time
 		n, err := c.Read(buf)
 		if err == nil {
 			r := ConnResult{OK: true, Outcome: Reply, Bytes: int64(n), Elapsed: time.Since(start)}
-			r.Detail = "reply in " + fmtDur(r.Elapsed)
-			line, _, _ := strings.Cut(string(buf[:n]), "\n")
-			if p, ok := strings.CutPrefix(line, "peer "); ok {
-				r.Peer = p
-				r.Detail += " (seen as " + p + ")"
+			return udpAnswer(r, buf[:n])
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() != nil {
+			// The deadline's timer may have had its turn before the
+			// poller reported the answer: judge by the kernel's time.
+			if d, ok := ctx.Deadline(); ok {
+				if n, at, ok := answeredBy(c, buf, d); ok {
+					r := ConnResult{OK: true, Outcome: Reply, Bytes: int64(n), Elapsed: at.Sub(start)}
+					return udpAnswer(r, buf[:n])
+				}
 			}
-			return r
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) || ctx.Err() != nil {
 			return udpFailed(c, err, start, timeout)
 		}
 	}
+}
+
+// udpAnswer words r, a udp probe's answer b.
+func udpAnswer(r ConnResult, b []byte) ConnResult {
+	r.Detail = "reply in " + fmtDur(r.Elapsed)
+	line, _, _ := strings.Cut(string(b), "\n")
+	if p, ok := strings.CutPrefix(line, "peer "); ok {
+		r.Peer = p
+		r.Detail += " (seen as " + p + ")"
+	}
+	return r
+}
+
+// answeredBy reads, without waiting, a datagram that the kernel received on
+// c by d (SO_TIMESTAMPNS, set by dialNS), into buf. ok is false when none
+// was queued, or it came after d.
+func answeredBy(c net.Conn, buf []byte, d time.Time) (n int, at time.Time, ok bool) {
+	sc, isSC := c.(syscall.Conn)
+	if !isSC {
+		return 0, at, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, at, false
+	}
+	oob := make([]byte, oobBuf)
+	rc.Control(func(fd uintptr) {
+		var oobn int
+		n, oobn, _, _, err = unix.Recvmsg(int(fd), buf, oob, unix.MSG_DONTWAIT)
+		if err == nil {
+			at, _, _ = parseRxControl(oob[:oobn], false)
+			ok = !at.IsZero() && !at.After(d)
+		}
+	})
+	return n, at, ok
 }
 
 // udpFailed words a udp error, naming the ICMP error and its sender when

@@ -38,14 +38,15 @@ type Pinger struct {
 	seq  atomic.Uint32
 
 	mu      sync.Mutex
-	conn4   *net.IPConn
-	conn6   *net.IPConn
+	conn4   *icmpSock
+	conn6   *icmpSock
 	df4     *net.IPConn // IPv4 "don't fragment" sends, opened on first use
 	waiting map[waitKey]*probeState
 	closed  bool
 
 	done chan struct{} // closed by Close
 	wg   sync.WaitGroup
+	hold func() // see openPinger
 }
 
 // waitKey names one echo request in flight: the address it was sent to
@@ -112,7 +113,13 @@ func (s *probeState) take() []event {
 // starts its reader. Opening a raw socket needs CAP_NET_RAW in the namespace's
 // owning user namespace (root, or root inside the sandbox). The caller keeps
 // ownership of nsFD; the Pinger keeps it only to open the IPv6 socket later.
-func NewPinger(nsFD int) (*Pinger, error) {
+func NewPinger(nsFD int) (*Pinger, error) { return openPinger(nsFD, nil) }
+
+// openPinger is NewPinger with a hook for tests: hold, when not nil, is
+// called by a reader when a packet is queued, before it takes it, and
+// stands for a reader that the scheduler keeps waiting.
+func openPinger(nsFD int, hold func()) (*Pinger, error) {
+	stampsOn()
 	var idb [2]byte
 	if _, err := rand.Read(idb[:]); err != nil {
 		return nil, fmt.Errorf("pinger: random id: %w", err)
@@ -122,6 +129,7 @@ func NewPinger(nsFD int) (*Pinger, error) {
 		id:      binary.BigEndian.Uint16(idb[:]),
 		waiting: make(map[waitKey]*probeState),
 		done:    make(chan struct{}),
+		hold:    hold,
 	}
 	c, err := p.listen(false)
 	if err != nil {
@@ -129,16 +137,17 @@ func NewPinger(nsFD int) (*Pinger, error) {
 	}
 	p.conn4 = c
 	p.wg.Add(1)
-	go p.read(c, false)
+	go p.read(c)
 	return p, nil
 }
 
-// listen opens a raw ICMP socket of one family inside the namespace and
-// restricts it to the message types the reader cares about.
+// listen opens a raw ICMP socket of one family inside the namespace,
+// restricts it to the message types the reader cares about and asks for the
+// ancillary data the reader parses (rxOptions).
 //
 // It uses a plain *net.IPConn rather than icmp.ListenPacket (which wraps the
 // same thing) so that the receive buffer can be set through ListenConfig.
-func (p *Pinger) listen(v6 bool) (*net.IPConn, error) {
+func (p *Pinger) listen(v6 bool) (*icmpSock, error) {
 	network, address := "ip4:icmp", "0.0.0.0"
 	if v6 {
 		network, address = "ip6:ipv6-icmp", "::"
@@ -150,6 +159,7 @@ func (p *Pinger) listen(v6 bool) (*net.IPConn, error) {
 			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
 				unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
 			}
+			rxOptions(int(fd), v6)
 		})
 		return nil
 	}}
@@ -184,11 +194,16 @@ func (p *Pinger) listen(v6 bool) (*net.IPConn, error) {
 		c.Close()
 		return nil, fmt.Errorf("pinger: set icmp filter: %w", err)
 	}
-	return c, nil
+	s, err := newICMPSock(c, v6, p.hold)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pinger: %w", err)
+	}
+	return s, nil
 }
 
 // conn returns the socket for one family, opening the IPv6 one on first use.
-func (p *Pinger) conn(v6 bool) (*net.IPConn, error) {
+func (p *Pinger) conn(v6 bool) (*icmpSock, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -205,7 +220,7 @@ func (p *Pinger) conn(v6 bool) (*net.IPConn, error) {
 		}
 		p.conn6 = c
 		p.wg.Add(1)
-		go p.read(c, true)
+		go p.read(c)
 	}
 	return p.conn6, nil
 }
@@ -214,6 +229,9 @@ var errPingerClosed = errors.New("pinger is closed")
 
 // Close closes the Pinger's sockets, which ends its readers, and ends every
 // Ping still waiting. It returns the first error from closing a socket.
+//
+// The sockets are closed outside p.mu: closing waits for a reader or a
+// draining probe still using the socket, and those take p.mu to dispatch.
 func (p *Pinger) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -222,15 +240,22 @@ func (p *Pinger) Close() error {
 	}
 	p.closed = true
 	close(p.done)
-	var err error
-	for _, c := range []*net.IPConn{p.conn4, p.conn6, p.df4} {
-		if c != nil {
-			if cerr := c.Close(); cerr != nil && err == nil {
-				err = cerr
-			}
+	var conns []*net.IPConn
+	for _, s := range []*icmpSock{p.conn4, p.conn6} {
+		if s != nil {
+			conns = append(conns, s.IPConn)
 		}
 	}
+	if p.df4 != nil {
+		conns = append(conns, p.df4)
+	}
 	p.mu.Unlock()
+	var err error
+	for _, c := range conns {
+		if cerr := c.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
 	p.wg.Wait()
 	return err
 }
@@ -281,87 +306,4 @@ func (p *Pinger) unregister(dst netip.Addr, seqs []uint16) {
 		delete(p.waiting, waitKey{dst: dst, seq: s})
 	}
 	p.mu.Unlock()
-}
-
-// read drains one raw socket until it is closed. IPv4 raw sockets deliver the
-// IP header too, but net.IPConn.ReadFrom strips it (icmp.PacketConn.ReadFrom
-// relies on the same on Linux), so buf starts with the ICMP header for both
-// families.
-func (p *Pinger) read(c *net.IPConn, v6 bool) {
-	defer p.wg.Done()
-	// Only headers are parsed (the echo's id and sequence, or the quoted
-	// header of an ICMP error), so a longer datagram may be cut: a 64 KiB
-	// buffer per namespace made 64 MB at a thousand namespaces.
-	buf := make([]byte, readBuf)
-	readFrom := ttlReader(c, v6)
-	for {
-		n, ttl, to, ipa, err := readFrom(buf)
-		now := time.Now()
-		if err != nil {
-			select {
-			case <-p.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Raw sockets report no asynchronous errors without
-			// IP_RECVERR; anything else is transient. Do not spin.
-			time.Sleep(time.Millisecond)
-			continue
-		}
-		src, ok := netip.AddrFromSlice(ipa)
-		if !ok {
-			continue
-		}
-		ev, key, ok := parseICMP(buf[:n], src.Unmap(), p.id, v6)
-		if !ok {
-			continue
-		}
-		ev.at, ev.ttl, ev.to = now, ttl, to
-		p.mu.Lock()
-		st := p.waiting[key]
-		p.mu.Unlock()
-		if st != nil {
-			st.push(ev)
-		}
-	}
-}
-
-// ttlReader returns a read function for c that also reports each packet's
-// TTL (hop limit) and destination address, which the kernel passes as
-// ancillary data once asked to. Without it (the option refused) the TTL
-// reads as -1 and the destination as invalid.
-func ttlReader(c *net.IPConn, v6 bool) func([]byte) (int, int, netip.Addr, net.IP, error) {
-	ip := func(a net.Addr) net.IP {
-		if ipa, ok := a.(*net.IPAddr); ok {
-			return ipa.IP
-		}
-		return nil
-	}
-	if v6 {
-		pc := ipv6.NewPacketConn(c)
-		pc.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst, true)
-		return func(b []byte) (int, int, netip.Addr, net.IP, error) {
-			n, cm, src, err := pc.ReadFrom(b)
-			ttl, to := -1, netip.Addr{}
-			if cm != nil {
-				ttl = cm.HopLimit
-				to, _ = netip.AddrFromSlice(cm.Dst)
-			}
-			return n, ttl, to.Unmap(), ip(src), err
-		}
-	}
-	pc := ipv4.NewPacketConn(c)
-	pc.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst, true)
-	return func(b []byte) (int, int, netip.Addr, net.IP, error) {
-		n, cm, src, err := pc.ReadFrom(b)
-		ttl, to := -1, netip.Addr{}
-		if cm != nil {
-			ttl = cm.TTL
-			to, _ = netip.AddrFromSlice(cm.Dst)
-		}
-		return n, ttl, to.Unmap(), ip(src), err
-	}
 }

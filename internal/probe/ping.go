@@ -28,8 +28,9 @@ type Options struct {
 	// Interval separates two requests; 200ms when 0.
 	Interval time.Duration
 	// Timeout is how long to wait for replies; 1s when 0. Without Count it
-	// bounds the whole probe; with Count it runs from the last request, as
-	// ping's -W does, so it never cuts the count short.
+	// bounds the whole probe, from the first request; with Count it runs
+	// from the last request, as ping's -W does, so it never cuts the count
+	// short. A reply counts when the kernel received it by then (see Ping).
 	Timeout time.Duration
 	// Size is the number of payload bytes in each request; 56 when 0.
 	Size int
@@ -102,160 +103,238 @@ type Result struct {
 // at once. Only silence waits for Timeout. ctx cancellation ends the probe
 // early with Cut set and Outcome Timeout (Reply if replies came). Ping is
 // safe for concurrent use.
+//
+// Time is the kernel's: a request's time is taken right before its send,
+// a reply's is when the kernel received it, and the verdict counts exactly
+// the replies received by the deadline (Timeout after the first request
+// without Count, after the last one with Count), however late this process
+// gets to run: a reply received in time is never "no reply", one received
+// after the deadline never counts.
 func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
-	start := time.Now()
-	o = o.withDefaults()
+	r := &pingRun{p: p, ctx: ctx, o: o.withDefaults(), start: time.Now(), res: Result{Src: o.Src}}
 	dst = dst.Unmap()
-	res := Result{Src: o.Src}
-	finish := func(out Outcome, detail string) Result {
-		res.Elapsed = time.Since(start)
-		res.Outcome, res.Detail = out, detail
-		return res
-	}
 	if !dst.IsValid() {
-		return finish(NoRoute, "invalid address")
+		return r.finish(NoRoute, "invalid address")
 	}
-	conn, err := p.conn(dst.Is6())
+	sock, err := p.conn(dst.Is6())
 	if err != nil {
-		return finish(NoRoute, err.Error())
+		return r.finish(NoRoute, err.Error())
 	}
 	if dst, err = p.zoneToIndex(dst); err != nil {
-		return finish(NoRoute, err.Error())
+		return r.finish(NoRoute, err.Error())
 	}
-	key := dst.WithZone("")
-	to := &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()}
-	st := &probeState{notify: make(chan struct{}, 1)}
-	sentAt := make(map[uint16]time.Time)
-	var seqs []uint16
-	defer func() { p.unregister(key, seqs) }()
-	payload := make([]byte, o.Size)
+	r.dst, r.sock = dst, sock
+	r.st = &probeState{notify: make(chan struct{}, 1)}
+	r.sentAt = make(map[uint16]time.Time)
+	defer func() { p.unregister(dst.WithZone(""), r.seqs) }()
+	return r.run()
+}
+
+// pingRun is the state of one Ping.
+type pingRun struct {
+	p      *Pinger
+	ctx    context.Context
+	o      Options
+	start  time.Time
+	dst    netip.Addr // zone as an interface index
+	sock   *icmpSock  // where the answers arrive
+	st     *probeState
+	sentAt map[uint16]time.Time // by sequence number, until answered
+	seqs   []uint16
+	due    time.Time   // the deadline; zero until armed
+	timer  *time.Timer // fires at due
+	res    Result
+	sum    time.Duration
+}
+
+func (r *pingRun) finish(out Outcome, detail string) Result {
+	r.res.Elapsed = time.Since(r.start)
+	r.res.Outcome, r.res.Detail = out, detail
+	return r.res
+}
+
+// run sends the requests and waits for the probe's end.
+func (r *pingRun) run() Result {
+	if err := r.send(); err != nil {
+		return r.sendErr(err)
+	}
+	due := r.arm(nil)
+	defer func() {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
+	}()
+	next := time.NewTimer(r.o.Interval)
+	defer next.Stop()
+	for {
+		select {
+		case <-r.st.notify:
+			if res, done := r.events(r.st.take()); done {
+				return res
+			}
+		case <-next.C:
+			if r.o.Count == 0 || r.res.Sent < r.o.Count {
+				if err := r.send(); err != nil {
+					return r.sendErr(err)
+				}
+				due = r.arm(due)
+				next.Reset(r.o.Interval)
+			}
+		case <-due:
+			return r.judge()
+		case <-r.ctx.Done():
+			r.res.Cut = true
+			stopped := "stopped after " + fmtDur(time.Since(r.start)) + ": "
+			if r.res.Received > 0 {
+				return r.finish(Reply, stopped+replyText(r.res, r.o))
+			}
+			return r.finish(Timeout, stopped+"no reply yet")
+		case <-r.p.done:
+			return r.finish(NoRoute, errPingerClosed.Error())
+		}
+	}
+}
+
+// arm sets the deadline once the request it counts from was sent (the
+// first without Count, the last with Count) and returns the channel its
+// timer fires on; c until then.
+func (r *pingRun) arm(c <-chan time.Time) <-chan time.Time {
+	if !r.due.IsZero() || (r.o.Count > 0 && r.res.Sent < r.o.Count) {
+		return c
+	}
+	r.due = r.sentAt[r.seqs[len(r.seqs)-1]].Add(r.o.Timeout)
+	r.timer = time.NewTimer(time.Until(r.due))
+	return r.timer.C
+}
+
+// judge ends the probe at its deadline. The timer fired, but the reader may
+// not have had its turn yet: drain the socket first, then count the replies
+// the kernel received by the deadline.
+func (r *pingRun) judge() Result {
+	r.p.drain(r.sock)
+	if res, done := r.events(r.st.take()); done {
+		return res
+	}
+	return r.timedOut()
+}
+
+// timedOut is the verdict at the deadline.
+func (r *pingRun) timedOut() Result {
+	if r.res.Received > 0 {
+		return r.finish(Reply, replyText(r.res, r.o))
+	}
+	return r.finish(Timeout, "no reply in "+fmtDur(r.o.Timeout))
+}
+
+// events takes the answers in the order the kernel received them, up to
+// the deadline: an answer received after it means the deadline passed
+// first (the timer had not had its turn yet).
+func (r *pingRun) events(evs []event) (Result, bool) {
+	for _, ev := range evs {
+		if !r.due.IsZero() && ev.at.After(r.due) {
+			return r.timedOut(), true
+		}
+		if res, done := r.event(ev); done {
+			return res, true
+		}
+	}
+	return Result{}, false
+}
+
+// event takes one answer; done says it ends the probe.
+func (r *pingRun) event(ev event) (res Result, done bool) {
+	o := r.o
+	if !ev.reply {
+		r.res.From = ev.from
+		switch {
+		case ev.fragNeeded() && !o.DF:
+			return res, false // the kernel now knows the path MTU: resends are fragmented
+		case ev.fragNeeded() && r.res.Received == 0:
+			r.res.MTU = ev.mtu
+			return r.finish(FragNeeded, describeError(ev)), true
+		case r.res.Received > 0:
+			return r.finish(Reply, replyText(r.res, o)+", then "+describeError(ev)), true
+		}
+		return r.finish(Unreachable, describeError(ev)), true
+	}
+	t0, ok := r.sentAt[ev.seq]
+	if !ok {
+		return res, false
+	}
+	delete(r.sentAt, ev.seq) // a duplicate reply counts once
+	rtt := ev.at.Sub(t0)
+	r.res.Received++
+	if r.res.Received == 1 {
+		r.res.RTT, r.res.MinRTT, r.res.MaxRTT = rtt, rtt, rtt
+		r.res.From, r.res.TTL = ev.from, max(ev.ttl, 0)
+		if ev.to.IsValid() {
+			r.res.Src = ev.to
+		}
+	}
+	r.res.MinRTT, r.res.MaxRTT = min(r.res.MinRTT, rtt), max(r.res.MaxRTT, rtt)
+	r.sum += rtt
+	r.res.AvgRTT = r.sum / time.Duration(r.res.Received)
+	if o.Count == 0 || r.res.Received >= o.Count {
+		return r.finish(Reply, replyText(r.res, o)), true
+	}
+	return res, false
+}
+
+// send sends one echo request. Its time is taken right before the send
+// system call (again before a retry).
+func (r *pingRun) send() error {
+	key := r.dst.WithZone("")
+	seq, err := r.p.register(key, r.st)
+	if err != nil {
+		return err
+	}
+	r.seqs = append(r.seqs, seq)
+	var typ icmp.Type = ipv4.ICMPTypeEcho
+	if r.dst.Is6() {
+		typ = ipv6.ICMPTypeEchoRequest
+	}
+	payload := make([]byte, r.o.Size)
 	for i := range payload {
 		payload[i] = byte(i)
 	}
-
-	deadline := time.NewTimer(o.Timeout)
-	defer deadline.Stop()
-	if o.Count > 1 {
-		deadline.Stop() // armed when the last request is sent
+	m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: int(r.p.id), Seq: int(seq), Data: payload}}
+	b, err := m.Marshal(nil) // the kernel fills in the ICMPv6 checksum
+	if err != nil {
+		return err
 	}
-	next := time.NewTimer(o.Interval)
-	defer next.Stop()
-	var sum time.Duration
-
-	send := func() error {
-		seq, err := p.register(key, st)
-		if err != nil {
-			return err
+	r.res.Sent++
+	to := &net.IPAddr{IP: r.dst.AsSlice(), Zone: r.dst.Zone()}
+	return retryNoBufs(r.ctx, r.o.Timeout, func() error {
+		r.sentAt[seq] = time.Now()
+		switch {
+		case r.o.DF:
+			return r.p.sendDF(r.dst, r.o.Src, b)
+		case r.o.Src.IsValid():
+			return sendTo(r.sock.IPConn, b, r.dst, sendOpts{src: r.o.Src})
 		}
-		seqs = append(seqs, seq)
-		var typ icmp.Type = ipv4.ICMPTypeEcho
+		_, err := r.sock.WriteToIP(b, to)
+		return err
+	})
+}
+
+// sendErr ends the probe on a send the local stack refused.
+func (r *pingRun) sendErr(err error) Result {
+	dst := r.dst
+	if r.o.DF && errors.Is(err, unix.EMSGSIZE) && r.res.Received == 0 {
+		r.res.MTU = r.p.pathMTU(dst)
+		// The stack knows the path MTU already (the first link's, or
+		// one a router reported to an earlier probe): word it as the
+		// router's answer would be, from the local stack.
+		what := "fragmentation needed"
 		if dst.Is6() {
-			typ = ipv6.ICMPTypeEchoRequest
+			what = "packet too big"
 		}
-		m := icmp.Message{Type: typ, Body: &icmp.Echo{ID: int(p.id), Seq: int(seq), Data: payload}}
-		b, err := m.Marshal(nil) // the kernel fills in the ICMPv6 checksum
-		if err != nil {
-			return err
-		}
-		sentAt[seq] = time.Now()
-		res.Sent++
-		return retryNoBufs(ctx, o.Timeout, func() error {
-			if o.DF {
-				return p.sendDF(dst, o.Src, b)
-			}
-			if o.Src.IsValid() {
-				return sendTo(conn, b, dst, sendOpts{src: o.Src})
-			}
-			_, err := conn.WriteToIP(b, to)
-			return err
-		})
+		return r.finish(FragNeeded, fmt.Sprintf("%s (mtu %d) (local)", what, r.res.MTU))
 	}
-	sendErr := func(err error) Result {
-		if o.DF && errors.Is(err, unix.EMSGSIZE) && res.Received == 0 {
-			res.MTU = p.pathMTU(dst)
-			// The stack knows the path MTU already (the first link's, or
-			// one a router reported to an earlier probe): word it as the
-			// router's answer would be, from the local stack.
-			what := "fragmentation needed"
-			if dst.Is6() {
-				what = "packet too big"
-			}
-			return finish(FragNeeded, fmt.Sprintf("%s (mtu %d) (local)", what, res.MTU))
-		}
-		if res.Received > 0 {
-			return finish(Reply, fmt.Sprintf("%s, then %s", replyText(res, o), errnoText(err)))
-		}
-		return finish(NoRoute, errnoText(err))
+	if r.res.Received > 0 {
+		return r.finish(Reply, fmt.Sprintf("%s, then %s", replyText(r.res, r.o), errnoText(err)))
 	}
-
-	if err := send(); err != nil {
-		return sendErr(err)
-	}
-	for {
-		select {
-		case <-st.notify:
-			for _, ev := range st.take() {
-				if !ev.reply {
-					res.From = ev.from
-					if ev.fragNeeded() && !o.DF {
-						continue // the kernel now knows the path MTU: resends are fragmented
-					}
-					if ev.fragNeeded() && res.Received == 0 {
-						res.MTU = ev.mtu
-						return finish(FragNeeded, describeError(ev))
-					}
-					if res.Received > 0 {
-						return finish(Reply, replyText(res, o)+", then "+describeError(ev))
-					}
-					return finish(Unreachable, describeError(ev))
-				}
-				t0, ok := sentAt[ev.seq]
-				if !ok {
-					continue
-				}
-				delete(sentAt, ev.seq) // a duplicate reply counts once
-				rtt := ev.at.Sub(t0)
-				res.Received++
-				if res.Received == 1 {
-					res.RTT, res.MinRTT, res.MaxRTT = rtt, rtt, rtt
-					res.From, res.TTL = ev.from, max(ev.ttl, 0)
-					if ev.to.IsValid() {
-						res.Src = ev.to
-					}
-				}
-				res.MinRTT, res.MaxRTT = min(res.MinRTT, rtt), max(res.MaxRTT, rtt)
-				sum += rtt
-				res.AvgRTT = sum / time.Duration(res.Received)
-				if o.Count == 0 || res.Received >= o.Count {
-					return finish(Reply, replyText(res, o))
-				}
-			}
-		case <-next.C:
-			if o.Count == 0 || res.Sent < o.Count {
-				if err := send(); err != nil {
-					return sendErr(err)
-				}
-				if res.Sent == o.Count {
-					deadline.Reset(o.Timeout)
-				}
-				next.Reset(o.Interval)
-			}
-		case <-deadline.C:
-			if res.Received > 0 {
-				return finish(Reply, replyText(res, o))
-			}
-			return finish(Timeout, "no reply in "+fmtDur(o.Timeout))
-		case <-ctx.Done():
-			res.Cut = true
-			stopped := "stopped after " + fmtDur(time.Since(start)) + ": "
-			if res.Received > 0 {
-				return finish(Reply, stopped+replyText(res, o))
-			}
-			return finish(Timeout, stopped+"no reply yet")
-		case <-p.done:
-			return finish(NoRoute, errPingerClosed.Error())
-		}
-	}
+	return r.finish(NoRoute, errnoText(err))
 }
 
 // replyText summarises the replies so far.

@@ -93,7 +93,7 @@ func (p *Pinger) sendDF(dst, src netip.Addr, b []byte) error {
 		if err != nil {
 			return err
 		}
-		return sendTo(c, b, dst, sendOpts{dontFrag: true, src: src})
+		return sendTo(c.IPConn, b, dst, sendOpts{dontFrag: true, src: src})
 	}
 	p.mu.Lock()
 	if p.closed {

@@ -79,83 +79,115 @@ type sentProbe struct {
 // sending probes with TTL (hop limit) 1 to MaxHops all at once on the
 // Pinger's socket: each router where a probe expires answers time exceeded,
 // quoting the probe, and the reader hands the answer to this trace. Probes
-// still unanswered are sent again every Interval until Timeout.
+// still unanswered are sent again every Interval until Timeout, counted from
+// the first probe. As for Ping, time is the kernel's: an answer counts when
+// the kernel received it by then, and its RTT is from the probe's send to
+// the kernel's receive time.
 func (p *Pinger) Traceroute(ctx context.Context, dst netip.Addr, o TraceOptions) Trace {
 	start := time.Now()
 	o = o.withDefaults()
 	dst = dst.Unmap()
-	tr := Trace{}
+	if !dst.IsValid() {
+		return Trace{Detail: "invalid address", Elapsed: time.Since(start)}
+	}
+	s, err := p.newTracer(dst, o.UDP)
+	if err != nil {
+		return Trace{Detail: err.Error(), Elapsed: time.Since(start)}
+	}
+	defer s.close()
+	s.hops = make([]Hop, o.MaxHops+1)
+	return s.run(ctx, o, start)
+}
+
+// run sends the probes and waits for the trace's end.
+func (s *tracer) run(ctx context.Context, o TraceOptions, start time.Time) Trace {
+	var tr Trace
 	finish := func(detail string) Trace {
 		tr.Elapsed, tr.Detail = time.Since(start), detail
 		return tr
 	}
-	if !dst.IsValid() {
-		return finish("invalid address")
-	}
-	s, err := p.newTracer(dst, o.UDP)
-	if err != nil {
-		return finish(err.Error())
-	}
-	defer s.close()
-	hops := make([]Hop, o.MaxHops+1) // by TTL; hops[0] unused
-	end := 0                         // the TTL of the answer that ends the trace
-	sendAll := func() error {
-		for ttl := 1; ttl <= o.MaxHops && (end == 0 || ttl < end); ttl++ {
-			if !hops[ttl].Addr.IsValid() {
-				if err := s.send(ctx, ttl); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := sendAll(); err != nil {
+	if err := s.sendAll(ctx, o); err != nil {
 		return finish(errnoText(err))
 	}
-	deadline := time.NewTimer(o.Timeout)
+	s.due = s.first.Add(o.Timeout)
+	deadline := time.NewTimer(time.Until(s.due))
 	defer deadline.Stop()
 	next := time.NewTicker(o.Interval)
 	defer next.Stop()
+	atDeadline := func() Trace {
+		d := tr.settle(s.hops, s.end, s.dst)
+		if s.end == 0 {
+			d += " in " + fmtDur(o.Timeout)
+		}
+		return finish(d)
+	}
 	for {
 		select {
 		case <-s.st.notify:
-			for _, ev := range s.st.take() {
-				sp, ok := s.sent[ev.seq]
-				if !ok || hops[sp.ttl].Addr.IsValid() {
-					continue
-				}
-				h := &hops[sp.ttl]
-				h.TTL, h.Addr, h.RTT = sp.ttl, ev.from, ev.at.Sub(sp.at)
-				if s.expired(ev) {
-					continue
-				}
-				if !s.reached(ev, dst) {
-					h.Error = describeError(ev)
-				}
-				if end == 0 || sp.ttl < end {
-					end = sp.ttl
-				}
-			}
-			if end > 0 && answeredBelow(hops, end) {
-				return finish(tr.settle(hops, end, dst))
+			switch complete, late := s.events(s.st.take()); {
+			case complete:
+				return finish(tr.settle(s.hops, s.end, s.dst))
+			case late:
+				return atDeadline()
 			}
 		case <-next.C:
-			if err := sendAll(); err != nil {
+			if err := s.sendAll(ctx, o); err != nil {
 				return finish(errnoText(err))
 			}
 		case <-deadline.C:
-			d := tr.settle(hops, end, dst)
-			if end == 0 {
-				d += " in " + fmtDur(o.Timeout)
+			// The reader may not have had its turn: take what the
+			// kernel received by the deadline first.
+			s.p.drain(s.sock)
+			if complete, _ := s.events(s.st.take()); complete {
+				return finish(tr.settle(s.hops, s.end, s.dst))
 			}
-			return finish(d)
+			return atDeadline()
 		case <-ctx.Done():
 			tr.Cut = true
-			return finish("stopped after " + fmtDur(time.Since(start)) + ": " + tr.settle(hops, end, dst))
-		case <-p.done:
+			return finish("stopped after " + fmtDur(time.Since(start)) + ": " + tr.settle(s.hops, s.end, s.dst))
+		case <-s.p.done:
 			return finish(errPingerClosed.Error())
 		}
 	}
+}
+
+// sendAll sends a probe for every TTL still unanswered below the end.
+func (s *tracer) sendAll(ctx context.Context, o TraceOptions) error {
+	for ttl := 1; ttl <= o.MaxHops && (s.end == 0 || ttl < s.end); ttl++ {
+		if !s.hops[ttl].Addr.IsValid() {
+			if err := s.send(ctx, ttl); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// events takes the answers in the order the kernel received them, up to the
+// deadline. complete says every hop up to the end answered; late that an
+// answer came after the deadline (the timer had not had its turn yet).
+func (s *tracer) events(evs []event) (complete, late bool) {
+	for _, ev := range evs {
+		if ev.at.After(s.due) {
+			return false, true
+		}
+		sp, ok := s.sent[ev.seq]
+		if !ok || s.hops[sp.ttl].Addr.IsValid() {
+			continue
+		}
+		h := &s.hops[sp.ttl]
+		h.TTL, h.Addr, h.RTT = sp.ttl, ev.from, ev.at.Sub(sp.at)
+		if s.expired(ev) {
+			continue
+		}
+		if !s.reached(ev, s.dst) {
+			h.Error = describeError(ev)
+		}
+		if s.end == 0 || sp.ttl < s.end {
+			s.end = sp.ttl
+		}
+	}
+	return s.end > 0 && answeredBelow(s.hops, s.end), false
 }
 
 // answeredBelow reports whether every TTL below end has its answer.
@@ -199,11 +231,16 @@ func (tr *Trace) settle(hops []Hop, end int, dst netip.Addr) string {
 type tracer struct {
 	p     *Pinger
 	dst   netip.Addr // zone as an index
+	sock  *icmpSock  // where the answers arrive
 	udp   *udpSender // nil for ICMP echo probes
 	st    *probeState
 	sent  map[uint16]sentProbe // by sequence number or destination port
 	keys  []waitKey
 	dport uint16
+	first time.Time // the first probe's send
+	due   time.Time // the deadline: first + Timeout
+	hops  []Hop     // by TTL; hops[0] unused
+	end   int       // the TTL of the answer that ends the trace, 0 until one came
 }
 
 func (p *Pinger) newTracer(dst netip.Addr, udp bool) (*tracer, error) {
@@ -213,7 +250,7 @@ func (p *Pinger) newTracer(dst netip.Addr, udp bool) (*tracer, error) {
 	}
 	s := &tracer{p: p, dst: zdst, st: &probeState{notify: make(chan struct{}, 1)},
 		sent: make(map[uint16]sentProbe), dport: traceBasePort}
-	if _, err := p.conn(dst.Is6()); err != nil { // the reader must run
+	if s.sock, err = p.conn(dst.Is6()); err != nil { // the reader must run
 		return nil, err
 	}
 	if udp {
@@ -241,8 +278,11 @@ func (s *tracer) send(ctx context.Context, ttl int) error {
 			return err
 		}
 		s.keys = append(s.keys, k)
-		s.sent[k.seq] = sentProbe{ttl, time.Now()}
-		return retryNoBufs(ctx, time.Second, func() error { return s.udp.send(s.dst, s.dport, ttl) })
+		port := s.dport
+		return retryNoBufs(ctx, time.Second, func() error {
+			s.sent[port] = s.sentNow(ttl)
+			return s.udp.send(s.dst, port, ttl)
+		})
 	}
 	seq, err := s.p.register(key, s.st)
 	if err != nil {
@@ -257,12 +297,20 @@ func (s *tracer) send(ctx context.Context, ttl int) error {
 	if b, err = m.Marshal(nil); err != nil {
 		return err
 	}
-	conn, err := s.p.conn(s.dst.Is6())
-	if err != nil {
-		return err
+	return retryNoBufs(ctx, time.Second, func() error {
+		s.sent[seq] = s.sentNow(ttl)
+		return sendTo(s.sock.IPConn, b, s.dst, sendOpts{ttl: ttl})
+	})
+}
+
+// sentNow records a probe with the given TTL sent now: right before the
+// send system call.
+func (s *tracer) sentNow(ttl int) sentProbe {
+	sp := sentProbe{ttl, time.Now()}
+	if s.first.IsZero() {
+		s.first = sp.at
 	}
-	s.sent[seq] = sentProbe{ttl, time.Now()}
-	return retryNoBufs(ctx, time.Second, func() error { return sendTo(conn, b, s.dst, sendOpts{ttl: ttl}) })
+	return sp
 }
 
 // expired reports whether ev is a router's "time exceeded in transit".
