@@ -231,19 +231,21 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 // comes from a MAC address the lab chose, so DAD has nothing to find; a
 // script that wants it sets net.ipv6.conf.default.accept_dad back to 1.
 func (n *Netns) setupFresh() error {
-	// Loopback is the first device of every new namespace: index 1.
-	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
-	if err := n.h.LinkSetUp(lo); err != nil {
-		return fmt.Errorf("set lo up: %w", err)
-	}
-	err := n.writeSysctls(map[string]string{
-		"net.ipv6.conf.default.disable_ipv6": "1",
-		"net.ipv6.conf.default.accept_dad":   "0",
+	// One switch into the namespace for all of it: every run pays this
+	// for the sandbox's own namespace.
+	return nsutil.Do(n.fd, func() error {
+		if err := nsutil.LoopbackUp(); err != nil {
+			return fmt.Errorf("set lo up: %w", err)
+		}
+		err := writeSysctlsHere(map[string]string{
+			"net.ipv6.conf.default.disable_ipv6": "1",
+			"net.ipv6.conf.default.accept_dad":   "0",
+		})
+		if err != nil {
+			return err
+		}
+		return bridgeNetfilterOffHere()
 	})
-	if err != nil {
-		return err
-	}
-	return n.bridgeNetfilterOff()
 }
 
 // bridgeNetfilterKeys are br_netfilter's switches that send bridged frames
@@ -255,20 +257,19 @@ var bridgeNetfilterKeys = []string{
 	"net.bridge.bridge-nf-call-iptables",
 }
 
-// bridgeNetfilterOff turns bridge netfilter off in the namespace, where the
+// bridgeNetfilterOffHere turns bridge netfilter off in the calling thread's
+// namespace, where the
 // kernel has it: in a lab, the forward hook sees what a namespace routes,
 // not what it bridges (firewall() documents that model). A script turns it
 // back on with sysctl.
-func (n *Netns) bridgeNetfilterOff() error {
-	return nsutil.Do(n.fd, func() error {
-		for _, k := range bridgeNetfilterKeys {
-			err := os.WriteFile(sysctlPath(k), []byte("0"), 0o644)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("write %s: %w", k, unwrapPath(err))
-			}
+func bridgeNetfilterOffHere() error {
+	for _, k := range bridgeNetfilterKeys {
+		err := os.WriteFile(sysctlPath(k), []byte("0"), 0o644)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write %s: %w", k, unwrapPath(err))
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // OpenNetns opens a namespace that something else created: path is a bind

@@ -20,14 +20,17 @@ func sysctlPath(key string) string { return nsutil.SysctlPath(key) }
 // network namespace of the thread that opens it, so the files are opened
 // inside (and written and closed there too, which is as cheap).
 func (n *Netns) writeSysctls(kv map[string]string) error {
-	return nsutil.Do(n.fd, func() error {
-		for _, k := range sortedNames(kv) {
-			if err := os.WriteFile(sysctlPath(k), []byte(kv[k]), 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", k, unwrapPath(err))
-			}
+	return nsutil.Do(n.fd, func() error { return writeSysctlsHere(kv) })
+}
+
+// writeSysctlsHere writes kv in the calling thread's namespace.
+func writeSysctlsHere(kv map[string]string) error {
+	for _, k := range sortedNames(kv) {
+		if err := os.WriteFile(sysctlPath(k), []byte(kv[k]), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", k, unwrapPath(err))
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // ReadSysctl returns a sysctl's value inside the namespace.

@@ -1,4 +1,4 @@
-package nsutil
+package nsutil_test
 
 import (
 	"runtime"
@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
 
@@ -13,7 +14,7 @@ import (
 func threadNetns(t *testing.T) uint64 {
 	t.Helper()
 	var st unix.Stat_t
-	if err := unix.Stat(threadNetnsPath(), &st); err != nil {
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.Ino
@@ -27,12 +28,12 @@ func TestNewHandle(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := threadNetns(t)
-	fd, err := New()
+	fd, err := nsutil.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	h, err := NewHandle(fd)
+	h, err := nsutil.NewHandle(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestOpenFIFO(t *testing.T) {
 	if err := unix.Mkfifo(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if fd, err := Open(p); err == nil {
+	if fd, err := nsutil.Open(p); err == nil {
 		unix.Close(fd)
 		t.Fatal("a named pipe opened as a network namespace")
 	}
