@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -22,7 +23,7 @@ const (
 )
 
 // birdLogLine finds a top-level log statement in a BIRD configuration.
-var birdLogLine = regexp.MustCompile(`(?m)^\s*log\s`)
+var birdLogLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*log\s`) })
 
 // fnBird implements bird(ns, conf, timeout="10s").
 func fnBird(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -34,7 +35,7 @@ func fnBird(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "ns", &ns, "conf", &conf, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
-	if !birdLogLine.MatchString(conf) {
+	if !birdLogLine().MatchString(conf) {
 		// Appended, so that BIRD's line numbers are those of conf.
 		conf += "\nlog stderr all;\n"
 	}

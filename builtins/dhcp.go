@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -103,7 +104,7 @@ func dnsmasqConfText(iface string, rng dhcpRangeArg, hosts hostsArg, extra strin
 }
 
 // dnsmasqPortLine finds a port setting in extra configuration.
-var dnsmasqPortLine = regexp.MustCompile(`(?m)^\s*port\s*=\s*(\d+)\s*$`)
+var dnsmasqPortLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*port\s*=\s*(\d+)\s*$`) })
 
 // dnsmasqReady waits until dnsmasq has bound its DNS port (53, or the
 // port its configuration sets; 0 turns DNS off) and, with a range, the DHCP
@@ -111,7 +112,7 @@ var dnsmasqPortLine = regexp.MustCompile(`(?m)^\s*port\s*=\s*(\d+)\s*$`)
 // earlier waits in the socket for it.
 func dnsmasqReady(conf string, dhcp bool) lab.Ready {
 	ports := []int{lab.DNSPort}
-	if m := dnsmasqPortLine.FindAllStringSubmatch(conf, -1); m != nil {
+	if m := dnsmasqPortLine().FindAllStringSubmatch(conf, -1); m != nil {
 		p, _ := strconv.Atoi(m[len(m)-1][1])
 		ports = ports[:0]
 		if p != 0 {

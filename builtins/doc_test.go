@@ -74,7 +74,7 @@ func TestValueDocsMatchAttrs(t *testing.T) {
 	}
 	for typ, v := range types {
 		var doc string
-		for _, b := range byName[typ] {
+		for _, b := range byName()[typ] {
 			if b.Domain == "values" {
 				doc = b.Doc
 			}

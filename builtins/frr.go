@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/lib/json"
@@ -19,8 +20,10 @@ import (
 // frrRouterLine finds the routing protocols a configuration runs; each
 // names its daemon ("router ospf" is ospfd's).
 var (
-	frrRouterLine = regexp.MustCompile(`(?m)^\s*router\s+(bgp|ospf|ospf6|rip|ripng|isis|eigrp|babel)\b`)
-	frrStaticLine = regexp.MustCompile(`(?m)^\s*ipv?6?\s+route\s`)
+	frrRouterLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^\s*router\s+(bgp|ospf|ospf6|rip|ripng|isis|eigrp|babel)\b`)
+	})
+	frrStaticLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*ipv?6?\s+route\s`) })
 )
 
 // frrDaemons returns the daemons to run for conf when the script names
@@ -29,13 +32,13 @@ var (
 func frrDaemons(conf string) []string {
 	list := []string{"zebra"}
 	seen := map[string]bool{"zebra": true}
-	for _, m := range frrRouterLine.FindAllStringSubmatch(conf, -1) {
+	for _, m := range frrRouterLine().FindAllStringSubmatch(conf, -1) {
 		if d := m[1] + "d"; !seen[d] {
 			seen[d] = true
 			list = append(list, d)
 		}
 	}
-	if frrStaticLine.MatchString(conf) {
+	if frrStaticLine().MatchString(conf) {
 		list = append(list, "staticd")
 	}
 	return list

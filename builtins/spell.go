@@ -4,16 +4,17 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
-var unexpectedKW = regexp.MustCompile(`unexpected keyword argument "([^"]+)"$`)
+var unexpectedKW = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`unexpected keyword argument "([^"]+)"$`) })
 
 // withHint adds "(did you mean NAME?)" to an unexpected-keyword error when a
 // parameter of sig is spelled close to the one given and Starlark's
 // UnpackArgs, which allows fewer typos ("nmae" is two edits from name), gave
 // no hint of its own.
 func withHint(err error, sig string) error {
-	m := unexpectedKW.FindStringSubmatch(err.Error())
+	m := unexpectedKW().FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nsscript/nsscript/lang"
 	"go.starlark.net/starlark"
@@ -318,20 +319,21 @@ var Table = []*Builtin{
 }
 
 // byName indexes Table: a name's entries, the builtin before the value type
-// of the same name (link).
-var byName = func() map[string][]*Builtin {
+// of the same name (link). It is made on first use: a run that looks up no
+// doc string does not pay for it at start.
+var byName = sync.OnceValue(func() map[string][]*Builtin {
 	m := map[string][]*Builtin{}
 	for _, b := range Table {
 		m[b.Name] = append(m[b.Name], b)
 	}
 	return m
-}()
+})
 
 // Lookup returns the builtin, value type or method called name ("veth",
 // "ping_result", "link.addr"), or nil. For a name that is both a builtin
 // and the type of what it returns (link, netns), it returns the builtin.
 func Lookup(name string) *Builtin {
-	if bs := byName[name]; len(bs) > 0 {
+	if bs := byName()[name]; len(bs) > 0 {
 		return bs[0]
 	}
 	return nil
@@ -415,7 +417,7 @@ func call(r *Run, name string, mutates bool, t *starlark.Thread, fn func() (star
 func Doc(name string) (string, error) {
 	var b strings.Builder
 	if name != "" {
-		xs := byName[name]
+		xs := byName()[name]
 		if len(xs) == 0 {
 			return "", fmt.Errorf("no builtin %q (try nsscript doc for the list)", name)
 		}

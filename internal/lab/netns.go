@@ -246,9 +246,9 @@ func (n *Netns) setupFresh() error { return nsutil.Do(n.fd, n.applyDefaults) }
 // Bridge netfilter goes off too (bridgeNetfilterKeys). It runs on a thread
 // inside n: the sysctls are written in the thread's namespace.
 func (n *Netns) applyDefaults() error {
-	// Loopback is the first device of every new namespace: index 1.
-	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
-	if err := n.h.LinkSetUp(lo); err != nil {
+	// An ioctl, not a netlink request: an empty script's sandbox makes
+	// none.
+	if err := nsutil.LoopbackUp(); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	err := writeSysctlsHere("net.ipv6.conf.default", []sysctlValue{{"accept_dad", "0"}, {"disable_ipv6", "1"}}, false)

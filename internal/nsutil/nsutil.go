@@ -223,3 +223,23 @@ func Owned(nsFD int) (bool, error) {
 		u = p
 	}
 }
+
+// LoopbackUp sets IFF_UP on lo in the calling thread's network namespace,
+// with one ioctl: cheaper than a netlink request, whose 64 KiB receive
+// buffer grows the calling goroutine's stack.
+func LoopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

@@ -1,4 +1,4 @@
-package nsutil
+package nsutil_test
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsscript/nsscript/internal/nsutil"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
 
@@ -14,7 +15,7 @@ import (
 func threadNetns(t *testing.T) uint64 {
 	t.Helper()
 	var st unix.Stat_t
-	if err := unix.Stat(threadNetnsPath(), &st); err != nil {
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
 		t.Fatal(err)
 	}
 	return st.Ino
@@ -35,12 +36,12 @@ func lockThread(t *testing.T) uint64 {
 // namespace's links (loopback only), and no thread of the caller moved.
 func TestNewHandle(t *testing.T) {
 	before := lockThread(t)
-	fd, err := New()
+	fd, err := nsutil.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	h, err := NewHandle(fd)
+	h, err := nsutil.NewHandle(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestNewHandle(t *testing.T) {
 func TestNewWith(t *testing.T) {
 	before := lockThread(t)
 	var inside uint64
-	fd, err := NewWith(func() error {
+	fd, err := nsutil.NewWith(func() error {
 		inside = threadNetns(t)
 		return nil
 	})
@@ -79,7 +80,7 @@ func TestNewWith(t *testing.T) {
 		t.Errorf("setup ran in netns %d; the new one is %d, the caller's %d", inside, st.Ino, before)
 	}
 	failed := errors.New("setup failed")
-	if fd, err := NewWith(func() error { return failed }); err != failed || fd != -1 {
+	if fd, err := nsutil.NewWith(func() error { return failed }); err != failed || fd != -1 {
 		t.Errorf("failing setup: fd %d, error %v", fd, err)
 	}
 	if after := threadNetns(t); after != before {
@@ -95,7 +96,7 @@ func TestOpenFIFO(t *testing.T) {
 	if err := unix.Mkfifo(p, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if fd, err := Open(p); err == nil {
+	if fd, err := nsutil.Open(p); err == nil {
 		unix.Close(fd)
 		t.Fatal("a named pipe opened as a network namespace")
 	}

@@ -9,9 +9,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/sys/unix"
 )
 
@@ -228,19 +225,5 @@ func (c *Capture) WritePcap(w io.Writer) error {
 	c.mu.Lock()
 	pkts, hatype := c.pkts, c.hatype
 	c.mu.Unlock()
-	lt := layers.LinkTypeEthernet
-	if hatype == unix.ARPHRD_NONE {
-		lt = layers.LinkTypeRaw
-	}
-	pw := pcapgo.NewWriter(w)
-	if err := pw.WriteFileHeader(SnapLen, lt); err != nil {
-		return err
-	}
-	for _, p := range pkts {
-		ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: p.Len}
-		if err := pw.WritePacket(ci, p.Data); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writePcap(w, pkts, hatype)
 }

@@ -1,14 +1,12 @@
 package probe
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,194 +30,205 @@ type Packet struct {
 	family int // 4 or 6 for IP packets
 }
 
+// Ethertypes and IP protocol numbers the decoder knows, besides those of
+// icmpmsg.go.
+const (
+	ethIPv4  = 0x0800
+	ethARP   = 0x0806
+	ethIPv6  = 0x86dd
+	ethVLAN  = 0x8100 // 802.1Q
+	ethQinQ  = 0x88a8 // 802.1ad
+	ethMinEt = 0x0600 // below: an 802.3 length, not an ethertype
+
+	protoIGMP = 2
+	protoTCP  = 6
+)
+
 // DecodePacket decodes one captured frame of a link whose hardware type is
 // hatype (ARPHRD_ETHER, ARPHRD_LOOPBACK, or ARPHRD_NONE for a tun device,
-// whose frames are bare IP packets).
+// whose frames are bare IP packets). A frame cut short (by the snap length,
+// or broken) decodes as far as its headers are whole.
 func DecodePacket(data []byte, wireLen int, hatype uint16, outgoing bool, at time.Time) Packet {
 	p := Packet{Time: at, Dir: "in", Proto: "ether", Len: wireLen, Data: data}
 	if outgoing {
 		p.Dir = "out"
 	}
-	pk := gopacket.NewPacket(data, firstLayer(data, hatype), gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	etype, l3, ok := linkLayer(data, hatype)
 	switch {
-	case pk.Layer(layers.LayerTypeARP) != nil:
-		p.decodeARP(pk.Layer(layers.LayerTypeARP).(*layers.ARP))
-	case pk.Layer(layers.LayerTypeIPv4) != nil:
-		ip := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
-		p.family, p.Proto = 4, "ip"
-		p.Src, p.Dst = addrOf(ip.SrcIP), addrOf(ip.DstIP)
-		p.decodeTransport(pk, "IP", int(ip.Length)-int(ip.IHL)*4)
-	case pk.Layer(layers.LayerTypeIPv6) != nil:
-		ip := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6)
-		p.family, p.Proto = 6, "ip6"
-		p.Src, p.Dst = addrOf(ip.SrcIP), addrOf(ip.DstIP)
-		p.decodeTransport(pk, "IP6", int(ip.Length))
+	case !ok:
+		p.Summary = fmt.Sprintf("unknown frame, length %d", wireLen)
+	case etype == ethARP:
+		p.decodeARP(l3, wireLen)
+	case etype == ethIPv4:
+		p.decodeIPv4(l3)
+	case etype == ethIPv6:
+		p.decodeIPv6(l3)
+	case etype < ethMinEt:
+		p.Summary = fmt.Sprintf("802.3, length %d", wireLen)
 	default:
-		p.Summary = fmt.Sprintf("%s, length %d", etherSummary(pk), wireLen)
+		p.Summary = fmt.Sprintf("ethertype %s (0x%04x), length %d", etherName(etype), etype, wireLen)
 	}
 	return p
 }
 
-// firstLayer is how a link's frames start.
-func firstLayer(data []byte, hatype uint16) gopacket.LayerType {
-	if hatype != unix.ARPHRD_NONE {
-		return layers.LayerTypeEthernet
+// linkLayer returns the ethertype of a frame and what follows its link
+// header, skipping VLAN tags; ok is false when the link header is cut short.
+func linkLayer(data []byte, hatype uint16) (etype uint16, rest []byte, ok bool) {
+	if hatype == unix.ARPHRD_NONE {
+		if len(data) > 0 && data[0]>>4 == 6 {
+			return ethIPv6, data, true
+		}
+		return ethIPv4, data, true
 	}
-	if len(data) > 0 && data[0]>>4 == 6 {
-		return layers.LayerTypeIPv6
+	if len(data) < 14 {
+		return 0, nil, false
 	}
-	return layers.LayerTypeIPv4
+	etype, rest = binary.BigEndian.Uint16(data[12:]), data[14:]
+	for etype == ethVLAN || etype == ethQinQ {
+		if len(rest) < 4 {
+			return 0, nil, false
+		}
+		etype, rest = binary.BigEndian.Uint16(rest[2:]), rest[4:]
+	}
+	return etype, rest, true
 }
 
-func addrOf(ip net.IP) netip.Addr {
-	a, _ := netip.AddrFromSlice(ip)
+// etherName names the ethertypes a lab's links may carry besides IP and ARP.
+func etherName(t uint16) string {
+	switch t {
+	case 0x8035:
+		return "Reverse ARP"
+	case 0x8847:
+		return "MPLS unicast"
+	case 0x8848:
+		return "MPLS multicast"
+	case 0x8863:
+		return "PPPoE D"
+	case 0x8864:
+		return "PPPoE S"
+	case 0x888e:
+		return "EAPOL"
+	case 0x88cc:
+		return "LLDP"
+	}
+	return "Unknown"
+}
+
+// decodeARP decodes an ARP packet (RFC 826): hardware and protocol types
+// and address sizes, the operation, then the sender's and the target's
+// addresses.
+func (p *Packet) decodeARP(b []byte, wireLen int) {
+	p.Proto = "arp"
+	if len(b) < 8 {
+		p.Summary = fmt.Sprintf("ARP, truncated, length %d", wireLen)
+		return
+	}
+	hw, pr := int(b[4]), int(b[5])
+	op := binary.BigEndian.Uint16(b[6:])
+	n := 8 + 2*hw + 2*pr
+	if len(b) < n {
+		p.Summary = fmt.Sprintf("ARP, truncated, length %d", wireLen)
+		return
+	}
+	sha := b[8 : 8+hw]
+	p.Src = addrOf(b[8+hw : 8+hw+pr])
+	p.Dst = addrOf(b[8+2*hw+pr : n])
+	switch op {
+	case 1:
+		p.Type = "request"
+		p.Summary = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", p.Dst, p.Src, n)
+	case 2:
+		p.Type = "reply"
+		p.Summary = fmt.Sprintf("ARP, Reply %s is-at %s, length %d", p.Src, net.HardwareAddr(sha), n)
+	default:
+		p.Type = fmt.Sprintf("op-%d", op)
+		p.Summary = fmt.Sprintf("ARP, Unknown operation %d, length %d", op, n)
+	}
+}
+
+// addrOf reads a 4- or 16-byte address; anything else is the zero Addr.
+func addrOf(b []byte) netip.Addr {
+	a, _ := netip.AddrFromSlice(b)
 	return a.Unmap()
 }
 
-func (p *Packet) decodeARP(a *layers.ARP) {
-	p.Proto = "arp"
-	p.Src, p.Dst = addrOf(a.SourceProtAddress), addrOf(a.DstProtAddress)
-	n := 8 + 2*int(a.HwAddressSize) + 2*int(a.ProtAddressSize)
-	switch a.Operation {
-	case layers.ARPRequest:
-		p.Type = "request"
-		p.Summary = fmt.Sprintf("ARP, Request who-has %s tell %s, length %d", p.Dst, p.Src, n)
-	case layers.ARPReply:
-		p.Type = "reply"
-		p.Summary = fmt.Sprintf("ARP, Reply %s is-at %s, length %d", p.Src, net.HardwareAddr(a.SourceHwAddress), n)
-	default:
-		p.Type = fmt.Sprintf("op-%d", a.Operation)
-		p.Summary = fmt.Sprintf("ARP, Unknown operation %d, length %d", a.Operation, n)
+// decodeIPv4 decodes an IPv4 header (RFC 791) and what it carries.
+func (p *Packet) decodeIPv4(b []byte) {
+	p.family, p.Proto = 4, "ip"
+	if len(b) < 20 || b[0]>>4 != 4 || int(b[0]&0xf) < 5 || len(b) < int(b[0]&0xf)*4 {
+		p.Summary = fmt.Sprintf("IP, bad or truncated header, length %d", p.Len)
+		return
 	}
+	ihl := int(b[0]&0xf) * 4
+	total := int(binary.BigEndian.Uint16(b[2:]))
+	if total == 0 { // segmentation offload: the kernel leaves it to the device
+		total = len(b)
+	}
+	p.Src, p.Dst = addrOf(b[12:16]), addrOf(b[16:20])
+	payload := total - ihl
+	if payload < 0 {
+		p.Summary = fmt.Sprintf("IP %s > %s: bad length %d", p.Src, p.Dst, total)
+		return
+	}
+	proto := int(b[9])
+	if binary.BigEndian.Uint16(b[6:])&0x1fff != 0 {
+		// A later fragment: no transport header.
+		p.Summary = fmt.Sprintf("IP %s > %s: ip-proto-%d, length %d", p.Src, p.Dst, proto, payload)
+		return
+	}
+	p.decodeTransport("IP", proto, b[ihl:min(len(b), total)], payload)
 }
 
-// decodeTransport fills in what lies above IP; payload is the IP payload's
-// length as its header says.
-func (p *Packet) decodeTransport(pk gopacket.Packet, ipWord string, payload int) {
-	head := fmt.Sprintf("%s %s > %s: ", ipWord, p.Src, p.Dst)
-	switch {
-	case pk.Layer(layers.LayerTypeTCP) != nil:
-		t := pk.Layer(layers.LayerTypeTCP).(*layers.TCP)
-		p.Proto, p.Sport, p.Dport, p.Flags = "tcp", int(t.SrcPort), int(t.DstPort), tcpFlags(t)
-		head = fmt.Sprintf("%s %s > %s: ", ipWord, hostPort(p.Src, p.Sport), hostPort(p.Dst, p.Dport))
-		var b strings.Builder
-		fmt.Fprintf(&b, "Flags [%s], seq %d", p.Flags, t.Seq)
-		if t.ACK {
-			fmt.Fprintf(&b, ", ack %d", t.Ack)
+// decodeIPv6 decodes an IPv6 header (RFC 8200), skips its extension
+// headers, and decodes what they carry.
+func (p *Packet) decodeIPv6(b []byte) {
+	p.family, p.Proto = 6, "ip6"
+	if len(b) < 40 || b[0]>>4 != 6 {
+		p.Summary = fmt.Sprintf("IP6, bad or truncated header, length %d", p.Len)
+		return
+	}
+	p.Src, p.Dst = addrOf(b[8:24]), addrOf(b[24:40])
+	payload := int(binary.BigEndian.Uint16(b[4:]))
+	if payload == 0 { // a jumbogram, or segmentation offload
+		payload = len(b) - 40
+	}
+	rest := b[40:min(len(b), 40+payload)]
+	next, rest, ok := skipExtensions(int(b[6]), rest)
+	if !ok {
+		p.Summary = fmt.Sprintf("IP6 %s > %s: ip-proto-%d, length %d", p.Src, p.Dst, next, payload)
+		return
+	}
+	p.decodeTransport("IP6", next, rest, payload)
+}
+
+// skipExtensions skips the IPv6 extension headers that start a payload and
+// returns the protocol after them; ok is false when the chain is cut short
+// or the payload is a later fragment (no transport header follows).
+func skipExtensions(next int, b []byte) (int, []byte, bool) {
+	for {
+		var n int
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(b) < 2 {
+				return next, b, false
+			}
+			n = (int(b[1]) + 1) * 8
+		case 44: // fragment
+			if len(b) < 8 || binary.BigEndian.Uint16(b[2:])&0xfff8 != 0 {
+				return next, b, false
+			}
+			n = 8
+		case 51: // authentication header
+			if len(b) < 2 {
+				return next, b, false
+			}
+			n = (int(b[1]) + 2) * 4
+		default:
+			return next, b, true
 		}
-		fmt.Fprintf(&b, ", win %d, length %d", t.Window, payload-int(t.DataOffset)*4)
-		p.Summary = head + b.String()
-	case pk.Layer(layers.LayerTypeUDP) != nil:
-		u := pk.Layer(layers.LayerTypeUDP).(*layers.UDP)
-		p.Proto, p.Sport, p.Dport = "udp", int(u.SrcPort), int(u.DstPort)
-		head = fmt.Sprintf("%s %s > %s: ", ipWord, hostPort(p.Src, p.Sport), hostPort(p.Dst, p.Dport))
-		p.Summary = head + fmt.Sprintf("UDP, length %d", int(u.Length)-8)
-	case pk.Layer(layers.LayerTypeICMPv4) != nil:
-		c := pk.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4)
-		p.Proto = "icmp"
-		p.Summary = head + p.icmp4(c, payload)
-	case pk.Layer(layers.LayerTypeICMPv6) != nil:
-		p.Proto = "icmp6"
-		p.Summary = head + p.icmp6(pk, payload)
-	case pk.Layer(layers.LayerTypeIGMP) != nil:
-		p.Proto = "igmp"
-		p.Summary = head + fmt.Sprintf("igmp, length %d", payload)
-	default:
-		p.Summary = head + fmt.Sprintf("%s, length %d", p.ipProtoName(pk), payload)
-	}
-}
-
-// hostPort writes an endpoint as tcpdump -n does: 10.0.0.1.80, fd00::1.80.
-func hostPort(a netip.Addr, port int) string { return fmt.Sprintf("%s.%d", a, port) }
-
-func (p *Packet) ipProtoName(pk gopacket.Packet) string {
-	if ip, ok := pk.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
-		return "ip-proto-" + fmt.Sprint(int(ip.Protocol))
-	}
-	if ip, ok := pk.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
-		return "ip-proto-" + fmt.Sprint(int(ip.NextHeader))
-	}
-	return "ip"
-}
-
-// tcpFlags writes the flags as tcpdump does: S, F, R, P, U, then "." for ACK.
-func tcpFlags(t *layers.TCP) string {
-	var b strings.Builder
-	for _, f := range []struct {
-		on bool
-		c  byte
-	}{{t.SYN, 'S'}, {t.FIN, 'F'}, {t.RST, 'R'}, {t.PSH, 'P'}, {t.URG, 'U'}, {t.ECE, 'E'}, {t.CWR, 'W'}, {t.ACK, '.'}} {
-		if f.on {
-			b.WriteByte(f.c)
+		if len(b) < n {
+			return next, b, false
 		}
+		next, b = int(b[0]), b[n:]
 	}
-	if b.Len() == 0 {
-		return "none"
-	}
-	return b.String()
-}
-
-var icmp4Types = map[uint8]string{
-	layers.ICMPv4TypeEchoReply: "echo-reply", layers.ICMPv4TypeDestinationUnreachable: "unreachable",
-	layers.ICMPv4TypeRedirect: "redirect", layers.ICMPv4TypeEchoRequest: "echo-request",
-	layers.ICMPv4TypeTimeExceeded: "time-exceeded", layers.ICMPv4TypeParameterProblem: "parameter-problem",
-}
-
-func (p *Packet) icmp4(c *layers.ICMPv4, payload int) string {
-	t := c.TypeCode.Type()
-	p.Type = icmp4Types[t]
-	if p.Type == "" {
-		p.Type = fmt.Sprintf("type-%d", t)
-	}
-	switch t {
-	case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply:
-		return fmt.Sprintf("ICMP %s, id %d, seq %d, length %d", strings.Replace(p.Type, "-", " ", 1), c.Id, c.Seq, payload)
-	case layers.ICMPv4TypeDestinationUnreachable:
-		return fmt.Sprintf("ICMP unreachable (code %d), length %d", c.TypeCode.Code(), payload)
-	case layers.ICMPv4TypeTimeExceeded:
-		return fmt.Sprintf("ICMP time exceeded in-transit, length %d", payload)
-	}
-	return fmt.Sprintf("ICMP type-#%d, length %d", t, payload)
-}
-
-var icmp6Types = map[uint8]string{
-	layers.ICMPv6TypeDestinationUnreachable: "unreachable", layers.ICMPv6TypePacketTooBig: "packet-too-big",
-	layers.ICMPv6TypeTimeExceeded: "time-exceeded", layers.ICMPv6TypeParameterProblem: "parameter-problem",
-	layers.ICMPv6TypeEchoRequest: "echo-request", layers.ICMPv6TypeEchoReply: "echo-reply",
-	layers.ICMPv6TypeRouterSolicitation: "router-solicitation", layers.ICMPv6TypeRouterAdvertisement: "router-advertisement",
-	layers.ICMPv6TypeNeighborSolicitation: "neighbor-solicitation", layers.ICMPv6TypeNeighborAdvertisement: "neighbor-advertisement",
-	layers.ICMPv6TypeRedirect: "redirect", layers.ICMPv6TypeMLDv1MulticastListenerQueryMessage: "multicast-listener-query",
-	layers.ICMPv6TypeMLDv1MulticastListenerReportMessage:   "multicast-listener-report",
-	layers.ICMPv6TypeMLDv1MulticastListenerDoneMessage:     "multicast-listener-done",
-	layers.ICMPv6TypeMLDv2MulticastListenerReportMessageV2: "multicast-listener-report-v2",
-}
-
-func (p *Packet) icmp6(pk gopacket.Packet, payload int) string {
-	c := pk.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
-	t := c.TypeCode.Type()
-	p.Type = icmp6Types[t]
-	if p.Type == "" {
-		p.Type = fmt.Sprintf("type-%d", t)
-	}
-	words := strings.ReplaceAll(p.Type, "-", " ")
-	switch {
-	case pk.Layer(layers.LayerTypeICMPv6Echo) != nil:
-		e := pk.Layer(layers.LayerTypeICMPv6Echo).(*layers.ICMPv6Echo)
-		return fmt.Sprintf("ICMP6, %s, id %d, seq %d, length %d", words, e.Identifier, e.SeqNumber, payload)
-	case pk.Layer(layers.LayerTypeICMPv6NeighborSolicitation) != nil:
-		ns := pk.Layer(layers.LayerTypeICMPv6NeighborSolicitation).(*layers.ICMPv6NeighborSolicitation)
-		return fmt.Sprintf("ICMP6, %s, who has %s, length %d", words, addrOf(ns.TargetAddress), payload)
-	case pk.Layer(layers.LayerTypeICMPv6NeighborAdvertisement) != nil:
-		na := pk.Layer(layers.LayerTypeICMPv6NeighborAdvertisement).(*layers.ICMPv6NeighborAdvertisement)
-		return fmt.Sprintf("ICMP6, %s, tgt is %s, length %d", words, addrOf(na.TargetAddress), payload)
-	}
-	return fmt.Sprintf("ICMP6, %s, length %d", words, payload)
-}
-
-// etherSummary names a frame that is neither IP nor ARP by its ethertype.
-func etherSummary(pk gopacket.Packet) string {
-	if e, ok := pk.Layer(layers.LayerTypeEthernet).(*layers.Ethernet); ok {
-		return fmt.Sprintf("ethertype %s (0x%04x)", e.EthernetType, uint16(e.EthernetType))
-	}
-	return "unknown frame"
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/nsutil"
 )
 
 const netnsDir = "/run/netns"
@@ -77,7 +79,7 @@ func setup() error {
 	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		note("host /sys kept (mount sysfs: %v)", err)
 	}
-	if err := loopbackUp(); err != nil {
+	if err := nsutil.LoopbackUp(); err != nil {
 		return fmt.Errorf("sandbox: bring up loopback: %w", err)
 	}
 	os.Unsetenv(lifelineEnv)
@@ -198,24 +200,6 @@ func mountHint(err error) error {
 		return fmt.Errorf("%w (AppArmor restricts unprivileged user namespaces: run as root, or set sysctl kernel.apparmor_restrict_unprivileged_userns=0)", err)
 	}
 	return err
-}
-
-// loopbackUp sets IFF_UP on lo in this process's network namespace.
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 func note(format string, args ...any) {

@@ -88,7 +88,7 @@ func evaluate(cond string) (bool, error) {
 		if !validKindName(name) {
 			return false, fmt.Errorf("%q is not a valid %s name", name, kind)
 		}
-		if known := map[string]map[string]bool{"linktype": linkKinds, "qdisc": qdiscKinds}[kind]; !known[name] {
+		if known := map[string]func() map[string]bool{"linktype": linkKinds, "qdisc": qdiscKinds}[kind]; !known()[name] {
 			return false, fmt.Errorf("Linux has no %s %q (a typo?)", kind, name)
 		}
 		ok, err := kernelCheck(kind, name)

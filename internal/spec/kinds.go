@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 )
 
 // linkKinds are the link kinds Linux's rtnetlink knows (the "type" of
@@ -34,12 +35,16 @@ var (
 		riscv riscv64 s390 s390x sparc sparc64 wasm`)
 )
 
-func words(s string) map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(s) {
-		m[w] = true
-	}
-	return m
+// words returns the set of the words in s, made on first use (most runs
+// ask for none of these sets, and every run would pay for them at start).
+func words(s string) func() map[string]bool {
+	return sync.OnceValue(func() map[string]bool {
+		m := map[string]bool{}
+		for _, w := range strings.Fields(s) {
+			m[w] = true
+		}
+		return m
+	})
 }
 
 // testscriptCondition answers the conditions testscript itself evaluates in
@@ -51,9 +56,9 @@ func testscriptCondition(cond string) (holds, ok bool) {
 	case strings.HasPrefix(cond, "exec:") && len(cond) > len("exec:"):
 		_, err := exec.LookPath(cond[len("exec:"):])
 		return err == nil, true
-	case goosNames[cond]:
+	case goosNames()[cond]:
 		return cond == runtime.GOOS, true
-	case goarchNames[cond]:
+	case goarchNames()[cond]:
 		return cond == runtime.GOARCH, true
 	case cond == "unix":
 		return runtime.GOOS != "windows" && runtime.GOOS != "plan9" && runtime.GOOS != "js" && runtime.GOOS != "wasip1", true

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"os"
@@ -25,47 +24,23 @@ func WriteJSONLine(w io.Writer, res *Result, verbose bool) {
 	fmt.Fprintf(w, "%s\n", b)
 }
 
-// JUnit XML, as read by Jenkins, GitLab and GitHub test reporters.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
+// JUnit XML, as read by Jenkins, GitLab and GitHub test reporters. It is
+// written by hand (junitxml.go) rather than with encoding/xml, whose package
+// init every run of the binary would pay for.
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Timestamp string      `xml:"timestamp,attr"`
-	Cases     []junitCase `xml:"testcase"`
+	Name, Time, Timestamp            string
+	Tests, Failures, Errors, Skipped int
+	Cases                            []junitCase
 }
 
 type junitCase struct {
-	Name      string        `xml:"name,attr"`
-	Classname string        `xml:"classname,attr"`
-	File      string        `xml:"file,attr,omitempty"`
-	Time      string        `xml:"time,attr"`
-	Failure   *junitMessage `xml:"failure,omitempty"`
-	Error     *junitMessage `xml:"error,omitempty"` // cut short: neither passed nor failed
-	Skipped   *junitMessage `xml:"skipped,omitempty"`
-	SystemOut *junitText    `xml:"system-out,omitempty"`
+	Name, Classname, File, Time string
+	Failure, Error, Skipped     *junitMessage // Error: cut short, neither passed nor failed
+	SystemOut                   *string
 }
 
 type junitMessage struct {
-	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr,omitempty"`
-	Text    string `xml:",cdata"`
-}
-
-type junitText struct {
-	Text string `xml:",cdata"`
+	Message, Type, Text string
 }
 
 // WriteJUnit writes results to file as one test suite named nsscript.
@@ -87,19 +62,15 @@ func WriteJUnit(file string, results []*Result) error {
 			suite.Skipped++
 			c.Skipped = &junitMessage{Message: xmlSafe(strings.TrimSpace(lastLine(res.Log)))}
 		default:
-			c.SystemOut = &junitText{xmlSafe(res.Log)}
+			out := xmlSafe(res.Log)
+			c.SystemOut = &out
 		}
 		suite.Tests++
 		total += res.Elapsed
 		suite.Cases = append(suite.Cases, c)
 	}
 	suite.Time = fmt.Sprintf("%.3f", total)
-	doc := junitSuites{Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors, Skipped: suite.Skipped, Time: suite.Time, Suites: []junitSuite{suite}}
-	b, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, append([]byte(xml.Header), append(b, '\n')...), 0o666)
+	return os.WriteFile(file, junitXML(&suite), 0o666)
 }
 
 // failLine picks testscript's "FAIL: spec.txtar:7: ..." line out of a log,
