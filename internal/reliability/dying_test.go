@@ -1,0 +1,125 @@
+package reliability
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// pfExiting is PF_EXITING in /proc/PID/stat's flags: the task is in do_exit.
+const pfExiting = 0x4
+
+// doomed reports whether process pid is on its way out for good: it, or
+// one of its ancestors (the init of a sandbox's PID namespace is the
+// ancestor of everything in it), is exiting or has SIGKILL pending. When a
+// run's parent process is killed, the kernel queues SIGKILL for the sandbox
+// (Pdeathsig) within the parent's own exit, so once the parent is reaped,
+// every process of its sandbox is doomed; how long the kernel then takes to
+// tear the sandbox down depends on the load, not on nsscript. A process
+// that is gone counts as doomed.
+func doomed(pid int) bool {
+	for range 64 { // a bound on the walk, not a depth anyone reaches
+		st, ok := procStat("/proc/" + strconv.Itoa(pid))
+		if !ok || st.state == "Z" || st.state == "X" || exiting(pid) {
+			return true
+		}
+		if st.ppid <= 1 {
+			return false
+		}
+		pid = st.ppid
+	}
+	return false
+}
+
+// exiting reports whether a thread of pid is in do_exit or has SIGKILL
+// pending (each thread of a process that got a fatal signal has it queued
+// until it dequeues it and starts exiting).
+func exiting(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, task := range tasks {
+		st, ok := procStat(dir + "/" + task.Name())
+		if !ok || st.flags&pfExiting != 0 || killPending(dir+"/"+task.Name()) {
+			return true
+		}
+	}
+	return false
+}
+
+// procFields is what doomed reads from /proc/PID/stat.
+type procFields struct {
+	state string
+	ppid  int
+	flags uint64
+}
+
+// procStat reads the stat file of a process or thread directory; ok is
+// false when it is gone.
+func procStat(dir string) (procFields, bool) {
+	b, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return procFields{}, false
+	}
+	// The command name, in parentheses, may hold spaces: fields start
+	// after its closing one (state is field 3, ppid 4, flags 9).
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 7 {
+		return procFields{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	flags, _ := strconv.ParseUint(f[6], 10, 64)
+	return procFields{state: f[0], ppid: ppid, flags: flags}, true
+}
+
+// killPending reports whether SIGKILL is pending for the thread of a task
+// directory, or for its whole process (SigPnd, ShdPnd in its status).
+func killPending(dir string) bool {
+	b, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, ok := strings.Cut(line, ":")
+		if !ok || (name != "SigPnd" && name != "ShdPnd") {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64); err == nil && mask&(1<<(9-1)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// TestDoomed: a live process is not doomed, nor its child; one that is gone
+// counts as doomed.
+func TestDoomed(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 60 & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	pid := cmd.Process.Pid
+	var child int
+	for child == 0 { // the sleep, once sh has started it
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	defer syscall.Kill(child, syscall.SIGKILL)
+	if doomed(pid) || doomed(child) {
+		t.Fatalf("live processes doomed: sh %v, its sleep %v", doomed(pid), doomed(child))
+	}
+	// Killed and reaped, sh is gone, and so doomed.
+	cmd.Process.Kill()
+	cmd.Wait()
+	if !doomed(pid) {
+		t.Error("a reaped process is not doomed")
+	}
+}
