@@ -179,26 +179,11 @@ func killRuns(t *testing.T, as func(*exec.Cmd), path string, shortRuns int) {
 }
 
 // noSurvivors fails when a process of the lab (one with mark in its command
-// line) or of nsscript is alive after a run ended. The kernel kills a PID
-// namespace's processes when its init dies, and that takes a moment.
+// line) or of nsscript outlives a run (see waitGone): the kernel kills a
+// PID namespace's processes when its init dies, and that takes a moment.
 func noSurvivors(t *testing.T, mark, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		left := append(leftovers(), marked(mark)...)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			for _, l := range left {
-				if pid, err := strconv.Atoi(strings.SplitN(l, ":", 2)[0]); err == nil {
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			t.Fatalf("%s: processes left behind:\n%s", what, strings.Join(left, "\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitGone(t, what, func() []string { return append(leftovers(), marked(mark)...) })
 }
 
 // marked lists the live processes whose command line holds mark or whose

@@ -188,16 +188,24 @@ func leftovers() []string {
 	return out
 }
 
-// noLeftovers fails when nsscript processes outlive their run: at once if
-// one is not doomed (a sandbox that went on with its script after its
-// parent died), or if a doomed one is still there after leftoverHang (a
-// teardown that hangs). It returns how long they took to go.
+// noLeftovers fails when nsscript processes outlive their run (see
+// waitGone). It returns how long they took to go.
 func noLeftovers(t testing.TB) time.Duration {
+	t.Helper()
+	return waitGone(t, "the run", leftovers)
+}
+
+// waitGone waits until list (processes as "PID: command line") is empty and
+// returns how long that took. It fails at once if one of them is not
+// doomed (a sandbox that went on with its script after its parent died),
+// and if doomed ones are still there after leftoverHang (a teardown that
+// hangs); then it kills what is left.
+func waitGone(t testing.TB, what string, list func() []string) time.Duration {
 	t.Helper()
 	t0 := time.Now()
 	undoomed := 0 // scans in a row that found a process not dying
 	for {
-		left := leftovers()
+		left := list()
 		if len(left) == 0 {
 			return time.Since(t0)
 		}
@@ -214,13 +222,24 @@ func noLeftovers(t testing.TB) time.Duration {
 		}
 		// Three scans, not one: a thread that dequeued its SIGKILL and
 		// was preempted before do_exit looks alive for an instant.
-		if undoomed >= 3 {
-			t.Fatalf("nsscript processes left behind after the run ended, not dying:\n%s", strings.Join(left, "\n"))
-		}
-		if time.Since(t0) > leftoverHang {
-			t.Fatalf("nsscript processes still dying %v after the run ended:\n%s", leftoverHang, strings.Join(left, "\n"))
+		switch {
+		case undoomed >= 3:
+			killAll(left)
+			t.Fatalf("%s: processes left behind after it ended, not dying:\n%s", what, strings.Join(left, "\n"))
+		case time.Since(t0) > leftoverHang:
+			killAll(left)
+			t.Fatalf("%s: processes still dying %v after it ended:\n%s", what, leftoverHang, strings.Join(left, "\n"))
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// killAll sends SIGKILL to each process of a waitGone list.
+func killAll(left []string) {
+	for _, l := range left {
+		if pid, err := strconv.Atoi(strings.SplitN(l, ":", 2)[0]); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 
