@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/nsscript/nsscript/internal/testenv/hostlock"
 )
 
 // holdNetns is the "hold-netns" child: it puts a file in the sandbox's
@@ -35,13 +37,15 @@ func holdNetns() int {
 // person's rmdir) leaves the sandbox's private /run/netns alone. When the
 // sandbox mounted its tmpfs on the host's directory, the kernel detached
 // that mount with the directory, and a spec running `ip netns add` lost its
-// namespaces in the middle of the run. Not parallel: it changes the host's
-// /run/netns.
+// namespaces in the middle of the run. It changes the host's /run/netns:
+// not parallel, and holding the host lock that tests comparing the host's
+// state before and after a run take.
 func TestRunNetnsSurvivesHostRmdir(t *testing.T) {
 	requireSandbox(t)
 	if os.Geteuid() != 0 {
 		t.Skip("changing the host's /run/netns needs root")
 	}
+	hostlock.Lock(t, true)
 	if entries, err := os.ReadDir(netnsDir); err == nil && len(entries) > 0 {
 		t.Skipf("the host's %s has entries; this test removes it", netnsDir)
 	}

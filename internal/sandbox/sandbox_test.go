@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsscript/nsscript/internal/testenv/hostlock"
 )
 
 // requireSandbox skips the test when namespaces cannot be made here, or fails
@@ -150,6 +152,7 @@ func TestPrivateNetns(t *testing.T) {
 func TestRunDirDoesNotLeak(t *testing.T) {
 	t.Parallel()
 	requireSandbox(t)
+	hostlock.Lock(t, false) // it compares the host's /run/netns before and after
 	_, statErr := os.Stat(netnsDir)
 	hostHad := statErr == nil
 	before := names("/run")
