@@ -211,7 +211,7 @@ func waitGone(t testing.TB, what string, list func() []string) time.Duration {
 		}
 		alive := false
 		for _, l := range left {
-			if pid, err := strconv.Atoi(strings.SplitN(l, ":", 2)[0]); err == nil && !doomed(pid) {
+			if pid, ok := pidOf(l); ok && !doomed(pid) {
 				alive = true
 			}
 		}
@@ -234,10 +234,16 @@ func waitGone(t testing.TB, what string, list func() []string) time.Duration {
 	}
 }
 
+// pidOf returns the PID of a process listed as "PID: command line".
+func pidOf(l string) (int, bool) {
+	pid, err := strconv.Atoi(strings.SplitN(l, ":", 2)[0])
+	return pid, err == nil
+}
+
 // killAll sends SIGKILL to each process of a waitGone list.
 func killAll(left []string) {
 	for _, l := range left {
-		if pid, err := strconv.Atoi(strings.SplitN(l, ":", 2)[0]); err == nil {
+		if pid, ok := pidOf(l); ok {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
