@@ -237,22 +237,12 @@ func (lk *Link) SetHairpin(on bool) error {
 		}
 		return fmt.Errorf("set hairpin %s on %s in netns %q: %w", word, lk.name, n.Name, err)
 	}
-	n.lab.markBehind(lk)
+	// The port, its veth peer and the macvlans on that peer: their
+	// failed neighbour lookups, left by probes before the port changed,
+	// are flushed by the next Settle, and a probe right after the change
+	// sees the new behaviour instead of waiting for the kernel's ARP retry.
+	n.lab.markPending(lk)
 	return nil
-}
-
-// markBehind marks a bridge port pending together with what sits behind
-// it: its veth peer and the macvlans (or other upper devices) on that peer.
-// Their failed neighbour lookups, left by probes before the port changed,
-// are then flushed by the next Settle, and a probe right after the change
-// sees the new behaviour instead of waiting for the kernel's ARP retry.
-func (l *Lab) markBehind(port *Link) {
-	l.markPending(port)
-	if p := port.peer; p != nil {
-		for _, x := range l.children(p, "") {
-			l.markPending(x)
-		}
-	}
 }
 
 // Hairpin reports whether the bridge port's hairpin mode is on, as the

@@ -12,22 +12,39 @@ import (
 const SettleTimeout = 3 * time.Second
 
 // markPending notes a link that was set up (or re-attached) and may not be
-// carrying packets yet.
-// A link's carrier also moves its veth peer, its upper devices (macvlans on
-// it) and its bridge, so those are waited for too.
+// carrying packets yet, together with every link whose carrier follows its
+// own (carrierFollowers): those may not carry packets yet either.
 func (l *Lab) markPending(lk *Link) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pending[lk] = true
-	if lk.peer != nil {
-		l.pending[lk.peer] = true
-	}
-	if lk.master != nil {
-		l.pending[lk.master] = true
-	}
-	for _, x := range l.children(lk, "") {
+	for x := range l.carrierFollowers(lk) {
 		l.pending[x] = true
 	}
+}
+
+// carrierFollowers returns lk and the links whose carrier the kernel moves
+// when lk's moves, transitively: a veth's peer, a port's bridge, the upper
+// devices on a link (macvlans), and so on from each of them. A bridge
+// two hops away counts: moving a veth end into another namespace takes
+// the carrier of its peer in the host, and so of the bridge that peer is a
+// port of; the kernel then deactivates that bridge's queue, and brings it
+// back only some time after the carrier returns. Not waiting for it let a
+// probe from the bridge's namespace lose its ARP request and reply
+// (make stress: netns-bridges.star, host -> 10.1.0.10). l.mu is held.
+func (l *Lab) carrierFollowers(lk *Link) map[*Link]bool {
+	seen := map[*Link]bool{}
+	next := []*Link{lk}
+	for len(next) > 0 {
+		x := next[len(next)-1]
+		next = next[:len(next)-1]
+		if x == nil || seen[x] {
+			continue
+		}
+		seen[x] = true
+		next = append(next, x.peer, x.master)
+		next = append(next, l.children(x, "")...)
+	}
+	return seen
 }
 
 // unmarkPending forgets a deleted link: there is nothing to wait for.

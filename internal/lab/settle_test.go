@@ -56,3 +56,54 @@ func TestSettleWaitsForAnEarlierSettle(t *testing.T) {
 	}
 	<-first
 }
+
+// Moving a veth end into another namespace takes the carrier of its peer,
+// and so of the bridge that peer is a port of: when the moved end comes up
+// again, Settle waits for that bridge too, two links away from the one
+// that came up (scripts/netns-bridges.star's host_bridge1).
+func TestSettleWaitsForTheBridgeBehindAPeer(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{Plan: true})
+	ns, err := l.NewNetns("edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostBr, err := l.Bridge(l.Host, LinkSpec{Name: "host_bridge1", Up: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeBr, err := l.Bridge(ns, LinkSpec{Name: "edge_bridge1", Up: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hv, ev, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Name: "host_veth1", Up: true}, PeerName: "edge_veth1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mv, err := l.Macvlan(MacvlanSpec{Parent: ev, NS: ns, Mode: "bridge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { return hv.SetMaster(hostBr) },
+		func() error { return ev.Move(ns) },
+		func() error { return ev.SetMaster(edgeBr) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.mu.Lock()
+	l.pending = map[*Link]bool{}
+	l.mu.Unlock()
+	if err := ev.SetUp(true); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, want := range []*Link{ev, hv, hostBr, edgeBr, mv} {
+		if !l.pending[want] {
+			t.Errorf("%s is not waited for after %s came up (pending: %v)", want, ev, l.pending)
+		}
+	}
+}
