@@ -264,9 +264,10 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 // expectOnce settles e with a single probe: echo requests re-sent every
 // 200ms until a reply, an error or the timeout.
 func expectOnce(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions) {
-	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
-	e.Result = res
-	got := reply(res)
+	// Into e, not a local copy: the probe's goroutine needs less stack.
+	e.Result = r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
+	res := &e.Result
+	got := res.Outcome == lab.Reply
 	e.OK, e.Cut = got == reachable, res.Cut
 	e.Detail = res.Detail
 	if got && !reachable {
