@@ -1,7 +1,9 @@
 package builtins
 
 import (
+	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,4 +88,23 @@ func TestPoolCloseLeavesNothing(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// TestQueuedExpectationsBeforeBarrier: more expectations than the pool
+// starts at once, then a change: the change waits for every one of them,
+// the queued ones included, so each observes the lab as of its line.
+func TestQueuedExpectationsBeforeBarrier(t *testing.T) {
+	out, err := runScript(t, `
+a = netns("a")
+b = netns("b")
+ea, eb = veth(ns = a, peer_ns = b, addr = "10.9.0.1/24", peer_addr = "10.9.0.2/24")
+for i in range(`+strconv.Itoa(poolMax*2)+`):
+    expect_reachable(a, "10.9.0.2")
+ea.down()
+expect_unreachable(a, "10.9.0.2", timeout = "200ms")
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, out, fmt.Sprintf("%d passed, 0 failed", poolMax*2+1))
 }
