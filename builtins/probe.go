@@ -38,8 +38,8 @@ func newExpectation(t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst
 	return &Expectation{Pos: lang.CallerPos(t), Builtin: b.Name(), What: what, Src: src, Dst: dst, done: make(chan struct{})}
 }
 
-// queueExpect starts check for an expectation on its own goroutine and
-// queues its result line; the script goes on meanwhile. cmds, the shell
+// queueExpect starts check for an expectation on a worker of the run's
+// pool and queues its result line; the script goes on meanwhile. cmds, the shell
 // equivalent, are recorded for explain; a plan (explain, graph) probes
 // nothing.
 func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns, dst netip.Addr, what string, cmds []string, check func(e *Expectation)) {
@@ -53,13 +53,13 @@ func queueExpect(r *Run, t *starlark.Thread, b *starlark.Builtin, src *lab.Netns
 		return
 	}
 	r.Lab.Settle(r.Ctx)
-	go func() {
+	r.checks.do(func() {
 		defer close(e.done)
 		check(e)
 		if e.Cut {
 			e.OK = false
 		}
-	}()
+	})
 	r.emit(&outItem{exp: e})
 }
 
@@ -264,9 +264,10 @@ func expect(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 // expectOnce settles e with a single probe: echo requests re-sent every
 // 200ms until a reply, an error or the timeout.
 func expectOnce(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions) {
-	res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
-	e.Result = res
-	got := reply(res)
+	// Into e, not a local copy: the probe's goroutine needs less stack.
+	e.Result = r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
+	res := &e.Result
+	got := res.Outcome == lab.Reply
 	e.OK, e.Cut = got == reachable, res.Cut
 	e.Detail = res.Detail
 	if got && !reachable {

@@ -39,6 +39,7 @@ type Run struct {
 	cut     int
 	results []*Expectation
 	closers []func() // see Defer
+	checks  *pool    // runs the expectations' checks (pool.go)
 }
 
 // outItem is one line of output held until the expectations before it are
@@ -50,7 +51,7 @@ type outItem struct {
 
 // NewRun returns the state of a run that builds lab l and writes to out.
 func NewRun(ctx context.Context, l *lab.Lab, out io.Writer) *Run {
-	return &Run{Lab: l, Ctx: ctx, Out: out, Vars: map[string]starlark.Value{}}
+	return &Run{Lab: l, Ctx: ctx, Out: out, Vars: map[string]starlark.Value{}, checks: newPool()}
 }
 
 // SetupThread stores the run in a thread's locals (lang.Options.SetupThread).
@@ -167,9 +168,11 @@ func (r *Run) Defer(fn func()) {
 	r.mu.Unlock()
 }
 
-// Close runs the functions given to Defer, newest first. The CLI calls it
-// when the script has ended, before the lab is closed.
+// Close waits for the expectations' workers to end, then runs the
+// functions given to Defer, newest first. The CLI calls it when the script
+// has ended, before the lab is closed.
 func (r *Run) Close() {
+	r.checks.close()
 	r.mu.Lock()
 	fns := r.closers
 	r.closers = nil

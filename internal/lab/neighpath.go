@@ -74,6 +74,30 @@ func (l *Lab) prepareAll(probes []walkKey) {
 // (namespace, destination) costs one route lookup per view of the lab, not
 // one per probe. A walk longer than maxHops is cut and not remembered.
 func (l *Lab) walkAll(keys []walkKey) []walkEnd {
+	if out, ok := l.walkedAll(keys); ok {
+		return out
+	}
+	return l.walkNew(keys)
+}
+
+// walkedAll returns where each key's walk ended when none needs a route
+// lookup: each is remembered or cannot be walked (no namespace or handle).
+// Most probes find their paths walked by an earlier holder of the lock;
+// kept apart from walkNew, whose frame is big, this is all they run.
+func (l *Lab) walkedAll(keys []walkKey) ([]walkEnd, bool) {
+	out := make([]walkEnd, len(keys))
+	for i, k := range keys {
+		end, ok := l.neigh.walked[k]
+		if !ok && k.ns != nil && k.ns.h != nil {
+			return nil, false
+		}
+		out[i] = end
+	}
+	return out, true
+}
+
+// walkNew is walkAll for keys of which some are not remembered.
+func (l *Lab) walkNew(keys []walkKey) []walkEnd {
 	s := &l.neigh
 	first := map[walkKey]walkEnd{} // each looked-up key's own hop
 	next := map[walkKey]walkKey{}  // the walk that continues it

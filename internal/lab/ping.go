@@ -43,16 +43,20 @@ func (l *Lab) afterProbe(ok bool, detail *string) {
 // Ping sends ICMP echo requests from src to dst once the lab is ready for
 // the probe (beforeProbe). It never fails the run: trouble is reported in
 // the result.
-func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Options) probe.Result {
+func (l *Lab) Ping(ctx context.Context, src *Netns, dst netip.Addr, o probe.Options) (res probe.Result) {
+	// res is filled in place: a probe's goroutine runs this, and every
+	// Result the frame holds makes its stack bigger (see BENCHMARKS.md).
 	if l.opts.Plan {
-		return probe.Result{Outcome: probe.Reply, Detail: "planned", Src: o.Src}
+		res.Outcome, res.Detail, res.Src = probe.Reply, "planned", o.Src
+		return res
 	}
 	l.beforeProbe(ctx, src, dst)
 	p, err := src.Pinger()
 	if err != nil {
-		return probe.Result{Outcome: probe.NoRoute, Detail: fmt.Sprintf("open icmp socket in netns %q: %v", src.Name, err)}
+		res.Outcome, res.Detail = probe.NoRoute, fmt.Sprintf("open icmp socket in netns %q: %v", src.Name, err)
+		return res
 	}
-	res := p.Ping(ctx, dst, o)
+	res = p.Ping(ctx, dst, o)
 	l.afterProbe(res.Outcome == probe.Reply, &res.Detail)
 	return res
 }

@@ -105,6 +105,13 @@ func (l *Lab) Settle(ctx context.Context) {
 		waitSettled(ctx, earlier)
 		return
 	}
+	l.settlePending(ctx, earlier)
+}
+
+// settlePending is Settle when links are pending, entered with l.mu held.
+// Apart from Settle, so that the fast path every probe takes has a small
+// frame (a probe's goroutine would grow its stack for this one).
+func (l *Lab) settlePending(ctx context.Context, earlier []chan struct{}) {
 	byNS := map[*Netns][]*Link{}
 	for lk := range l.pending {
 		if l.canComeUp(lk, 0) {

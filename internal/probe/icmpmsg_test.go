@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -81,6 +82,21 @@ func TestFormat(t *testing.T) {
 	} {
 		if got := fmtDur(d); got != want {
 			t.Errorf("fmtDur(%v) = %q, want %q", d, got, want)
+		}
+	}
+	// fmtDur formats without fmt: the same text as fmt's %.Nf, rounding
+	// edges included.
+	for d := time.Duration(0); d < time.Second; d = d*3/2 + 997 {
+		ms := float64(d) / float64(time.Millisecond)
+		for prec := 0; prec <= 2; prec++ {
+			if got, want := msText(ms, prec), fmt.Sprintf("%.*fms", prec, ms); got != want {
+				t.Errorf("msText(%v, %d) = %q, want %q", ms, prec, got, want)
+			}
+		}
+	}
+	for _, ms := range []float64{0.005, 0.015, 0.125, 9.995, 99.95, 100.5, 999.5} {
+		if got, want := msText(ms, 2), fmt.Sprintf("%.2fms", ms); got != want {
+			t.Errorf("msText(%v, 2) = %q, want %q", ms, got, want)
 		}
 	}
 	if got := fmtRate(1e6, time.Second); got != "8.00 Mbit/s" {

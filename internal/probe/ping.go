@@ -111,23 +111,44 @@ type Result struct {
 // gets to run: a reply received in time is never "no reply", one received
 // after the deadline never counts.
 func (p *Pinger) Ping(ctx context.Context, dst netip.Addr, o Options) Result {
-	r := &pingRun{p: p, ctx: ctx, o: o.withDefaults(), start: time.Now(), res: Result{Src: o.Src}}
+	r := newPingRun(p, ctx, o)
+	r.ping(dst)
+	return r.res
+}
+
+// newPingRun returns the state of a Ping on the heap: kept out of the
+// probe goroutine's frames, it does not make that goroutine's stack grow.
+//
+//go:noinline
+func newPingRun(p *Pinger, ctx context.Context, o Options) *pingRun {
+	return &pingRun{p: p, ctx: ctx, o: o.withDefaults(), start: time.Now(), res: Result{Src: o.Src}}
+}
+
+// ping is Ping with the outcome left in r.res. Every step of a probe keeps
+// its outcome there instead of returning a Result: a probe's goroutine then
+// needs a smaller stack (see BENCHMARKS.md, "mesh and scale against the
+// floor, session 4").
+func (r *pingRun) ping(dst netip.Addr) {
+	p := r.p
 	dst = dst.Unmap()
 	if !dst.IsValid() {
-		return r.finish(NoRoute, "invalid address")
+		r.finish(NoRoute, "invalid address")
+		return
 	}
 	sock, err := p.conn(dst.Is6())
 	if err != nil {
-		return r.finish(NoRoute, err.Error())
+		r.finish(NoRoute, err.Error())
+		return
 	}
 	if dst, err = p.zoneToIndex(dst); err != nil {
-		return r.finish(NoRoute, err.Error())
+		r.finish(NoRoute, err.Error())
+		return
 	}
 	r.dst, r.sock = dst, sock
 	r.st = &probeState{notify: make(chan struct{}, 1)}
 	r.sentAt = make(map[uint16]time.Time)
-	defer func() { p.unregister(dst.WithZone(""), r.seqs) }()
-	return r.run()
+	r.run()
+	p.unregister(dst.WithZone(""), r.seqs)
 }
 
 // pingRun is the state of one Ping.
@@ -147,16 +168,18 @@ type pingRun struct {
 	sum    time.Duration
 }
 
-func (r *pingRun) finish(out Outcome, detail string) Result {
+// finish sets the probe's outcome; it always reports done.
+func (r *pingRun) finish(out Outcome, detail string) bool {
 	r.res.Elapsed = time.Since(r.start)
 	r.res.Outcome, r.res.Detail = out, detail
-	return r.res
+	return true
 }
 
 // run sends the requests and waits for the probe's end.
-func (r *pingRun) run() Result {
+func (r *pingRun) run() {
 	if err := r.send(); err != nil {
-		return r.sendErr(err)
+		r.sendErr(err)
+		return
 	}
 	due := r.arm(nil)
 	defer func() {
@@ -169,30 +192,40 @@ func (r *pingRun) run() Result {
 	for {
 		select {
 		case <-r.st.notify:
-			if res, done := r.events(r.st.take()); done {
-				return res
+			if r.events(r.st.take()) {
+				return
 			}
 		case <-next.C:
 			if r.o.Count == 0 || r.res.Sent < r.o.Count {
 				if err := r.send(); err != nil {
-					return r.sendErr(err)
+					r.sendErr(err)
+					return
 				}
 				due = r.arm(due)
 				next.Reset(r.o.Interval)
 			}
 		case <-due:
-			return r.judge()
+			r.judge()
+			return
 		case <-r.ctx.Done():
-			r.res.Cut = true
-			stopped := "stopped after " + fmtDur(time.Since(r.start)) + ": "
-			if r.res.Received > 0 {
-				return r.finish(Reply, stopped+replyText(r.res, r.o))
-			}
-			return r.finish(Timeout, stopped+"no reply yet")
+			r.stopped()
+			return
 		case <-r.p.done:
-			return r.finish(NoRoute, errPingerClosed.Error())
+			r.finish(NoRoute, errPingerClosed.Error())
+			return
 		}
 	}
+}
+
+// stopped ends the probe when ctx ended first.
+func (r *pingRun) stopped() {
+	r.res.Cut = true
+	stopped := "stopped after " + fmtDur(time.Since(r.start)) + ": "
+	if r.res.Received > 0 {
+		r.finish(Reply, stopped+r.replyText())
+		return
+	}
+	r.finish(Timeout, stopped+"no reply yet")
 }
 
 // arm sets the deadline once the request it counts from was sent (the
@@ -210,56 +243,45 @@ func (r *pingRun) arm(c <-chan time.Time) <-chan time.Time {
 // judge ends the probe at its deadline. The timer fired, but the reader may
 // not have had its turn yet: drain the socket first, then count the replies
 // the kernel received by the deadline.
-func (r *pingRun) judge() Result {
+func (r *pingRun) judge() {
 	r.p.drain(r.sock)
-	if res, done := r.events(r.st.take()); done {
-		return res
+	if !r.events(r.st.take()) {
+		r.timedOut()
 	}
-	return r.timedOut()
 }
 
 // timedOut is the verdict at the deadline.
-func (r *pingRun) timedOut() Result {
+func (r *pingRun) timedOut() bool {
 	if r.res.Received > 0 {
-		return r.finish(Reply, replyText(r.res, r.o))
+		return r.finish(Reply, r.replyText())
 	}
 	return r.finish(Timeout, "no reply in "+fmtDur(r.o.Timeout))
 }
 
 // events takes the answers in the order the kernel received them, up to
 // the deadline: an answer received after it means the deadline passed
-// first (the timer had not had its turn yet).
-func (r *pingRun) events(evs []event) (Result, bool) {
-	for _, ev := range evs {
-		if !r.due.IsZero() && ev.at.After(r.due) {
-			return r.timedOut(), true
+// first (the timer had not had its turn yet). done says the probe ended.
+func (r *pingRun) events(evs []event) (done bool) {
+	for i := range evs {
+		if !r.due.IsZero() && evs[i].at.After(r.due) {
+			return r.timedOut()
 		}
-		if res, done := r.event(ev); done {
-			return res, true
+		if r.event(&evs[i]) {
+			return true
 		}
 	}
-	return Result{}, false
+	return false
 }
 
 // event takes one answer; done says it ends the probe.
-func (r *pingRun) event(ev event) (res Result, done bool) {
-	o := r.o
+func (r *pingRun) event(ev *event) (done bool) {
+	o := &r.o
 	if !ev.reply {
-		r.res.From = ev.from
-		switch {
-		case ev.fragNeeded() && !o.DF:
-			return res, false // the kernel now knows the path MTU: resends are fragmented
-		case ev.fragNeeded() && r.res.Received == 0:
-			r.res.MTU = ev.mtu
-			return r.finish(FragNeeded, describeError(ev)), true
-		case r.res.Received > 0:
-			return r.finish(Reply, replyText(r.res, o)+", then "+describeError(ev)), true
-		}
-		return r.finish(Unreachable, describeError(ev)), true
+		return r.errorEvent(ev)
 	}
 	t0, ok := r.sentAt[ev.seq]
 	if !ok {
-		return res, false
+		return false
 	}
 	delete(r.sentAt, ev.seq) // a duplicate reply counts once
 	rtt := ev.at.Sub(t0)
@@ -275,9 +297,25 @@ func (r *pingRun) event(ev event) (res Result, done bool) {
 	r.sum += rtt
 	r.res.AvgRTT = r.sum / time.Duration(r.res.Received)
 	if o.Count == 0 || r.res.Received >= o.Count {
-		return r.finish(Reply, replyText(r.res, o)), true
+		return r.finish(Reply, r.replyText())
 	}
-	return res, false
+	return false
+}
+
+// errorEvent takes an ICMP error about one of the requests; done says it
+// ends the probe.
+func (r *pingRun) errorEvent(ev *event) (done bool) {
+	r.res.From = ev.from
+	switch {
+	case ev.fragNeeded() && !r.o.DF:
+		return false // the kernel now knows the path MTU: resends are fragmented
+	case ev.fragNeeded() && r.res.Received == 0:
+		r.res.MTU = ev.mtu
+		return r.finish(FragNeeded, describeError(*ev))
+	case r.res.Received > 0:
+		return r.finish(Reply, r.replyText()+", then "+describeError(*ev))
+	}
+	return r.finish(Unreachable, describeError(*ev))
 }
 
 // send sends one echo request. Its time is taken right before the send
@@ -318,7 +356,7 @@ func (r *pingRun) send() error {
 }
 
 // sendErr ends the probe on a send the local stack refused.
-func (r *pingRun) sendErr(err error) Result {
+func (r *pingRun) sendErr(err error) {
 	dst := r.dst
 	if r.o.DF && errors.Is(err, unix.EMSGSIZE) && r.res.Received == 0 {
 		r.res.MTU = r.p.pathMTU(dst)
@@ -329,21 +367,24 @@ func (r *pingRun) sendErr(err error) Result {
 		if dst.Is6() {
 			what = "packet too big"
 		}
-		return r.finish(FragNeeded, fmt.Sprintf("%s (mtu %d) (local)", what, r.res.MTU))
+		r.finish(FragNeeded, fmt.Sprintf("%s (mtu %d) (local)", what, r.res.MTU))
+		return
 	}
 	if r.res.Received > 0 {
-		return r.finish(Reply, fmt.Sprintf("%s, then %s", replyText(r.res, r.o), errnoText(err)))
+		r.finish(Reply, fmt.Sprintf("%s, then %s", r.replyText(), errnoText(err)))
+		return
 	}
-	return r.finish(NoRoute, errnoText(err))
+	r.finish(NoRoute, errnoText(err))
 }
 
 // replyText summarises the replies so far.
-func replyText(r Result, o Options) string {
-	if o.Count == 0 {
-		return "reply in " + fmtDur(r.RTT)
+func (r *pingRun) replyText() string {
+	res := &r.res
+	if r.o.Count == 0 {
+		return "reply in " + fmtDur(res.RTT)
 	}
 	return fmt.Sprintf("%d/%d replies, rtt min/avg/max %s/%s/%s",
-		r.Received, r.Sent, fmtDur(r.MinRTT), fmtDur(r.AvgRTT), fmtDur(r.MaxRTT))
+		res.Received, res.Sent, fmtDur(res.MinRTT), fmtDur(res.AvgRTT), fmtDur(res.MaxRTT))
 }
 
 // errnoText reduces a socket error to the kernel's words ("network is

@@ -66,12 +66,19 @@ func fmtDur(d time.Duration) string {
 	case d >= time.Second:
 		return d.Round(time.Millisecond).String()
 	case ms >= 100:
-		return fmt.Sprintf("%.0fms", ms)
+		return msText(ms, 0)
 	case ms >= 10:
-		return fmt.Sprintf("%.1fms", ms)
+		return msText(ms, 1)
 	default:
-		return fmt.Sprintf("%.2fms", ms)
+		return msText(ms, 2)
 	}
+}
+
+// msText is fmt.Sprintf("%.<prec>fms", ms) without fmt, whose frames would
+// grow the stack of every probe's goroutine (each formats its reply time).
+func msText(ms float64, prec int) string {
+	var b [24]byte
+	return string(append(strconv.AppendFloat(b[:0], ms, 'f', prec, 64), "ms"...))
 }
 
 // fmtRate formats a byte count over a duration as a bit rate.

@@ -145,8 +145,8 @@ func TestVerdictByKernelTime(t *testing.T) {
 		want Outcome
 	}{{due, Reply}, {due.Add(-time.Millisecond), Reply}, {due.Add(time.Nanosecond), Timeout}} {
 		r := &pingRun{o: Options{}.withDefaults(), start: t0, sentAt: map[uint16]time.Time{7: t0}, seqs: []uint16{7}, due: due}
-		res, done := r.events([]event{{reply: true, seq: 7, at: tc.at}})
-		if !done || res.Outcome != tc.want {
+		done := r.events([]event{{reply: true, seq: 7, at: tc.at}})
+		if res := r.res; !done || res.Outcome != tc.want {
 			t.Errorf("ping: reply %v after the send: got %v (done %v), want %v", tc.at.Sub(t0), res.Outcome, done, tc.want)
 		}
 		s := &tracer{sent: map[uint16]sentProbe{7: {1, t0}}, hops: make([]Hop, 3), due: due}
