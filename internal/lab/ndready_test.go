@@ -64,8 +64,8 @@ func TestSolicitedNode(t *testing.T) {
 // not be read.
 func TestUnreadyWantsSolicitedNodeGroups(t *testing.T) {
 	links := []linkState{
-		{index: 2, name: "eth0", oper: netlink.OperUp, flags: unix.IFF_UP | unix.IFF_MULTICAST},
-		{index: 3, name: "tun0", oper: netlink.OperUnknown, flags: unix.IFF_UP | unix.IFF_NOARP},
+		{index: 2, name: "eth0", oper: netlink.OperUp, flags: unix.IFF_UP | unix.IFF_LOWER_UP | unix.IFF_MULTICAST},
+		{index: 3, name: "tun0", oper: netlink.OperUnknown, flags: unix.IFF_UP | unix.IFF_LOWER_UP | unix.IFF_NOARP},
 	}
 	addr := func(index int, s string) netlink.Addr {
 		return netlink.Addr{IPNet: &net.IPNet{IP: net.ParseIP(s), Mask: net.CIDRMask(64, 128)}, LinkIndex: index}
@@ -95,6 +95,35 @@ func TestUnreadyWantsSolicitedNodeGroups(t *testing.T) {
 		}
 		if m["tun0"] {
 			t.Errorf("%s: tun0 (NOARP) not ready", c.name)
+		}
+	}
+}
+
+// A link carries packets only once its operational state and its carrier
+// agree: a bridge that lost its carrier when its first port was added
+// still says unknown (or up) until the kernel's linkwatch work runs, which
+// then deactivates its queue; a probe let through then loses its packets.
+func TestUnreadyWantsCarrier(t *testing.T) {
+	for _, c := range []struct {
+		oper  netlink.LinkOperState
+		lower bool
+		ready bool
+	}{
+		{netlink.OperUp, true, true},
+		{netlink.OperUnknown, true, true}, // a new bridge, lo
+		{netlink.OperUnknown, false, false},
+		{netlink.OperUp, false, false},
+		{netlink.OperDown, false, false},
+		{netlink.OperDown, true, false}, // carrier back, queue not yet active
+		{netlink.OperLowerLayerDown, true, false},
+	} {
+		flags := uint32(unix.IFF_UP)
+		if c.lower {
+			flags |= unix.IFF_LOWER_UP
+		}
+		m := unready([]linkState{{index: 2, name: "switch", oper: c.oper, flags: flags}}, nil, nil, nil)
+		if m["switch"] == c.ready {
+			t.Errorf("oper %v, carrier %v: not ready = %v, want %v", c.oper, c.lower, m["switch"], !c.ready)
 		}
 	}
 }

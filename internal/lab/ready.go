@@ -82,9 +82,9 @@ func (l *Lab) canComeUp(lk *Link, depth int) bool {
 }
 
 // Settle waits until every link that was set up since the last call carries
-// packets: its operational state is up (the kernel has activated its queue),
-// for a bridge port, the bridge forwards, and its IPv6 addresses are no
-// longer tentative (unreadyLinks). A probe right after link-up
+// packets: its operational state is up and it has a carrier (carrying: the
+// kernel has activated its queue), for a bridge port, the bridge forwards,
+// and its IPv6 addresses are usable (unreadyLinks). A probe right after link-up
 // otherwise loses its first packet (or, worse, the ARP request it triggers,
 // which the kernel retries only a second later). Concurrent probes each call
 // it: one that finds nothing new still waits for the links an earlier call
@@ -194,12 +194,29 @@ func waitSettled(ctx context.Context, chans []chan struct{}) {
 	}
 }
 
-func operReady(s netlink.LinkOperState) bool {
-	return s == netlink.OperUp || s == netlink.OperUnknown
+// carrying reports whether a link's state says it carries packets: its
+// operational state is up (or unknown: the kernel has not looked at it
+// since it came up, as for a new bridge) and it has a carrier now.
+//
+// The operational state alone can be stale. The kernel moves it, and
+// activates or deactivates the link's queue (the noop qdisc drops every
+// packet), in its linkwatch work, which runs some time after a carrier
+// change. A bridge whose first port is added before that port's carrier is
+// seen loses its own carrier for a moment; until linkwatch runs, it still
+// says up (or unknown), and when linkwatch then runs before the port is
+// forwarding, it deactivates the bridge's queue and reports it down. A
+// probe let through on the stale state had its ARP reply dropped by the
+// bridge's noop qdisc (make stress: macvlan_bridge's c1 -> 192.168.1.1
+// failed with the bridge's tx_dropped at 2) and waited for the kernel's
+// ARP retry a second later. With the carrier required too, Settle waits
+// until linkwatch has settled the link.
+func carrying(ls linkState) bool {
+	return (ls.oper == netlink.OperUp || ls.oper == netlink.OperUnknown) && ls.flags&unix.IFF_LOWER_UP != 0
 }
 
 // unreadyLinks returns the names of ns's links that do not carry packets
-// yet: their operational state is not up, or, where ns has IPv6 addresses,
+// yet: their operational state is not up or they have no carrier
+// (carrying), or, where ns has IPv6 addresses,
 // one of their IPv6 addresses is still tentative (duplicate address
 // detection has not finished) or its solicited-node multicast group not
 // joined yet (ndready.go), or a link with IPv6 has no link-local yet. A
@@ -244,7 +261,7 @@ func unready(links []linkState, addrs []netlink.Addr, joined map[mcGroup]bool, w
 	byIndex := make(map[int]linkState, len(links))
 	for _, ls := range links {
 		byIndex[ls.index] = ls
-		if !operReady(ls.oper) {
+		if !carrying(ls) {
 			m[ls.name] = true
 		}
 	}
