@@ -252,7 +252,7 @@ func (s *snapshot) writeFull(w io.Writer) {
 		if l.Peer != "" {
 			fmt.Fprintf(w, " peer %s", l.Peer)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "%s\n", dropText(l))
 		for _, a := range l.Addrs {
 			word := "inet"
 			if strings.Contains(a, ":") {
@@ -277,6 +277,17 @@ func (s *snapshot) writeFull(w io.Writer) {
 	if len(s.Errs) > 0 {
 		section("could not read", s.Errs)
 	}
+}
+
+// dropText words a link's dropped packets (" dropped rx 0 tx 2"), or ""
+// when it dropped none: a lost probe often shows as one of these. Only the
+// --bundle files show them: many links drop a packet or two as they come up
+// or go down, which would crowd the terminal.
+func dropText(l lab.LinkSnapshot) string {
+	if l.RxDropped == 0 && l.TxDropped == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" dropped rx %d tx %d", l.RxDropped, l.TxDropped)
 }
 
 func orDash(s []string) string {

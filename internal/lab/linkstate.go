@@ -22,47 +22,68 @@ type linkState struct {
 	index int
 	name  string
 	oper  netlink.LinkOperState
+	flags uint32 // IFF_*
 }
 
 // rtextFilterSkipStats asks a link dump to leave out the statistics
 // (RTEXT_FILTER_SKIP_STATS in linux/rtnetlink.h).
 const rtextFilterSkipStats = 1 << 3
 
-var errDumpInterrupted = errors.New("link dump interrupted")
+var errDumpInterrupted = errors.New("dump interrupted")
 
 // linkStates lists ns's links, as Handle.LinkList does but with only
-// what Settle reads, on ns's batch socket (rb holds each read). It retries
-// a dump that the kernel reports as interrupted by a change meanwhile.
+// what Settle reads, on ns's batch socket (rb holds each read).
 func linkStates(ns *Netns, rb []byte) ([]linkState, error) {
-	fd := ns.batchFD()
-	if fd < 0 {
-		return nil, errors.New("no netlink socket for batched requests")
-	}
-	ns.batchMu.Lock()
-	defer ns.batchMu.Unlock()
-	var err error
-	for range 5 {
-		var links []linkState
-		links, err = dumpLinkStates(fd, rb)
-		if !errors.Is(err, errDumpInterrupted) {
-			return links, err
+	var links []linkState
+	err := dumpBatch(ns, rb, linkStatesReq, func() { links = links[:0] }, func(typ uint16, b []byte) {
+		if typ == unix.RTM_NEWLINK {
+			if ls, ok := parseLinkState(b); ok {
+				links = append(links, ls)
+			}
 		}
-	}
-	return nil, err
+	})
+	return links, err
 }
 
-// dumpLinkStates sends one link dump request and reads its answer.
-// ns.batchMu is held.
-func dumpLinkStates(fd int, rb []byte) ([]linkState, error) {
+// linkStatesReq asks for every link without its statistics.
+func linkStatesReq() *nl.NetlinkRequest {
 	req := nl.NewNetlinkRequest(unix.RTM_GETLINK, unix.NLM_F_DUMP)
 	req.AddData(nl.NewIfInfomsg(unix.AF_UNSPEC))
 	mask := make([]byte, 4)
 	binary.NativeEndian.PutUint32(mask, rtextFilterSkipStats)
 	req.AddData(nl.NewRtAttr(unix.IFLA_EXT_MASK, mask))
-	if err := unix.Sendto(fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return nil, err
+	return req
+}
+
+// dumpBatch sends the dump request that mk makes on ns's batch socket and
+// hands each message of the answer to each (its type and payload, valid
+// only during the call). It retries a dump that the kernel reports as
+// interrupted by a change meanwhile, calling reset first.
+func dumpBatch(ns *Netns, rb []byte, mk func() *nl.NetlinkRequest, reset func(), each func(uint16, []byte)) error {
+	fd := ns.batchFD()
+	if fd < 0 {
+		return errors.New("no netlink socket for batched requests")
 	}
-	var links []linkState
+	ns.batchMu.Lock()
+	defer ns.batchMu.Unlock()
+	var err error
+	for i := range 5 {
+		if i > 0 {
+			reset()
+		}
+		if err = dumpOnce(fd, rb, mk(), each); !errors.Is(err, errDumpInterrupted) {
+			return err
+		}
+	}
+	return err
+}
+
+// dumpOnce sends one dump request and reads its answer. ns.batchMu is
+// held.
+func dumpOnce(fd int, rb []byte, req *nl.NetlinkRequest, each func(uint16, []byte)) error {
+	if err := unix.Sendto(fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		return err
+	}
 	interrupted := false
 	for {
 		n, _, err := unix.Recvfrom(fd, rb, 0)
@@ -70,11 +91,11 @@ func dumpLinkStates(fd int, rb []byte) ([]linkState, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, m := range msgs {
 			if m.Header.Seq != req.Seq {
@@ -86,20 +107,18 @@ func dumpLinkStates(fd int, rb []byte) ([]linkState, error) {
 			switch m.Header.Type {
 			case unix.NLMSG_DONE:
 				if interrupted {
-					return nil, errDumpInterrupted
+					return errDumpInterrupted
 				}
-				return links, nil
+				return nil
 			case unix.NLMSG_ERROR:
 				if len(m.Data) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
-						return nil, syscall.Errno(-code)
+						return syscall.Errno(-code)
 					}
 				}
-				return nil, errors.New("link dump: empty error")
-			case unix.RTM_NEWLINK:
-				if ls, ok := parseLinkState(m.Data); ok {
-					links = append(links, ls)
-				}
+				return errors.New("dump: empty error")
+			default:
+				each(m.Header.Type, m.Data)
 			}
 		}
 	}
@@ -111,7 +130,7 @@ func parseLinkState(b []byte) (linkState, bool) {
 	if len(b) < unix.SizeofIfInfomsg {
 		return linkState{}, false
 	}
-	ls := linkState{index: int(int32(binary.NativeEndian.Uint32(b[4:8])))}
+	ls := linkState{index: int(int32(binary.NativeEndian.Uint32(b[4:8]))), flags: binary.NativeEndian.Uint32(b[8:12])}
 	for a := b[unix.SizeofIfInfomsg:]; len(a) >= unix.SizeofRtAttr; {
 		l := int(binary.NativeEndian.Uint16(a[0:2]))
 		if l < unix.SizeofRtAttr || l > len(a) {

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -81,9 +82,9 @@ func (l *Lab) canComeUp(lk *Link, depth int) bool {
 }
 
 // Settle waits until every link that was set up since the last call carries
-// packets: its operational state is up (the kernel has activated its queue),
-// for a bridge port, the bridge forwards, and its IPv6 addresses are no
-// longer tentative (unreadyLinks). A probe right after link-up
+// packets: its operational state is up and it has a carrier (carrying: the
+// kernel has activated its queue), for a bridge port, the bridge forwards,
+// and its IPv6 addresses are usable (unreadyLinks). A probe right after link-up
 // otherwise loses its first packet (or, worse, the ARP request it triggers,
 // which the kernel retries only a second later). Concurrent probes each call
 // it: one that finds nothing new still waits for the links an earlier call
@@ -193,18 +194,37 @@ func waitSettled(ctx context.Context, chans []chan struct{}) {
 	}
 }
 
-func operReady(s netlink.LinkOperState) bool {
-	return s == netlink.OperUp || s == netlink.OperUnknown
+// carrying reports whether a link's state says it carries packets: its
+// operational state is up (or unknown: the kernel has not looked at it
+// since it came up, as for a new bridge) and it has a carrier now.
+//
+// The operational state alone can be stale. The kernel moves it, and
+// activates or deactivates the link's queue (the noop qdisc drops every
+// packet), in its linkwatch work, which runs some time after a carrier
+// change. A bridge whose first port is added before that port's carrier is
+// seen loses its own carrier for a moment; until linkwatch runs, it still
+// says up (or unknown), and when linkwatch then runs before the port is
+// forwarding, it deactivates the bridge's queue and reports it down. A
+// probe let through on the stale state had its ARP reply dropped by the
+// bridge's noop qdisc (make stress: macvlan_bridge's c1 -> 192.168.1.1
+// failed with the bridge's tx_dropped at 2) and waited for the kernel's
+// ARP retry a second later. With the carrier required too, Settle waits
+// until linkwatch has settled the link.
+func carrying(ls linkState) bool {
+	return (ls.oper == netlink.OperUp || ls.oper == netlink.OperUnknown) && ls.flags&unix.IFF_LOWER_UP != 0
 }
 
 // unreadyLinks returns the names of ns's links that do not carry packets
-// yet: their operational state is not up, or, where ns has IPv6 addresses,
+// yet: their operational state is not up or they have no carrier
+// (carrying), or, where ns has IPv6 addresses,
 // one of their IPv6 addresses is still tentative (duplicate address
-// detection has not finished) or a link with IPv6 has no link-local yet. A tentative address is not usable: a link
-// whose link-local is tentative sends no neighbour solicitation, so a router
-// cannot forward to its neighbours. Lab namespaces turn DAD off for their
-// links (setupFresh); links of the real host (--host) and of namespaces
-// where a script turned it on are waited for here.
+// detection has not finished) or its solicited-node multicast group not
+// joined yet (ndready.go), or a link with IPv6 has no link-local yet. A
+// tentative address is not usable: a link whose link-local is tentative
+// sends no neighbour solicitation, so a router cannot forward to its
+// neighbours. Lab namespaces turn DAD off for their links (setupFresh);
+// links of the real host (--host) and of namespaces where a script turned
+// it on are waited for here.
 func unreadyLinks(ns *Netns, rb []byte) (map[string]bool, error) {
 	links, err := linkStates(ns, rb)
 	if err != nil {
@@ -212,39 +232,68 @@ func unreadyLinks(ns *Netns, rb []byte) (map[string]bool, error) {
 			return nil, err
 		}
 	}
-	m := map[string]bool{}
-	names := make(map[int]string, len(links))
-	for _, ls := range links {
-		names[ls.index] = ls.name
-		if !operReady(ls.oper) {
-			m[ls.name] = true
-		}
-	}
 	if !ns.hasIPv6() {
-		return m, nil
+		return unready(links, nil, nil, nil), nil
 	}
 	addrs, err := ns.h.AddrList(nil, netlink.FAMILY_V6)
 	if err != nil {
 		return nil, err
 	}
+	// Read after the addresses: a group joined meanwhile is still seen.
+	joined, err := groups6(ns, rb)
+	if err != nil {
+		joined = nil // no batch socket: the groups cannot be checked
+	}
+	wantLL := map[string]bool{}
+	for _, lk := range ns.order {
+		if hasIPv6(lk) {
+			wantLL[lk.name] = true
+		}
+	}
+	return unready(links, addrs, joined, wantLL), nil
+}
+
+// unready is unreadyLinks on what it read: the links, their IPv6
+// addresses, the IPv6 multicast groups they joined (nil: unknown) and the
+// links that get a link-local because the lab gave them IPv6.
+func unready(links []linkState, addrs []netlink.Addr, joined map[mcGroup]bool, wantLL map[string]bool) map[string]bool {
+	m := map[string]bool{}
+	byIndex := make(map[int]linkState, len(links))
+	for _, ls := range links {
+		byIndex[ls.index] = ls
+		if !carrying(ls) {
+			m[ls.name] = true
+		}
+	}
 	usableLL := map[string]bool{}
 	for _, a := range addrs {
+		ls := byIndex[a.LinkIndex]
 		switch {
-		case a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_DADFAILED == 0:
-			m[names[a.LinkIndex]] = true
-		case a.IP.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0:
-			usableLL[names[a.LinkIndex]] = true
+		case a.Flags&unix.IFA_F_TENTATIVE != 0:
+			if a.Flags&unix.IFA_F_DADFAILED == 0 {
+				m[ls.name] = true
+			}
+			continue
+		case a.IP.IsLinkLocalUnicast():
+			usableLL[ls.name] = true
+		}
+		ip, ok := netip.AddrFromSlice(a.IP)
+		// The kernel joins no solicited-node group on a link without
+		// neighbour discovery (addrconf_join_solict).
+		if ok && joined != nil && ls.flags&(unix.IFF_NOARP|unix.IFF_LOOPBACK) == 0 &&
+			!joined[mcGroup{index: a.LinkIndex, group: solicitedNode(ip.Unmap())}] {
+			m[ls.name] = true
 		}
 	}
 	// The kernel makes a link's link-local address when the link's
 	// carrier comes up, just after it reports the link up: until it is
 	// there, the link is not ready either.
-	for _, lk := range ns.order {
-		if !usableLL[lk.name] && hasIPv6(lk) {
-			m[lk.name] = true
+	for name := range wantLL {
+		if !usableLL[name] {
+			m[name] = true
 		}
 	}
-	return m, nil
+	return m
 }
 
 // listLinkStates is linkStates through ns's handle, for a namespace
@@ -257,7 +306,7 @@ func listLinkStates(ns *Netns) ([]linkState, error) {
 	out := make([]linkState, len(links))
 	for i, nl := range links {
 		a := nl.Attrs()
-		out[i] = linkState{index: a.Index, name: a.Name, oper: a.OperState}
+		out[i] = linkState{index: a.Index, name: a.Name, oper: a.OperState, flags: a.RawFlags}
 	}
 	return out, nil
 }

@@ -38,6 +38,11 @@ type LinkSnapshot struct {
 	Name, Kind, State, MAC, Master, Peer string
 	MTU                                  int
 	Addrs                                []string // with "tentative" or "dadfailed" where so
+	// RxDropped and TxDropped count the packets the link dropped (as ip -s
+	// link shows them). Sent packets dropped by a link that is up point at
+	// its queue: the kernel activates it (until then the noop qdisc drops
+	// everything) only when its linkwatch work has seen the carrier.
+	RxDropped, TxDropped uint64
 }
 
 // Snapshot reads the namespace from the kernel. dst, when valid, is looked
@@ -134,6 +139,9 @@ func (s *Snapshot) readSysctls(n *Netns) {
 func readLink(n *Netns, nl netlink.Link, names map[int]string, addrs []netlink.Addr) LinkSnapshot {
 	a := nl.Attrs()
 	li := LinkSnapshot{Name: a.Name, Kind: nl.Type(), MTU: a.MTU, MAC: a.HardwareAddr.String()}
+	if st := a.Statistics; st != nil {
+		li.RxDropped, li.TxDropped = st.RxDropped, st.TxDropped
+	}
 	switch {
 	case a.Flags&net.FlagUp == 0:
 		li.State = "DOWN"
