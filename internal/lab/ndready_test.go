@@ -89,7 +89,7 @@ func TestUnreadyWantsSolicitedNodeGroups(t *testing.T) {
 		{"group on another link", map[mcGroup]bool{group(2, "ff02::1:ff00:1"): true, group(3, "ff02::1:ff00:2"): true}, true},
 		{"groups unknown", nil, false},
 	} {
-		m := unready(links, addrs, c.joined, wantLL)
+		m := unready(links, nil, addrs, c.joined, wantLL)
 		if m["eth0"] != c.want {
 			t.Errorf("%s: eth0 not ready = %v, want %v", c.name, m["eth0"], c.want)
 		}
@@ -121,9 +121,64 @@ func TestUnreadyWantsCarrier(t *testing.T) {
 		if c.lower {
 			flags |= unix.IFF_LOWER_UP
 		}
-		m := unready([]linkState{{index: 2, name: "switch", oper: c.oper, flags: flags}}, nil, nil, nil)
+		m := unready([]linkState{{index: 2, name: "switch", oper: c.oper, flags: flags}}, nil, nil, nil, nil)
 		if m["switch"] == c.ready {
 			t.Errorf("oper %v, carrier %v: not ready = %v, want %v", c.oper, c.lower, m["switch"], !c.ready)
+		}
+	}
+}
+
+// A bridge the lab made (with its own MAC address) is ready only when its
+// state says up: "unknown" with a carrier means the kernel has not yet
+// activated its queue (bridgesWithMAC). Other links keep the general rule.
+func TestUnreadyWantsLabBridgesUp(t *testing.T) {
+	up := uint32(unix.IFF_UP | unix.IFF_LOWER_UP)
+	links := []linkState{
+		{index: 2, name: "switch", oper: netlink.OperUnknown, flags: up},
+		{index: 3, name: "br0", oper: netlink.OperUnknown, flags: up},
+		{index: 4, name: "lo", oper: netlink.OperUnknown, flags: up},
+		{index: 5, name: "core", oper: netlink.OperUp, flags: up},
+	}
+	m := unready(links, map[string]bool{"switch": true, "core": true}, nil, nil, nil)
+	for name, want := range map[string]bool{"switch": true, "br0": false, "lo": false, "core": false} {
+		if m[name] != want {
+			t.Errorf("%s: not ready = %v, want %v", name, m[name], want)
+		}
+	}
+}
+
+// The kernel side of that rule: a bridge the lab makes leaves "unknown"
+// once its port forwards, so Settle does not wait for it in vain (it would
+// give up after SettleTimeout and let probes through).
+func TestLabBridgeReportsUp(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, Options{})
+	ns, err := l.NewNetns("lan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := l.Bridge(ns, LinkSpec{Name: "switch", Up: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := port.SetMaster(br); err != nil {
+		t.Fatal(err)
+	}
+	if !bridgesWithMAC(ns)["switch"] {
+		t.Fatal("the lab's bridge is not held to the strict rule")
+	}
+	l.Settle(context.Background())
+	st, err := linkStates(ns, make([]byte, 1<<16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ls := range st {
+		if ls.name == "switch" && ls.oper != netlink.OperUp {
+			t.Errorf("after Settle the bridge says %v, want up", ls.oper)
 		}
 	}
 }
