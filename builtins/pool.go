@@ -27,6 +27,7 @@ type pool struct {
 	mu       sync.Mutex
 	queue    []func()
 	workers  int         // running
+	free     int         // running and not holding a check: about to take the next
 	lastDone time.Time   // when a check last finished (or the queue began)
 	rescue   *time.Timer // armed while checks wait and max workers run
 	closed   bool
@@ -65,6 +66,7 @@ func (p *pool) do(fn func()) {
 // spawn starts a worker. p.mu is held.
 func (p *pool) spawn() {
 	p.workers++
+	p.free++
 	p.started++
 	p.wg.Add(1)
 	go p.work()
@@ -78,18 +80,23 @@ func (p *pool) work() {
 		fn := p.queue[0]
 		p.queue[0] = nil
 		p.queue = p.queue[1:]
+		p.free--
 		p.mu.Unlock()
 		fn()
 		p.mu.Lock()
+		p.free++
 		p.lastDone = time.Now()
 	}
+	p.free--
 	p.workers--
 	p.mu.Unlock()
 }
 
-// rescueWaiting starts a worker for every waiting check when no check has
-// finished for rescueAfter; otherwise it looks again rescueAfter after the
-// last one finished.
+// rescueWaiting starts a worker for every waiting check that no free
+// worker is about to take, when no check has finished for rescueAfter;
+// otherwise it looks again rescueAfter after the last one finished. (A
+// second rescue before the first one's workers got to the queue started
+// them all again: make stress saw 12 workers for 10 checks.)
 func (p *pool) rescueWaiting() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -101,7 +108,7 @@ func (p *pool) rescueWaiting() {
 		p.rescue = time.AfterFunc(p.rescueAfter-since, p.rescueWaiting)
 		return
 	}
-	for range len(p.queue) {
+	for range len(p.queue) - p.free {
 		p.spawn()
 	}
 }

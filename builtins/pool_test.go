@@ -57,6 +57,27 @@ func TestPoolRescuesLongWaits(t *testing.T) {
 	}
 }
 
+// TestPoolRescuesEachCheckOnce: a rescue that comes before the workers of
+// the one before it took their checks starts no more workers: each waiting
+// check gets one.
+func TestPoolRescuesEachCheckOnce(t *testing.T) {
+	p := &pool{max: 1, rescueAfter: time.Hour}
+	release := make(chan struct{})
+	for range 5 {
+		p.do(func() { <-release })
+	}
+	p.mu.Lock()
+	p.lastDone = time.Time{} // no check finished for an hour
+	p.mu.Unlock()
+	p.rescueWaiting()
+	p.rescueWaiting()
+	close(release)
+	p.close()
+	if p.started != 5 {
+		t.Errorf("5 checks, two rescues: %d workers started, want 5", p.started)
+	}
+}
+
 // TestPoolCloseLeavesNothing: close returns once every worker has ended,
 // queued checks included, and stops the rescue timer.
 func TestPoolCloseLeavesNothing(t *testing.T) {
