@@ -66,9 +66,13 @@ func start(t testing.TB, args []string, extra func(*exec.Cmd)) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), stdout: newLineBuf(), stderr: newLineBuf(), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	// Do not wait for a sandbox that outlives its killed parent to close
-	// the output pipes: the test looks for such processes itself.
-	p.cmd.WaitDelay = 20 * time.Millisecond
+	// Do not wait forever for a sandbox that outlives its killed parent to
+	// close the output pipes: the test looks for such processes itself.
+	// The bound is the leak tests' hang bound, not a speed limit: when it
+	// fires, Wait closes the pipes and drops what was not read yet. At 20
+	// ms, CI under load lost a whole run's output that way (exit 0, empty
+	// stdout, TestConcurrentSameScript/bridge).
+	p.cmd.WaitDelay = leftoverHang
 	p.cmd.Env = append(os.Environ(), "NSSCRIPT_COLOR=0", "NO_COLOR=1")
 	if extra != nil {
 		extra(p.cmd)
