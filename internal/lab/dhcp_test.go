@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // TestDHCPHook: the test binary, run as udhcpc runs its script (the event
@@ -18,14 +20,23 @@ func TestDHCPHook(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "bound")
 	cmd.Env = append(os.Environ(), dhcpHookEnv+"=1", "interface=eth0", "ip=10.0.0.147", "mask=24",
 		"router=10.0.0.1 10.0.0.2", "dns=10.0.0.1 10.0.0.3", "lease=3600", "serverid=10.0.0.1", "domain=lab", "unrelated=x")
-	out, err := cmd.Output()
+	// Through the reaper's StartCmd: newLab made this test process reap
+	// orphans, and a child it does not know of is reaped from under
+	// cmd.Wait (make stress: "waitid: no child processes").
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	err := sandbox.StartCmd(cmd, cmd.Start)
+	if err == nil {
+		err = sandbox.WaitCmd(cmd)
+	}
+	out := stdout.String()
 	if err != nil {
 		t.Fatalf("hook: %v (%s)", err, out)
 	}
-	if !strings.HasPrefix(string(out), leaseMark) || strings.Count(string(out), "\n") != 1 || strings.Contains(string(out), "unrelated") {
+	if !strings.HasPrefix(out, leaseMark) || strings.Count(out, "\n") != 1 || strings.Contains(out, "unrelated") {
 		t.Fatalf("hook wrote %q, want one %q line with the lease only", out, leaseMark)
 	}
-	ls, err := parseLease("udhcpc: started\n" + leaseMark + `{"event":"deconfig"}` + "\n" + string(out))
+	ls, err := parseLease("udhcpc: started\n" + leaseMark + `{"event":"deconfig"}` + "\n" + out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nsscript/nsscript/internal/sandbox"
 )
 
 // TestUnsupportedLinkTypes checks that dummy, vlan and ipvlan either work or,
@@ -134,10 +136,12 @@ func TestOpenNetnsPID(t *testing.T) {
 	l := newLab(t, Options{})
 	cmd := exec.Command("sleep", "30")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
-	if err := cmd.Start(); err != nil {
+	// Through the reaper's StartCmd, which newLab's Reap requires of
+	// every child this test process waits for.
+	if err := sandbox.StartCmd(cmd, cmd.Start); err != nil {
 		t.Skipf("cannot start a process in a new netns: %v", err)
 	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	defer func() { cmd.Process.Kill(); sandbox.WaitCmd(cmd) }()
 
 	c, err := l.OpenNetnsPID("container", cmd.Process.Pid)
 	if err != nil {
