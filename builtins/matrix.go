@@ -57,7 +57,7 @@ func fnReachability(r *Run, t *starlark.Thread, b *starlark.Builtin, args starla
 		for j := range nss {
 			row[j] = starlark.None
 			if i != j {
-				row[j] = starlark.Bool(reply(got[i][j]))
+				row[j] = starlark.Bool(reply(&got[i][j]))
 			}
 		}
 		rows[i] = starlark.NewList(row)
@@ -226,7 +226,7 @@ func matrixTable(pos string, nss []matrixNS, got [][]lab.ProbeResult, want [][]i
 				switch {
 				case got[i][j].Cut:
 					cell = "?"
-				case reply(got[i][j]):
+				case reply(&got[i][j]):
 					cell = "1"
 				}
 				if want != nil && cell != "?" && cell != fmt.Sprint(want[i][j]) {
@@ -257,7 +257,7 @@ func matrixExpectation(pos string, nss []matrixNS, got [][]lab.ProbeResult, want
 	var bad []string
 	for i := range nss {
 		for j := range nss {
-			if i == j || got[i][j].Cut || reply(got[i][j]) == (want[i][j] == 1) {
+			if i == j || got[i][j].Cut || reply(&got[i][j]) == (want[i][j] == 1) {
 				continue
 			}
 			if e.OK {

@@ -197,11 +197,11 @@ func fnPing(r *Run, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 }
 
 // reply reports whether a probe got an answer.
-func reply(res lab.ProbeResult) bool { return res.Outcome == lab.Reply }
+func reply(res *lab.ProbeResult) bool { return res.Outcome == lab.Reply }
 
 func resultValue(res lab.ProbeResult) starlark.Value {
 	return starlarkstruct.FromStringDict(starlark.String("ping_result"), starlark.StringDict{
-		"ok":       starlark.Bool(reply(res) && (res.Received > 0 || res.Sent == 0)),
+		"ok":       starlark.Bool(reply(&res) && (res.Received > 0 || res.Sent == 0)),
 		"sent":     starlark.MakeInt(res.Sent),
 		"received": starlark.MakeInt(res.Received),
 		"rtt":      starlark.Float(float64(res.RTT) / float64(time.Millisecond)),
@@ -267,7 +267,7 @@ func expectOnce(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions) {
 	// Into e, not a local copy: the probe's goroutine needs less stack.
 	e.Result = r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
 	res := &e.Result
-	got := res.Outcome == lab.Reply
+	got := reply(res)
 	e.OK, e.Cut = got == reachable, res.Cut
 	e.Detail = res.Detail
 	if got && !reachable {
@@ -291,7 +291,7 @@ func expectWithin(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions, wi
 		o.Timeout = min(timeout, max(left, time.Millisecond))
 		res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
 		e.Result = res
-		got := reply(res)
+		got := reply(&res)
 		took := fmtSeconds(time.Since(start))
 		if res.Cut || r.Ctx.Err() != nil && got != reachable {
 			e.Cut = true

@@ -131,13 +131,8 @@ func parseLinkState(b []byte) (linkState, bool) {
 		return linkState{}, false
 	}
 	ls := linkState{index: int(int32(binary.NativeEndian.Uint32(b[4:8]))), flags: binary.NativeEndian.Uint32(b[8:12])}
-	for a := b[unix.SizeofIfInfomsg:]; len(a) >= unix.SizeofRtAttr; {
-		l := int(binary.NativeEndian.Uint16(a[0:2]))
-		if l < unix.SizeofRtAttr || l > len(a) {
-			break
-		}
-		v := a[unix.SizeofRtAttr:l]
-		switch binary.NativeEndian.Uint16(a[2:4]) &^ unix.NLA_F_NESTED {
+	eachAttr(b[unix.SizeofIfInfomsg:], func(typ uint16, v []byte) {
+		switch typ {
 		case unix.IFLA_IFNAME:
 			for len(v) > 0 && v[len(v)-1] == 0 {
 				v = v[:len(v)-1]
@@ -148,9 +143,22 @@ func parseLinkState(b []byte) (linkState, bool) {
 				ls.oper = netlink.LinkOperState(v[0])
 			}
 		}
-		a = a[min(rtaAlign(l), len(a)):]
-	}
+	})
 	return ls, ls.name != ""
+}
+
+// eachAttr hands each route attribute of b (its type without the nested
+// flag, and its value) to fn, without the allocations of
+// nl.ParseRouteAttr: Settle's polls read every link and group this way.
+func eachAttr(b []byte, fn func(typ uint16, v []byte)) {
+	for len(b) >= unix.SizeofRtAttr {
+		l := int(binary.NativeEndian.Uint16(b[0:2]))
+		if l < unix.SizeofRtAttr || l > len(b) {
+			return
+		}
+		fn(binary.NativeEndian.Uint16(b[2:4])&^unix.NLA_F_NESTED, b[unix.SizeofRtAttr:l])
+		b = b[min(rtaAlign(l), len(b)):]
+	}
 }
 
 func rtaAlign(n int) int { return (n + unix.RTA_ALIGNTO - 1) &^ (unix.RTA_ALIGNTO - 1) }

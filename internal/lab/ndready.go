@@ -64,15 +64,10 @@ func parseGroup6(b []byte) (mcGroup, bool) {
 		return mcGroup{}, false
 	}
 	g := mcGroup{index: int(nl.NativeEndian().Uint32(b[4:8]))}
-	for a := b[unix.SizeofIfAddrmsg:]; len(a) >= unix.SizeofRtAttr; {
-		l := int(nl.NativeEndian().Uint16(a[0:2]))
-		if l < unix.SizeofRtAttr || l > len(a) {
-			break
+	eachAttr(b[unix.SizeofIfAddrmsg:], func(typ uint16, v []byte) {
+		if typ == unix.IFA_MULTICAST && len(v) == 16 {
+			g.group = netip.AddrFrom16([16]byte(v))
 		}
-		if nl.NativeEndian().Uint16(a[2:4]) == unix.IFA_MULTICAST && l == unix.SizeofRtAttr+16 {
-			g.group = netip.AddrFrom16([16]byte(a[unix.SizeofRtAttr:l]))
-		}
-		a = a[min(rtaAlign(l), len(a)):]
-	}
+	})
 	return g, g.group.IsValid()
 }

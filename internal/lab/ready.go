@@ -83,8 +83,9 @@ func (l *Lab) canComeUp(lk *Link, depth int) bool {
 
 // Settle waits until every link that was set up since the last call carries
 // packets: its operational state is up and it has a carrier (carrying: the
-// kernel has activated its queue), for a bridge port, the bridge forwards,
-// and its IPv6 addresses are usable (unreadyLinks). A probe right after link-up
+// kernel has activated its queue), the links whose carrier follows it are
+// ready too (carrierFollowers), and its IPv6 addresses are usable
+// (unreadyLinks). A probe right after link-up
 // otherwise loses its first packet (or, worse, the ARP request it triggers,
 // which the kernel retries only a second later). Concurrent probes each call
 // it: one that finds nothing new still waits for the links an earlier call
