@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // pfExiting is PF_EXITING in /proc/PID/stat's flags: the task is in do_exit.
@@ -20,7 +22,8 @@ const pfExiting = 0x4
 // (Pdeathsig) within the parent's own exit, so once the parent is reaped,
 // every process of its sandbox is doomed; how long the kernel then takes to
 // tear the sandbox down depends on the load, not on nsscript. A process
-// that is gone counts as doomed.
+// that is gone counts as doomed. (The exception is a sandbox whose parent
+// died before it asked for Pdeathsig: see orphanedInit.)
 func doomed(pid int) bool {
 	for range 64 { // a bound on the walk, not a depth anyone reaches
 		st, ok := procStat("/proc/" + strconv.Itoa(pid))
@@ -48,6 +51,41 @@ func exiting(pid int) bool {
 		st, ok := procStat(dir + "/" + task.Name())
 		if !ok || st.flags&pfExiting != 0 || killPending(dir+"/"+task.Name()) {
 			return true
+		}
+	}
+	return false
+}
+
+// orphanedInit reports whether pid runs exe as init of a PID namespace of
+// its own while its parent (as the host sees it) runs something else: a
+// sandbox whose nsscript parent is gone. When the parent dies between the
+// clone and the child's PR_SET_PDEATHSIG (Go sets it after the child waits
+// for its id maps, and Go's own check of getppid cannot kill an init), no
+// signal is queued: the sandbox starts its runtime and exits when it finds
+// its lifeline closed (sandbox.watchParent), before it runs a line of the
+// script. Under load that start takes longer than waitGone's three scans;
+// make stress caught it once (SIGSTOP+SIGKILL 88 ms into a run).
+func orphanedInit(pid int, exe string) bool {
+	dir := "/proc/" + strconv.Itoa(pid)
+	if self, err := os.Readlink(dir + "/exe"); err != nil || strings.TrimSuffix(self, " (deleted)") != exe {
+		return false
+	}
+	st, ok := procStat(dir)
+	if !ok {
+		return false
+	}
+	if parent, err := os.Readlink("/proc/" + strconv.Itoa(st.ppid) + "/exe"); err == nil &&
+		strings.TrimSuffix(parent, " (deleted)") == exe {
+		return false
+	}
+	b, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, val, ok := strings.Cut(line, ":"); ok && name == "NSpid" {
+			f := strings.Fields(val)
+			return len(f) > 1 && f[len(f)-1] == "1"
 		}
 	}
 	return false
@@ -121,5 +159,49 @@ func TestDoomed(t *testing.T) {
 	cmd.Wait()
 	if !doomed(pid) {
 		t.Error("a reaped process is not doomed")
+	}
+}
+
+// TestOrphanedInit: init of a PID namespace whose parent runs another
+// program counts; the same program outside a PID namespace of its own, or
+// another program, does not.
+func TestOrphanedInit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a PID namespace")
+	}
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	sleep, _ = filepath.EvalSymlinks(sleep)
+	plain := exec.Command(sleep, "60")
+	if err := plain.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { plain.Process.Kill(); plain.Wait() }()
+	ns := exec.Command("unshare", "--pid", "--fork", "--kill-child", sleep, "60")
+	if err := ns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ns.Process.Kill(); ns.Wait() }()
+	var init int
+	for init == 0 { // the sleep, once unshare has forked it
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", ns.Process.Pid, ns.Process.Pid))
+		init, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	for range 1000 { // until it has exec'd sleep
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", init)); exe == sleep {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !orphanedInit(init, sleep) {
+		t.Errorf("init of a PID namespace under unshare: not seen as an orphaned init")
+	}
+	if orphanedInit(plain.Process.Pid, sleep) {
+		t.Errorf("a sleep in the test's PID namespace seen as an orphaned init")
+	}
+	if orphanedInit(init, "/bin/false") {
+		t.Errorf("an init running another program seen as one running /bin/false")
 	}
 }

@@ -203,7 +203,9 @@ func noLeftovers(t testing.TB) time.Duration {
 // returns how long that took. It fails at once if one of them is not
 // doomed (a sandbox that went on with its script after its parent died),
 // and if doomed ones are still there after leftoverHang (a teardown that
-// hangs); then it kills what is left.
+// hangs); then it kills what is left. A sandbox whose parent died before
+// the sandbox asked for its death signal is not doomed but ends itself at
+// its lifeline's end (see orphanedInit); it too has leftoverHang to go.
 func waitGone(t testing.TB, what string, list func() []string) time.Duration {
 	t.Helper()
 	t0 := time.Now()
@@ -215,7 +217,7 @@ func waitGone(t testing.TB, what string, list func() []string) time.Duration {
 		}
 		alive := false
 		for _, l := range left {
-			if pid, ok := pidOf(l); ok && !doomed(pid) {
+			if pid, ok := pidOf(l); ok && !doomed(pid) && !orphanedInit(pid, bin) {
 				alive = true
 			}
 		}
