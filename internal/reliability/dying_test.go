@@ -67,15 +67,8 @@ func exiting(pid int) bool {
 // make stress caught it once (SIGSTOP+SIGKILL 88 ms into a run).
 func orphanedInit(pid int, exe string) bool {
 	dir := "/proc/" + strconv.Itoa(pid)
-	if self, err := os.Readlink(dir + "/exe"); err != nil || strings.TrimSuffix(self, " (deleted)") != exe {
-		return false
-	}
 	st, ok := procStat(dir)
-	if !ok {
-		return false
-	}
-	if parent, err := os.Readlink("/proc/" + strconv.Itoa(st.ppid) + "/exe"); err == nil &&
-		strings.TrimSuffix(parent, " (deleted)") == exe {
+	if !ok || !runsExe(dir, exe) || runsExe("/proc/"+strconv.Itoa(st.ppid), exe) {
 		return false
 	}
 	b, err := os.ReadFile(dir + "/status")
@@ -145,11 +138,7 @@ func TestDoomed(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	pid := cmd.Process.Pid
-	var child int
-	for child == 0 { // the sleep, once sh has started it
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
+	child := firstChild(t, pid) // the sleep, once sh has started it
 	defer syscall.Kill(child, syscall.SIGKILL)
 	if doomed(pid) || doomed(child) {
 		t.Fatalf("live processes doomed: sh %v, its sleep %v", doomed(pid), doomed(child))
@@ -184,12 +173,9 @@ func TestOrphanedInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { ns.Process.Kill(); ns.Wait() }()
-	var init int
-	for init == 0 { // the sleep, once unshare has forked it
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", ns.Process.Pid, ns.Process.Pid))
-		init, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	}
-	for range 1000 { // until it has exec'd sleep
+	init := firstChild(t, ns.Process.Pid) // the sleep, once unshare has forked it
+	// Until it has exec'd sleep.
+	for range 1000 {
 		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", init)); exe == sleep {
 			break
 		}
@@ -204,4 +190,20 @@ func TestOrphanedInit(t *testing.T) {
 	if orphanedInit(init, "/bin/false") {
 		t.Errorf("an init running another program seen as one running /bin/false")
 	}
+}
+
+// firstChild waits for the first child of pid's main thread and returns it;
+// it fails the test if none comes within leftoverHang (a hang bound).
+func firstChild(t *testing.T, pid int) int {
+	t.Helper()
+	for t0 := time.Now(); time.Since(t0) < leftoverHang; time.Sleep(time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			if child, err := strconv.Atoi(f[0]); err == nil {
+				return child
+			}
+		}
+	}
+	t.Fatalf("process %d started no child within %v", pid, leftoverHang)
+	return 0
 }

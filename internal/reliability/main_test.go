@@ -183,13 +183,19 @@ func leftovers() []string {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		exe, err := os.Readlink("/proc/" + e.Name() + "/exe")
-		if err == nil && (exe == bin || exe == bin+" (deleted)") {
+		if runsExe("/proc/"+e.Name(), bin) {
 			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 			out = append(out, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
 	}
 	return out
+}
+
+// runsExe reports whether the process of a /proc directory runs the program
+// exe (also once exe was removed or replaced on disk).
+func runsExe(dir, exe string) bool {
+	self, err := os.Readlink(dir + "/exe")
+	return err == nil && (self == exe || self == exe+" (deleted)")
 }
 
 // noLeftovers fails when nsscript processes outlive their run (see
