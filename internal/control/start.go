@@ -71,6 +71,9 @@ func LabStarter(l *lab.Lab, id string, helper []string) StartFunc {
 		} else {
 			cmd.SysProcAttr.Setpgid = true
 		}
+		if err := l.BeforeProgram(); err != nil {
+			return nil, fmt.Errorf("start %s in %s: %w", req.Argv[0], ns.Name, err)
+		}
 		if err := sandbox.StartCmd(cmd, func() error { return nsutil.Do(ns.FD(), cmd.Start) }); err != nil {
 			return nil, fmt.Errorf("start %s in %s: %w", req.Argv[0], ns.Name, err)
 		}

@@ -113,3 +113,23 @@ func TestLookPath(t *testing.T) {
 		t.Errorf("/bin/sh: %q, %v", p, err)
 	}
 }
+
+// A program started through nsscript exec sees the lab's bridge netfilter
+// (off) in every namespace, as one started by the script does: it could
+// make a bridge there (internal/lab/bridgenf.go).
+func TestLabStarterSeesBridgeNetfilterOff(t *testing.T) {
+	l := labWithNet1(t)
+	const key = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+	if _, err := os.Stat(key); err != nil {
+		t.Skip("no br_netfilter here")
+	}
+	start := LabStarter(l, "t", nil)
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	out, err := runStarted(t, start, &Request{NS: "net1", Argv: []string{"cat", key}, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out) != "0" {
+		t.Fatalf("in net1, %s = %q, want 0", key, out)
+	}
+}

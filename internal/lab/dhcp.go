@@ -169,6 +169,9 @@ func (l *Lab) DHCP(ctx context.Context, lk *Link, o DHCPOptions) (*Lease, error)
 			return err
 		}
 		argv = append(append(argv, dhcpArgs(lk, o)...), "-s", self)
+		if err := l.BeforeProgram(); err != nil {
+			return err
+		}
 		pr, err = proc.Start(n.fd, Program{Argv: argv, Env: []string{dhcpHookEnv + "=1"}})
 		return err
 	})

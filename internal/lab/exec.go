@@ -98,6 +98,9 @@ func (l *Lab) start(n *Netns, p Program, how startHow) (*Process, error) {
 	}
 	cmds := append(append(append([]string(nil), how.before...), cmd), how.after...)
 	err := l.apply(Step{NS: n.Name, Op: "exec", Desc: desc, Cmds: cmds, Outside: how.outside}, func() error {
+		if err := l.BeforeProgram(); err != nil {
+			return err
+		}
 		var err error
 		pr.Process, err = proc.Start(n.fd, p)
 		return err

@@ -98,6 +98,8 @@ type Lab struct {
 	planned   struct {
 		programs bool // a plan started a program, which may make links
 	}
+	brnfMu    sync.Mutex     // guards programs and each Netns.brnfOff (bridgenf.go)
+	programs  bool           // a program has started (bridgenf.go)
 	daemons   int            // daemons started, numbering their directories in explain
 	frrSpaces map[*Netns]int // FRR routers per namespace (FRRPathspace)
 

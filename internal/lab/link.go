@@ -249,6 +249,9 @@ func delLinkByName(ns *Netns, name string) error {
 // Bridge creates a Linux bridge in ns (up unless told otherwise). STP stays
 // off, so ports forward as soon as they are up.
 func (l *Lab) Bridge(ns *Netns, s LinkSpec) (*Link, error) {
+	if err := ns.offBridgeNetfilter(); err != nil {
+		return nil, err
+	}
 	cmd := ipn(ns) + " link add " + shellQuote(s.Name) + linkOpts(s) + " type bridge"
 	return l.addLink(ns, "bridge", &netlink.Bridge{}, s, "create bridge "+s.Name+" in "+ns.Name, []string{cmd})
 }

@@ -46,6 +46,7 @@ type Netns struct {
 	batch     int        // netlink socket for batched requests (nlbatch.go), -1 if none
 	batchMu   sync.Mutex // one exchange at a time on batch
 
+	brnfOff bool   // bridge netfilter is off here (bridgenf.go); guarded by lab.brnfMu once made
 	front   front  // the script's value for it (front.go)
 	deleted string // where it was deleted, once it was (delete.go)
 }
@@ -198,6 +199,7 @@ func (l *Lab) NewNetns(name string) (*Netns, error) {
 				return fmt.Errorf("namespace %q already exists on the host", name)
 			}
 		}
+		n.brnfOff = l.programsStarted()
 		fd, err := nsutil.NewWith(n.setupInside)
 		if err != nil {
 			return err
@@ -228,12 +230,16 @@ func (n *Netns) setupInside() error {
 	}
 	n.h = h
 	n.batchOnce.Do(func() { n.batch = openBatchSocket() })
-	return n.applyDefaults()
+	return n.applyDefaults(n.brnfOff)
 }
 
 // setupFresh gives a namespace that the lab did not make itself (the
-// sandbox's own, as the lab's host) the defaults of applyDefaults.
-func (n *Netns) setupFresh() error { return nsutil.Do(n.fd, n.applyDefaults) }
+// sandbox's own, as the lab's host) the defaults of applyDefaults, bridge
+// netfilter off included.
+func (n *Netns) setupFresh() error {
+	n.brnfOff = true
+	return nsutil.Do(n.fd, func() error { return n.applyDefaults(true) })
+}
 
 // applyDefaults brings loopback up and keeps IPv6 off on new links until an
 // IPv6 address is added (router solicitations and MLD reports from hundreds
@@ -243,31 +249,19 @@ func (n *Netns) setupFresh() error { return nsutil.Do(n.fd, n.applyDefaults) }
 // during which a router sends no neighbour solicitation. Every link-local
 // comes from a MAC address the lab chose, so DAD has nothing to find; a
 // script that wants it sets net.ipv6.conf.default.accept_dad back to 1.
-// Bridge netfilter goes off too (bridgeNetfilterKeys). It runs on a thread
-// inside n: the sysctls are written in the thread's namespace.
-func (n *Netns) applyDefaults() error {
+// With brnf, bridge netfilter goes off too (bridgenf.go). It runs on a
+// thread inside n: the sysctls are written in the thread's namespace.
+func (n *Netns) applyDefaults(brnf bool) error {
 	// An ioctl, not a netlink request: an empty script's sandbox makes
 	// none.
 	if err := nsutil.LoopbackUp(); err != nil {
 		return fmt.Errorf("set lo up: %w", err)
 	}
 	err := writeSysctlsHere("net.ipv6.conf.default", []sysctlValue{{"accept_dad", "0"}, {"disable_ipv6", "1"}}, false)
-	if err != nil {
+	if err != nil || !brnf {
 		return err
 	}
 	return writeSysctlsHere("net.bridge", bridgeNetfilterOff, true)
-}
-
-// bridgeNetfilterOff turns off br_netfilter's switches that send bridged
-// frames through the IP (and ARP) firewall hooks. They exist only where the
-// module is loaded, and then are 1 in every new namespace. In a lab, the
-// forward hook sees what a namespace routes, not what it bridges
-// (firewall() documents that model); a script turns them back on with
-// sysctl.
-var bridgeNetfilterOff = []sysctlValue{
-	{"bridge-nf-call-arptables", "0"},
-	{"bridge-nf-call-ip6tables", "0"},
-	{"bridge-nf-call-iptables", "0"},
 }
 
 // OpenNetns opens a namespace that something else created: path is a bind

@@ -74,6 +74,11 @@ func (n *Netns) ReadSysctl(key string) (string, error) {
 	if n.lab.opts.Plan {
 		return "", nil
 	}
+	if bridgeSysctl(key) {
+		if err := n.offBridgeNetfilter(); err != nil {
+			return "", err
+		}
+	}
 	var val string
 	err := nsutil.Do(n.fd, func() error {
 		b, err := os.ReadFile(sysctlPath(key))
