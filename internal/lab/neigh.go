@@ -83,6 +83,7 @@ type neighState struct {
 	lookups   int                 // route lookups made by walks (for tests)
 	writes    int                 // netlink writes of walks and entries (for tests)
 	buf       []byte              // answers of batched requests (nlbatch.go)
+	wbuf      []byte              // and their writes
 
 	queue      map[*Netns][]queuedNeigh // entries for flushNeigh
 	queueOrder []*Netns

@@ -1,12 +1,14 @@
 package lab
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/probe"
@@ -45,7 +47,7 @@ func TestRouteGetManyMatchesRouteGet(t *testing.T) {
 	for i := 0; len(dsts) < 3*batchMax+5; i++ {
 		dsts = append(dsts, netip.MustParseAddr(kinds[i%len(kinds)]))
 	}
-	got := routeGetMany(ns, dsts, make([]byte, 1<<16))
+	got := routeGetMany(ns, dsts, nil, make([]byte, 1<<16))
 	for i, dst := range dsts {
 		var want routeAnswer
 		if routes, err := ns.h.RouteGet(net.IP(dst.AsSlice())); err == nil && len(routes) > 0 {
@@ -167,7 +169,7 @@ func TestNeighSetManyReportsEachFailure(t *testing.T) {
 		}
 		entries = append(entries, e)
 	}
-	errs := neighSetMany(ns, entries, make([]byte, 1<<16))
+	errs := neighSetMany(ns, entries, nil, make([]byte, 1<<16))
 	for i, e := range entries {
 		if failed := e.LinkIndex == 9999; failed != (errs[i] != nil) {
 			t.Errorf("entry %d (link %d): error %v", i, e.LinkIndex, errs[i])
@@ -175,6 +177,60 @@ func TestNeighSetManyReportsEachFailure(t *testing.T) {
 		}
 		if e.LinkIndex == idx && !hasNeigh(t, ns, e.IP.String(), mac.String(), netlink.NUD_PERMANENT) {
 			t.Errorf("entry %d: %s not installed", i, e.IP)
+		}
+	}
+}
+
+// The batched requests are, byte for byte, those the netlink package sends
+// for Handle.RouteGet and Handle.NeighSet (with the batch's sequence number
+// and, for the last change of a write, NLM_F_ACK).
+func TestBatchRequestsAsNetlinkSends(t *testing.T) {
+	same := func(what string, got []byte, req *nl.NetlinkRequest) {
+		t.Helper()
+		if want := req.Serialize(); !bytes.Equal(got, want) {
+			t.Errorf("%s:\n got % x\nwant % x", what, got, want)
+		}
+	}
+	for _, dst := range []string{"10.20.0.3", "192.0.2.255"} {
+		a := netip.MustParseAddr(dst)
+		got := appendRequest(nil, func(b []byte, _ int) ([]byte, uint16, uint16) {
+			return appendRouteGet(b, a), unix.RTM_GETROUTE, 0
+		}, 0, 77, false)
+		req := nl.NewNetlinkRequest(unix.RTM_GETROUTE, unix.NLM_F_REQUEST)
+		req.Seq = 77
+		msg := &nl.RtMsg{}
+		msg.Family, msg.Dst_len, msg.Flags = unix.AF_INET, 32, unix.RTM_F_LOOKUP_TABLE
+		req.AddData(msg)
+		req.AddData(nl.NewRtAttr(unix.RTA_DST, a.AsSlice()))
+		same("route to "+dst, got, req)
+	}
+	mac := net.HardwareAddr{0x02, 0x6e, 0, 0, 1, 2}
+	entries := []*netlink.Neigh{
+		{LinkIndex: 100003, Family: unix.AF_INET, State: netlink.NUD_PERMANENT, IP: net.ParseIP("10.20.0.4"), HardwareAddr: mac},
+		{LinkIndex: 7, Family: unix.AF_INET6, State: netlink.NUD_PERMANENT, IP: net.ParseIP("2001:db8::1"), HardwareAddr: mac},
+		{LinkIndex: 9, Family: unix.AF_BRIDGE, Flags: netlink.NTF_MASTER, State: netlink.NUD_NOARP, HardwareAddr: mac},
+	}
+	for i, e := range entries {
+		for _, ack := range []bool{false, true} {
+			got := appendRequest(nil, func(b []byte, _ int) ([]byte, uint16, uint16) {
+				return appendNeighSet(b, e), unix.RTM_NEWNEIGH, unix.NLM_F_CREATE | unix.NLM_F_REPLACE
+			}, 0, 78, ack)
+			flags := unix.NLM_F_CREATE | unix.NLM_F_REPLACE
+			if ack {
+				flags |= unix.NLM_F_ACK
+			}
+			req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, flags)
+			req.Seq = 78
+			req.AddData(&netlink.Ndmsg{Family: uint8(e.Family), Index: uint32(e.LinkIndex), State: uint16(e.State), Type: uint8(e.Type), Flags: uint8(e.Flags)})
+			if e.IP != nil {
+				ip := e.IP.To4()
+				if ip == nil {
+					ip = e.IP.To16()
+				}
+				req.AddData(nl.NewRtAttr(unix.NDA_DST, ip))
+			}
+			req.AddData(nl.NewRtAttr(unix.NDA_LLADDR, []byte(e.HardwareAddr)))
+			same(fmt.Sprintf("neighbour entry %d (ack %v)", i, ack), got, req)
 		}
 	}
 }

@@ -183,6 +183,7 @@ func (l *Lab) lookupAll(keys []walkKey) []routeAnswer {
 		}
 		byNS[k.ns] = append(byNS[k.ns], i)
 	}
+	wb, rb := l.neigh.buffers()
 	for _, ns := range order {
 		idx := byNS[ns]
 		dsts := make([]netip.Addr, len(idx))
@@ -191,7 +192,7 @@ func (l *Lab) lookupAll(keys []walkKey) []routeAnswer {
 		}
 		l.neigh.lookups += len(dsts)
 		l.neigh.writes++
-		for j, a := range routeGetMany(ns, dsts, l.neigh.rbuf()) {
+		for j, a := range routeGetMany(ns, dsts, wb, rb) {
 			out[idx[j]] = a
 		}
 	}
@@ -320,6 +321,7 @@ func (l *Lab) queueNeigh(ns *Netns, key neighKey, e *netlink.Neigh) {
 // write. neigh.mu is held.
 func (l *Lab) flushNeigh() {
 	s := &l.neigh
+	wb, rb := s.buffers()
 	for _, ns := range s.queueOrder {
 		q := s.queue[ns]
 		entries := make([]*netlink.Neigh, len(q))
@@ -327,7 +329,7 @@ func (l *Lab) flushNeigh() {
 			entries[i] = e.entry
 		}
 		s.writes++
-		for i, err := range neighSetMany(ns, entries, s.rbuf()) {
+		for i, err := range neighSetMany(ns, entries, wb, rb) {
 			if err != nil && q[i].key != nil {
 				delete(s.installed, *q[i].key)
 			}

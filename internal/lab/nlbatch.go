@@ -1,13 +1,14 @@
 package lab
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/nsutil"
@@ -27,13 +28,15 @@ import (
 // request is then made alone, through the namespace's handle).
 const batchMax = 64
 
-// rbuf returns the buffer for the answers of batched requests. neigh.mu
-// is held.
-func (s *neighState) rbuf() []byte {
+// buffers returns the buffers for batched requests: wb for a write (room
+// for batchMax of the largest request, an IPv6 neighbour entry of 60
+// bytes), rb for each read of their answers. neigh.mu is held.
+func (s *neighState) buffers() (wb, rb []byte) {
 	if s.buf == nil {
 		s.buf = make([]byte, 1<<16)
+		s.wbuf = make([]byte, 0, batchMax*64)
 	}
-	return s.buf
+	return s.wbuf, s.buf
 }
 
 // routeAnswer is what a walk needs of the kernel's route to a destination.
@@ -72,59 +75,97 @@ func openBatchSocket() int {
 	return fd
 }
 
-// exchange sends reqs on ns's batch socket, batchMax per write, and returns
-// the answer to each, by index: the payload of its reply (nil for an
-// acknowledgement), or an error. A request whose answer was lost has
-// errLost, as every request has when ns has no batch socket.
+// batchReq encodes the request of index i of a batch: it appends the
+// request's payload (the bytes after the netlink header) to b and returns
+// b, the message type and the flags besides NLM_F_REQUEST.
+type batchReq func(b []byte, i int) ([]byte, uint16, uint16)
+
+// batchSeq numbers the requests of every batch socket: each write takes a
+// run of numbers, so an answer to an earlier write is told apart.
+var batchSeq atomic.Uint32
+
+// exchange sends the n requests that enc encodes on ns's batch socket,
+// batchMax per write, hands the payload of each reply that is not an
+// acknowledgement to answer (with the request's index; the payload is valid
+// only during the call), and returns each request's error: nil, the
+// kernel's, or errLost for a request whose answer was lost, as every request
+// has when ns has no batch socket. The buffers are the caller's: wb holds a
+// write (it grows as needed), rb each read.
 //
-// With quiet, reqs are changes that the kernel answers only when they fail
-// (no NLM_F_ACK): exchange asks for an acknowledgement of the last one of
-// each write alone. The kernel handles a write's messages in order, so
-// once that one is acknowledged, every request before it that has no
+// With quiet, the requests are changes that the kernel answers only when
+// they fail (no NLM_F_ACK): exchange asks for an acknowledgement of the last
+// one of each write alone. The kernel handles a write's messages in order,
+// so once that one is acknowledged, every request before it that has no
 // error succeeded; a write whose last acknowledgement is missing (answers
 // dropped from a full socket buffer) leaves its unanswered requests
 // errLost. That saves an answer, and a read, per change.
-func exchange(ns *Netns, reqs []*nl.NetlinkRequest, rb []byte, quiet bool) ([][]byte, []error) {
+func exchange(ns *Netns, n int, enc batchReq, wb, rb []byte, quiet bool, answer func(i int, payload []byte)) []error {
 	fd := ns.batchFD()
 	ns.batchMu.Lock()
 	defer ns.batchMu.Unlock()
-	data := make([][]byte, len(reqs))
-	errs := make([]error, len(reqs))
+	errs := make([]error, n)
 	for i := range errs {
 		errs[i] = errLost
 	}
-	for start := 0; fd >= 0 && start < len(reqs); start += batchMax {
-		part := reqs[start:min(start+batchMax, len(reqs))]
-		bySeq := make(map[uint32]int, len(part))
-		var buf []byte
-		for i, r := range part {
-			bySeq[r.Seq] = start + i
-			if quiet && i == len(part)-1 {
-				r.Flags |= unix.NLM_F_ACK
-			}
-			buf = append(buf, r.Serialize()...)
+	for start := 0; fd >= 0 && start < n; start += batchMax {
+		count := min(batchMax, n-start)
+		base := batchSeq.Add(uint32(count)) - uint32(count)
+		wb = wb[:0]
+		for j := range count {
+			wb = appendRequest(wb, enc, start+j, base+uint32(j), quiet && j == count-1)
 		}
-		if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+		if err := unix.Sendto(fd, wb, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 			continue
 		}
-		readAnswers(fd, rb, bySeq, data, errs)
-		if last := start + len(part) - 1; quiet && errs[last] != errLost {
-			for i := start; i < last; i++ {
-				if errs[i] == errLost {
-					errs[i] = nil // no error came before the last one's answer
+		part := errs[start : start+count]
+		readAnswers(fd, rb, base, part, func(j int, payload []byte) { answer(start+j, payload) })
+		if quiet && part[count-1] != errLost {
+			for j := range count - 1 {
+				if part[j] == errLost {
+					part[j] = nil // no error came before the last one's answer
 				}
 			}
 		}
 	}
-	return data, errs
+	return errs
+}
+
+// appendRequest appends request i as enc encodes it, with its netlink
+// header (sequence number seq; with ack, asking for an acknowledgement).
+func appendRequest(b []byte, enc batchReq, i int, seq uint32, ack bool) []byte {
+	at := len(b)
+	b = append(b, make([]byte, unix.NLMSG_HDRLEN)...)
+	b, typ, flags := enc(b, i)
+	flags |= unix.NLM_F_REQUEST
+	if ack {
+		flags |= unix.NLM_F_ACK
+	}
+	ne := binary.NativeEndian
+	ne.PutUint32(b[at:], uint32(len(b)-at))
+	ne.PutUint16(b[at+4:], typ)
+	ne.PutUint16(b[at+6:], flags)
+	ne.PutUint32(b[at+8:], seq)
+	ne.PutUint32(b[at+12:], 0) // the kernel's port
+	return append(b, make([]byte, rtaAlign(len(b))-len(b))...)
+}
+
+// appendAttr appends a route attribute (struct rtattr) with data, padded.
+func appendAttr(b []byte, typ uint16, data []byte) []byte {
+	var h [4]byte
+	binary.NativeEndian.PutUint16(h[0:], uint16(4+len(data)))
+	binary.NativeEndian.PutUint16(h[2:], typ)
+	b = append(append(b, h[:]...), data...)
+	return append(b, make([]byte, rtaAlign(len(b))-len(b))...)
 }
 
 var errLost = errors.New("netlink answer lost")
 
-// readAnswers reads what the kernel queued for one write, without
-// waiting: it handled the whole write before sendto returned.
-func readAnswers(fd int, rb []byte, bySeq map[uint32]int, data [][]byte, errs []error) {
-	for len(bySeq) > 0 {
+// readAnswers reads what the kernel queued for one write, without waiting:
+// it handled the whole write before sendto returned. The write's requests
+// have sequence numbers base, base+1, ... and errs holds their errors.
+func readAnswers(fd int, rb []byte, base uint32, errs []error, answer func(j int, payload []byte)) {
+	left := len(errs)
+	for left > 0 {
 		n, _, err := unix.Recvfrom(fd, rb, unix.MSG_DONTWAIT)
 		if err == unix.EINTR {
 			continue
@@ -132,44 +173,41 @@ func readAnswers(fd int, rb []byte, bySeq map[uint32]int, data [][]byte, errs []
 		if err != nil || n < unix.NLMSG_HDRLEN {
 			return // drained (EAGAIN), or answers lost (ENOBUFS)
 		}
-		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
-		if err != nil {
-			return
-		}
-		for _, m := range msgs {
-			i, ok := bySeq[m.Header.Seq]
-			if !ok {
-				continue
+		for b := rb[:n]; len(b) >= unix.NLMSG_HDRLEN; {
+			size := int(binary.NativeEndian.Uint32(b[0:]))
+			if size < unix.NLMSG_HDRLEN || size > len(b) {
+				return
 			}
-			delete(bySeq, m.Header.Seq)
-			if m.Header.Type == unix.NLMSG_ERROR {
-				errs[i] = nil
-				if len(m.Data) >= 4 {
-					if code := int32(nl.NativeEndian().Uint32(m.Data[:4])); code != 0 {
-						errs[i] = syscall.Errno(-code)
+			typ, payload := binary.NativeEndian.Uint16(b[4:]), b[unix.NLMSG_HDRLEN:size]
+			j := int(binary.NativeEndian.Uint32(b[8:]) - base)
+			b = b[min(rtaAlign(size), len(b)):]
+			if j < 0 || j >= len(errs) || errs[j] != errLost {
+				continue // a late answer to an earlier write, or a second one
+			}
+			left--
+			errs[j] = nil
+			if typ == unix.NLMSG_ERROR {
+				if len(payload) >= 4 {
+					if code := int32(binary.NativeEndian.Uint32(payload)); code != 0 {
+						errs[j] = syscall.Errno(-code)
 					}
 				}
 				continue
 			}
-			data[i], errs[i] = append([]byte(nil), m.Data...), nil
+			answer(j, payload)
 		}
 	}
 }
 
 // routeGetMany looks up ns's routes to every address of dsts, as
 // Handle.RouteGet does, in as few writes as it can.
-func routeGetMany(ns *Netns, dsts []netip.Addr, rb []byte) []routeAnswer {
+func routeGetMany(ns *Netns, dsts []netip.Addr, wb, rb []byte) []routeAnswer {
 	out := make([]routeAnswer, len(dsts))
-	reqs := make([]*nl.NetlinkRequest, len(dsts))
-	for i, dst := range dsts {
-		reqs[i] = routeGetReq(dst)
-	}
-	data, errs := exchange(ns, reqs, rb, false)
+	errs := exchange(ns, len(dsts), func(b []byte, i int) ([]byte, uint16, uint16) {
+		return appendRouteGet(b, dsts[i]), unix.RTM_GETROUTE, 0
+	}, wb, rb, false, func(i int, payload []byte) { out[i] = parseRoute(payload) })
 	for i, dst := range dsts {
 		if errs[i] != errLost {
-			if errs[i] == nil {
-				out[i] = parseRoute(data[i])
-			}
 			continue
 		}
 		routes, err := ns.h.RouteGet(net.IP(dst.AsSlice()))
@@ -180,40 +218,35 @@ func routeGetMany(ns *Netns, dsts []netip.Addr, rb []byte) []routeAnswer {
 	return out
 }
 
-// routeGetReq is the request Handle.RouteGet sends for an IPv4 dst.
-func routeGetReq(dst netip.Addr) *nl.NetlinkRequest {
-	req := nl.NewNetlinkRequest(unix.RTM_GETROUTE, unix.NLM_F_REQUEST)
-	msg := &nl.RtMsg{}
-	msg.Family = unix.AF_INET
-	msg.Dst_len = 32
-	msg.Flags = unix.RTM_F_LOOKUP_TABLE
-	req.AddData(msg)
-	req.AddData(nl.NewRtAttr(unix.RTA_DST, dst.AsSlice()))
-	return req
+// appendRouteGet appends the payload of the request Handle.RouteGet sends
+// for an IPv4 dst: a struct rtmsg and the destination.
+func appendRouteGet(b []byte, dst netip.Addr) []byte {
+	var m [unix.SizeofRtMsg]byte
+	m[0] = unix.AF_INET
+	m[1] = 32 // rtm_dst_len
+	binary.NativeEndian.PutUint32(m[8:], unix.RTM_F_LOOKUP_TABLE)
+	a := dst.As4()
+	return appendAttr(append(b, m[:]...), unix.RTA_DST, a[:])
 }
 
-// parseRoute decodes the kernel's answer to routeGetReq.
+// parseRoute decodes the kernel's answer to a route lookup.
 func parseRoute(b []byte) routeAnswer {
 	if len(b) < unix.SizeofRtMsg {
 		return routeAnswer{}
 	}
 	a := routeAnswer{ok: true, local: b[7] == unix.RTN_LOCAL}
-	attrs, err := nl.ParseRouteAttr(b[unix.SizeofRtMsg:])
-	if err != nil {
-		return routeAnswer{}
-	}
-	for _, at := range attrs {
-		switch at.Attr.Type {
+	eachAttr(b[unix.SizeofRtMsg:], func(typ uint16, v []byte) {
+		switch typ {
 		case unix.RTA_PREFSRC:
-			a.src = addrOf(at.Value)
+			a.src = addrOf(v)
 		case unix.RTA_GATEWAY:
-			a.gw = addrOf(at.Value)
+			a.gw = addrOf(v)
 		case unix.RTA_OIF:
-			if len(at.Value) >= 4 {
-				a.oif = int(nl.NativeEndian().Uint32(at.Value[:4]))
+			if len(v) >= 4 {
+				a.oif = int(binary.NativeEndian.Uint32(v))
 			}
 		}
-	}
+	})
 	return a
 }
 
@@ -232,12 +265,10 @@ func addrOf(b []byte) netip.Addr {
 
 // neighSetMany installs entries in ns as Handle.NeighSet does, in as few
 // writes as it can, and reports which failed.
-func neighSetMany(ns *Netns, entries []*netlink.Neigh, rb []byte) []error {
-	reqs := make([]*nl.NetlinkRequest, len(entries))
-	for i, e := range entries {
-		reqs[i] = neighSetReq(e)
-	}
-	_, errs := exchange(ns, reqs, rb, true)
+func neighSetMany(ns *Netns, entries []*netlink.Neigh, wb, rb []byte) []error {
+	errs := exchange(ns, len(entries), func(b []byte, i int) ([]byte, uint16, uint16) {
+		return appendNeighSet(b, entries[i]), unix.RTM_NEWNEIGH, unix.NLM_F_CREATE | unix.NLM_F_REPLACE
+	}, wb, rb, true, func(int, []byte) {})
 	for i, e := range entries {
 		if errs[i] == errLost {
 			errs[i] = ns.h.NeighSet(e)
@@ -246,24 +277,24 @@ func neighSetMany(ns *Netns, entries []*netlink.Neigh, rb []byte) []error {
 	return errs
 }
 
-// neighSetReq is the request Handle.NeighSet sends for e, without asking
-// for an acknowledgement (exchange's quiet mode).
-func neighSetReq(e *netlink.Neigh) *nl.NetlinkRequest {
-	req := nl.NewNetlinkRequest(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE)
-	req.AddData(&netlink.Ndmsg{
-		Family: uint8(e.Family),
-		Index:  uint32(e.LinkIndex),
-		State:  uint16(e.State),
-		Type:   uint8(e.Type),
-		Flags:  uint8(e.Flags),
-	})
-	ip := e.IP.To4()
-	if ip == nil {
-		ip = e.IP.To16()
+// appendNeighSet appends the payload of the request Handle.NeighSet sends
+// for e (a struct ndmsg, the address and the MAC address), which exchange
+// sends without asking for an acknowledgement (its quiet mode).
+func appendNeighSet(b []byte, e *netlink.Neigh) []byte {
+	var m [12]byte // struct ndmsg
+	m[0] = uint8(e.Family)
+	binary.NativeEndian.PutUint32(m[4:], uint32(e.LinkIndex))
+	binary.NativeEndian.PutUint16(m[8:], uint16(e.State))
+	m[10] = uint8(e.Flags)
+	m[11] = uint8(e.Type)
+	b = append(b, m[:]...)
+	if ip := e.IP.To4(); ip != nil {
+		b = appendAttr(b, unix.NDA_DST, ip)
+	} else if ip := e.IP.To16(); ip != nil {
+		b = appendAttr(b, unix.NDA_DST, ip)
 	}
-	req.AddData(nl.NewRtAttr(unix.NDA_DST, ip))
 	if e.HardwareAddr != nil {
-		req.AddData(nl.NewRtAttr(unix.NDA_LLADDR, []byte(e.HardwareAddr)))
+		b = appendAttr(b, unix.NDA_LLADDR, e.HardwareAddr)
 	}
-	return req
+	return b
 }
