@@ -103,6 +103,7 @@ func (l *Lab) hostBind(n *Netns) error {
 // hostRoute runs add, which adds rt in n; on the real machine rt carries
 // the lab's protocol mark, by which clean knows it.
 func (l *Lab) hostRoute(n *Netns, rt *netlink.Route, add func() error) error {
+	n.routesCustom = true
 	if l.journaled(n) {
 		rt.Protocol = hostjournal.RouteProto
 	}

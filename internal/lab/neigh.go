@@ -80,7 +80,8 @@ type neighState struct {
 	byIndex   map[*Netns]map[int]*Link
 	installed map[neighKey]string // entries made since the last change, with their MAC
 	walked    map[walkKey]walkEnd // paths already prepared, and the rest of each
-	lookups   int                 // route lookups made by walks (for tests)
+	lookups   int                 // route lookups the kernel answered for walks (for tests)
+	modelled  int                 // of the walks' routes, those answered by the model (routemodel.go)
 	writes    int                 // netlink writes of walks and entries (for tests)
 	buf       []byte              // answers of batched requests (nlbatch.go)
 	wbuf      []byte              // and their writes

@@ -46,9 +46,12 @@ type Netns struct {
 	batch     int        // netlink socket for batched requests (nlbatch.go), -1 if none
 	batchMu   sync.Mutex // one exchange at a time on batch
 
-	brnfOff bool   // bridge netfilter is off here (bridgenf.go); guarded by lab.brnfMu once made
-	front   front  // the script's value for it (front.go)
-	deleted string // where it was deleted, once it was (delete.go)
+	brnfOff bool // bridge netfilter is off here (bridgenf.go); guarded by lab.brnfMu once made
+	// routesCustom is set once a route, a rule or a sysctl was added here:
+	// the lab's model no longer knows every route (routemodel.go).
+	routesCustom bool
+	front        front  // the script's value for it (front.go)
+	deleted      string // where it was deleted, once it was (delete.go)
 }
 
 func (n *Netns) String() string { return n.Name }

@@ -147,6 +147,7 @@ func (n *Netns) AddRule(r RuleSpec) (*Rule, error) {
 		return nil, fmt.Errorf("add rule in netns %q: %w", n.Name, err)
 	}
 	ru := &Rule{added: added{NS: n, Pos: n.lab.pos, kind: "rule", fam: r.family(), words: r.ipWords()}, Spec: r}
+	n.routesCustom = true
 	cmd := ipFam(n, r.family()) + " rule add " + ru.words
 	err := n.lab.apply(Step{NS: n.Name, Op: "rule add", Desc: "rule add " + ru.words + " in " + n.Name, Cmds: []string{cmd}}, func() error {
 		if n.lab.journaled(n) {

@@ -100,6 +100,7 @@ func (n *Netns) Sysctl(key, value string) error {
 		return err
 	}
 	l := n.lab
+	n.routesCustom = true // such as ignore_routes_with_linkdown (routemodel.go)
 	return l.apply(Step{NS: n.Name, Op: "sysctl", Desc: fmt.Sprintf("set %s=%s in %s", key, value, n.Name),
 		Cmds: []string{inNS(n, "sysctl -qw "+shellQuote(key+"="+value))}}, func() error {
 		old, err := n.ReadSysctl(key)
