@@ -62,7 +62,7 @@ func (n *Netns) offBridgeNetfilter() error {
 
 // BeforeProgram turns bridge netfilter off in every namespace of the lab
 // before its first program starts (see above). Every start of a program in
-// the lab calls it first: the lab's own (Start, DHCP) and those of nsscript
+// the lab calls it first: the lab's own (startIn) and those of nsscript
 // exec (internal/control), which runs while the lab is paused.
 func (l *Lab) BeforeProgram() error {
 	l.brnfMu.Lock()

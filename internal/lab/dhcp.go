@@ -169,10 +169,7 @@ func (l *Lab) DHCP(ctx context.Context, lk *Link, o DHCPOptions) (*Lease, error)
 			return err
 		}
 		argv = append(append(argv, dhcpArgs(lk, o)...), "-s", self)
-		if err := l.BeforeProgram(); err != nil {
-			return err
-		}
-		pr, err = proc.Start(n.fd, Program{Argv: argv, Env: []string{dhcpHookEnv + "=1"}})
+		pr, err = l.startIn(n, Program{Argv: argv, Env: []string{dhcpHookEnv + "=1"}})
 		return err
 	})
 	if err != nil {

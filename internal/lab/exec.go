@@ -61,6 +61,15 @@ type startHow struct {
 	outside    []string // directories outside /run it writes to (Step.Outside)
 }
 
+// startIn starts p in n, as every program of the lab starts: bridge
+// netfilter goes off first where it has not yet (BeforeProgram).
+func (l *Lab) startIn(n *Netns, p Program) (*proc.Process, error) {
+	if err := l.BeforeProgram(); err != nil {
+		return nil, err
+	}
+	return proc.Start(n.fd, p)
+}
+
 func (l *Lab) start(n *Netns, p Program, how startHow) (*Process, error) {
 	if err := p.Valid(); err != nil {
 		return nil, err
@@ -98,11 +107,8 @@ func (l *Lab) start(n *Netns, p Program, how startHow) (*Process, error) {
 	}
 	cmds := append(append(append([]string(nil), how.before...), cmd), how.after...)
 	err := l.apply(Step{NS: n.Name, Op: "exec", Desc: desc, Cmds: cmds, Outside: how.outside}, func() error {
-		if err := l.BeforeProgram(); err != nil {
-			return err
-		}
 		var err error
-		pr.Process, err = proc.Start(n.fd, p)
+		pr.Process, err = l.startIn(n, p)
 		return err
 	})
 	if err != nil {

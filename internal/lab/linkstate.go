@@ -3,7 +3,6 @@ package lab
 import (
 	"encoding/binary"
 	"errors"
-	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -81,6 +80,7 @@ func dumpBatch(ns *Netns, rb []byte, mk func() *nl.NetlinkRequest, reset func(),
 // dumpOnce sends one dump request and reads its answer. ns.batchMu is
 // held.
 func dumpOnce(fd int, rb []byte, req *nl.NetlinkRequest, each func(uint16, []byte)) error {
+	req.Seq = nextSeqs(1)
 	if err := unix.Sendto(fd, req.Serialize(), 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return err
 	}
@@ -93,32 +93,31 @@ func dumpOnce(fd int, rb []byte, req *nl.NetlinkRequest, each func(uint16, []byt
 		if err != nil {
 			return err
 		}
-		msgs, err := syscall.ParseNetlinkMessage(rb[:n])
-		if err != nil {
-			return err
-		}
-		for _, m := range msgs {
-			if m.Header.Seq != req.Seq {
+		for b := rb[:n]; len(b) > 0; {
+			m, rest, ok := nextMessage(b)
+			if !ok {
+				return errors.New("dump: malformed netlink message")
+			}
+			b = rest
+			if m.seq != req.Seq {
 				continue // a late answer to an earlier batch
 			}
-			if m.Header.Flags&unix.NLM_F_DUMP_INTR != 0 {
+			if m.flags&unix.NLM_F_DUMP_INTR != 0 {
 				interrupted = true
 			}
-			switch m.Header.Type {
+			switch m.typ {
 			case unix.NLMSG_DONE:
 				if interrupted {
 					return errDumpInterrupted
 				}
 				return nil
 			case unix.NLMSG_ERROR:
-				if len(m.Data) >= 4 {
-					if code := int32(binary.NativeEndian.Uint32(m.Data[:4])); code != 0 {
-						return syscall.Errno(-code)
-					}
+				if err := nlErrno(m.payload); err != nil {
+					return err
 				}
 				return errors.New("dump: empty error")
 			default:
-				each(m.Header.Type, m.Data)
+				each(m.typ, m.payload)
 			}
 		}
 	}

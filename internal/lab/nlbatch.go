@@ -80,8 +80,7 @@ func openBatchSocket() int {
 // b, the message type and the flags besides NLM_F_REQUEST.
 type batchReq func(b []byte, i int) ([]byte, uint16, uint16)
 
-// batchSeq numbers the requests of every batch socket: each write takes a
-// run of numbers, so an answer to an earlier write is told apart.
+// batchSeq numbers the requests on every batch socket (nextSeqs).
 var batchSeq atomic.Uint32
 
 // exchange sends the n requests that enc encodes on ns's batch socket,
@@ -109,7 +108,7 @@ func exchange(ns *Netns, n int, enc batchReq, wb, rb []byte, quiet bool, answer 
 	}
 	for start := 0; fd >= 0 && start < n; start += batchMax {
 		count := min(batchMax, n-start)
-		base := batchSeq.Add(uint32(count)) - uint32(count)
+		base := nextSeqs(count)
 		wb = wb[:0]
 		for j := range count {
 			wb = appendRequest(wb, enc, start+j, base+uint32(j), quiet && j == count-1)
@@ -173,30 +172,63 @@ func readAnswers(fd int, rb []byte, base uint32, errs []error, answer func(j int
 		if err != nil || n < unix.NLMSG_HDRLEN {
 			return // drained (EAGAIN), or answers lost (ENOBUFS)
 		}
-		for b := rb[:n]; len(b) >= unix.NLMSG_HDRLEN; {
-			size := int(binary.NativeEndian.Uint32(b[0:]))
-			if size < unix.NLMSG_HDRLEN || size > len(b) {
-				return
-			}
-			typ, payload := binary.NativeEndian.Uint16(b[4:]), b[unix.NLMSG_HDRLEN:size]
-			j := int(binary.NativeEndian.Uint32(b[8:]) - base)
-			b = b[min(rtaAlign(size), len(b)):]
+		for m, rest, ok := nextMessage(rb[:n]); ok; m, rest, ok = nextMessage(rest) {
+			j := int(m.seq - base)
 			if j < 0 || j >= len(errs) || errs[j] != errLost {
 				continue // a late answer to an earlier write, or a second one
 			}
 			left--
-			errs[j] = nil
-			if typ == unix.NLMSG_ERROR {
-				if len(payload) >= 4 {
-					if code := int32(binary.NativeEndian.Uint32(payload)); code != 0 {
-						errs[j] = syscall.Errno(-code)
-					}
-				}
+			if m.typ == unix.NLMSG_ERROR {
+				errs[j] = nlErrno(m.payload)
 				continue
 			}
-			answer(j, payload)
+			errs[j] = nil
+			answer(j, m.payload)
 		}
 	}
+}
+
+// nextSeqs takes n sequence numbers for requests on a batch socket and
+// returns the first. Batches and dumps (linkstate.go) on one socket number
+// from the same counter, so an answer to an earlier request is told apart.
+func nextSeqs(n int) uint32 { return batchSeq.Add(uint32(n)) - uint32(n) }
+
+// nlMessage is one netlink message of a read; payload is valid until the
+// next read into the same buffer.
+type nlMessage struct {
+	typ, flags uint16
+	seq        uint32
+	payload    []byte
+}
+
+// nextMessage splits the first message off b, in place (no copy, unlike
+// syscall.ParseNetlinkMessage); ok is false when b holds no whole message.
+func nextMessage(b []byte) (m nlMessage, rest []byte, ok bool) {
+	if len(b) < unix.NLMSG_HDRLEN {
+		return m, nil, false
+	}
+	size := int(binary.NativeEndian.Uint32(b[0:]))
+	if size < unix.NLMSG_HDRLEN || size > len(b) {
+		return m, nil, false
+	}
+	m = nlMessage{
+		typ:     binary.NativeEndian.Uint16(b[4:]),
+		flags:   binary.NativeEndian.Uint16(b[6:]),
+		seq:     binary.NativeEndian.Uint32(b[8:]),
+		payload: b[unix.NLMSG_HDRLEN:size],
+	}
+	return m, b[min(rtaAlign(size), len(b)):], true
+}
+
+// nlErrno returns the error an NLMSG_ERROR payload carries, nil for an
+// acknowledgement.
+func nlErrno(payload []byte) error {
+	if len(payload) >= 4 {
+		if code := int32(binary.NativeEndian.Uint32(payload)); code != 0 {
+			return syscall.Errno(-code)
+		}
+	}
+	return nil
 }
 
 // routeGetMany looks up ns's routes to every address of dsts, as

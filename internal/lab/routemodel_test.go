@@ -87,76 +87,64 @@ func TestRouteModelMatchesKernel(t *testing.T) {
 		}
 	}
 
-	// A route, a rule or a sysctl, and the kernel answers again.
-	if err := ns.Route(RouteSpec{Dst: mustPrefix(t, "10.50.0.0/16"), Via: netip.MustParseAddr("10.40.0.1")}); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := l.modelRoute(ns, netip.MustParseAddr("10.50.0.1")); ok {
-		t.Errorf("the model answers in a namespace with a route of the script's")
-	}
-	b, err := l.NewNetns("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: b, PeerName: "eth0"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Link("eth0").AddAddr(mustPrefix(t, "10.60.0.2/24")); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := l.modelRoute(b, netip.MustParseAddr("10.60.0.3")); !ok {
-		t.Fatalf("the model does not answer in b")
-	}
-	if err := b.Sysctl("net.ipv4.conf.all.ignore_routes_with_linkdown", "1"); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := l.modelRoute(b, netip.MustParseAddr("10.60.0.3")); ok {
-		t.Errorf("the model answers after a sysctl")
-	}
-	// A rule: 10.61.0.0/24 is unreachable from c, whatever its links say.
-	c, err := l.NewNetns("c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: c, PeerName: "eth0"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Link("eth0").AddAddr(mustPrefix(t, "10.61.0.2/24")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.AddRule(RuleSpec{To: mustPrefix(t, "10.61.0.0/24"), Priority: 10, Action: "unreachable"}); err != nil {
-		t.Fatal(err)
-	}
-	if a, ok := l.modelRoute(c, netip.MustParseAddr("10.61.0.3")); ok {
-		t.Errorf("the model answers %+v in a namespace with a rule", a)
-	}
 }
 
-// Once a program has started anywhere in the lab, the kernel answers
-// every lookup: a program can change any namespace's routes.
-func TestRouteModelStopsAtPrograms(t *testing.T) {
-	l := newLab(t, Options{})
-	ns, err := l.NewNetns("a")
+// oneLinkNS returns a new namespace of l called name whose eth0, a veth
+// to the host, has address addr.
+func oneLinkNS(t *testing.T, l *Lab, name, addr string) *Netns {
+	t.Helper()
+	ns, err := l.NewNetns(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns, PeerName: "eth0"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ns.Link("eth0").AddAddr(mustPrefix(t, "10.61.0.2/24")); err != nil {
+	if err := ns.Link("eth0").AddAddr(mustPrefix(t, addr)); err != nil {
 		t.Fatal(err)
 	}
-	dst := netip.MustParseAddr("10.61.0.3")
-	if _, ok := l.modelRoute(ns, dst); !ok {
-		t.Fatalf("the model does not answer before any program")
-	}
-	pr, err := l.Start(l.Host, Program{Argv: []string{"true"}}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-pr.Done()
-	if _, ok := l.modelRoute(ns, dst); ok {
-		t.Errorf("the model answers after a program started")
+	return ns
+}
+
+// A route, a rule or a sysctl of the script's in a namespace, or a
+// program started anywhere in the lab (it can change any namespace's
+// routes), and the kernel answers there again.
+func TestRouteModelStopsAtChanges(t *testing.T) {
+	for _, c := range []struct {
+		what, dst string
+		change    func(l *Lab, ns *Netns) error
+	}{
+		{"a route of the script's", "10.50.0.1", func(_ *Lab, ns *Netns) error {
+			return ns.Route(RouteSpec{Dst: mustPrefix(t, "10.50.0.0/16"), Via: netip.MustParseAddr("10.61.0.1")})
+		}},
+		{"a sysctl", "10.61.0.3", func(_ *Lab, ns *Netns) error {
+			return ns.Sysctl("net.ipv4.conf.all.ignore_routes_with_linkdown", "1")
+		}},
+		// 10.61.0.0/24 is unreachable, whatever the links say.
+		{"a rule", "10.61.0.3", func(_ *Lab, ns *Netns) error {
+			_, err := ns.AddRule(RuleSpec{To: mustPrefix(t, "10.61.0.0/24"), Priority: 10, Action: "unreachable"})
+			return err
+		}},
+		{"a program started", "10.61.0.3", func(l *Lab, _ *Netns) error {
+			pr, err := l.Start(l.Host, Program{Argv: []string{"true"}}, false)
+			if err == nil {
+				<-pr.Done()
+			}
+			return err
+		}},
+	} {
+		l := newLab(t, Options{})
+		ns := oneLinkNS(t, l, "a", "10.61.0.2/24")
+		dst := netip.MustParseAddr(c.dst)
+		if _, ok := l.modelRoute(ns, dst); !ok {
+			t.Fatalf("before %s: the model does not answer", c.what)
+		}
+		if err := c.change(l, ns); err != nil {
+			t.Fatal(err)
+		}
+		if a, ok := l.modelRoute(ns, dst); ok {
+			t.Errorf("after %s: the model answers %+v", c.what, a)
+		}
 	}
 }
 
