@@ -102,6 +102,15 @@ func enterSandbox(env *Env, name string, args []string, prepare func(*sandbox.Op
 
 // Main runs nsscript with os.Args and returns the exit status.
 func Main() int {
+	if sandbox.Inside() {
+		// Before anything reads the environment or standard input: the
+		// parent hands both over.
+		if err := sandbox.Receive(); err != nil {
+			fmt.Fprintf(os.Stderr, "nsscript: %v\n", err)
+			return ExitError
+		}
+	}
+	defer sandbox.DiscardEarly()
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	if len(os.Args) > 1 && runsLab(os.Args[1]) {
 		env.Signals = signals.Take()

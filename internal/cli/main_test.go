@@ -9,6 +9,10 @@ import (
 	"syscall"
 	"testing"
 
+	// As in cmd/nsscript, the sandboxed child of a run starts from the
+	// package inits, and a plain run never goes further in the parent:
+	// the tests run nsscript as users do.
+	_ "github.com/nsscript/nsscript/internal/sandbox/early"
 	"github.com/nsscript/nsscript/internal/testenv"
 )
 

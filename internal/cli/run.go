@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -91,18 +92,7 @@ func readStdinScript(env *Env, f *runFlags) error {
 
 func cmdRun(env *Env, args []string) int {
 	var f runFlags
-	fs := newFlags(env, "run", "[flags] FILE.star|-", runAbout)
-	fs.Var(&f.sets, "set", "set a script variable: `NAME=VALUE` (repeatable; integers become ints; also in the vars dict)")
-	fs.DurationVar(&f.timeout, "timeout", 0, "stop the whole run after this `duration` (e.g. 30s; 0 means no limit)")
-	fs.BoolVar(&f.host, "host", false, "build on the real host namespace instead of a sandbox (root only); every change is undone on exit")
-	fs.BoolVar(&f.keep, "keep", false, "with --host: leave the lab in place on exit")
-	fs.BoolVar(&f.verbose, "v", false, "log every kernel change with its script position and shell equivalent")
-	fs.BoolVar(&f.explain, "explain", false, "print the steps as a bash script, as nsscript explain does; the results become comments")
-	addPauseFlags(fs, &f)
-	addWebFlags(fs, &f)
-	addNeighFlag(fs, &f)
-	fs.IntVar(&f.maxObjects, "max-objects", lab.DefaultMaxObjects, "fail the script when its lab would hold more than `N` namespaces plus links")
-	fs.Uint64Var(&f.maxSteps, "max-steps", lang.DefaultMaxSteps, "stop the script after `N` Starlark computation steps")
+	fs := runFlagSet(env, &f)
 	if code, done := parseFlags(env, fs, args); done {
 		return code
 	}
@@ -145,6 +135,7 @@ func cmdRun(env *Env, args []string) int {
 		return ExitError
 	}
 	if f.host {
+		sandbox.DiscardEarly()
 		if os.Geteuid() != 0 {
 			fmt.Fprintln(env.Stderr, "nsscript run: --host needs root (it changes the real host's network); run without --host for a private sandbox")
 			return ExitError
@@ -169,6 +160,26 @@ func cmdRun(env *Env, args []string) int {
 		return code
 	}
 	return runWithWeb(env, file, vars, f)
+}
+
+// runFlagSet returns the flags of nsscript run, which set f. (The binary's
+// early start of a run's sandbox tells from spawn.AloneFlags which of them
+// the child can handle without the command in the parent; a test checks
+// that every flag here is in that table or needs the parent.)
+func runFlagSet(env *Env, f *runFlags) *flag.FlagSet {
+	fs := newFlags(env, "run", "[flags] FILE.star|-", runAbout)
+	fs.Var(&f.sets, "set", "set a script variable: `NAME=VALUE` (repeatable; integers become ints; also in the vars dict)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "stop the whole run after this `duration` (e.g. 30s; 0 means no limit)")
+	fs.BoolVar(&f.host, "host", false, "build on the real host namespace instead of a sandbox (root only); every change is undone on exit")
+	fs.BoolVar(&f.keep, "keep", false, "with --host: leave the lab in place on exit")
+	fs.BoolVar(&f.verbose, "v", false, "log every kernel change with its script position and shell equivalent")
+	fs.BoolVar(&f.explain, "explain", false, "print the steps as a bash script, as nsscript explain does; the results become comments")
+	addPauseFlags(fs, f)
+	addWebFlags(fs, f)
+	addNeighFlag(fs, f)
+	fs.IntVar(&f.maxObjects, "max-objects", lab.DefaultMaxObjects, "fail the script when its lab would hold more than `N` namespaces plus links")
+	fs.Uint64Var(&f.maxSteps, "max-steps", lang.DefaultMaxSteps, "stop the script after `N` Starlark computation steps")
+	return fs
 }
 
 // runWithWeb runs the script with the live view's socket open when --web

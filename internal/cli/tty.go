@@ -53,22 +53,34 @@ func parseTerm(s string) termInfo {
 }
 
 // inheritedTerm is the child's termEnv, read once and then removed from the
-// environment (programs the lab runs decide for themselves).
+// environment (programs the lab runs decide for themselves). A parent that
+// hands the child its own standard files (a run whose child the binary
+// started early, see package spawn) leaves it unset: then the child decides,
+// once, from those files as the parent would have.
 var inheritedTerm = sync.OnceValue(func() termInfo {
-	t := parseTerm(os.Getenv(termEnv))
+	v, ok := os.LookupEnv(termEnv)
 	os.Unsetenv(termEnv)
-	return t
+	if !ok {
+		return termOf(os.Getenv, os.Stdout, os.Stderr)
+	}
+	return parseTerm(v)
 })
 
-// detectTerm returns what env's terminal allows: colour when stdout is a
-// terminal and NO_COLOR is unset or empty; a progress line when stderr is a
-// terminal; neither with TERM=dumb. In the sandboxed child, the parent's
-// verdict.
+// detectTerm returns what env's terminal allows (termOf). In the sandboxed
+// child, the parent's verdict (its files are the child's, or pipes when a
+// test gave buffers).
 func detectTerm(env *Env) termInfo {
 	if sandbox.Inside() {
 		return inheritedTerm()
 	}
-	if env.Getenv("TERM") == "dumb" {
+	return termOf(env.Getenv, env.Stdout, env.Stderr)
+}
+
+// termOf returns what a terminal allows: colour when stdout is a terminal
+// and NO_COLOR is unset or empty; a progress line when stderr is a
+// terminal; neither with TERM=dumb.
+func termOf(getenv func(string) string, stdout, stderr io.Writer) termInfo {
+	if getenv("TERM") == "dumb" {
 		return termInfo{}
 	}
 	isTerm := func(w io.Writer) bool {
@@ -76,8 +88,8 @@ func detectTerm(env *Env) termInfo {
 		return ok && control.IsTerminal(f)
 	}
 	return termInfo{
-		color:    isTerm(env.Stdout) && env.Getenv("NO_COLOR") == "",
-		progress: isTerm(env.Stderr),
+		color:    isTerm(stdout) && getenv("NO_COLOR") == "",
+		progress: isTerm(stderr),
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
 // probePath cannot exist (nothing can be created in /proc/self), so exec'ing it
@@ -17,12 +19,12 @@ var check = sync.OnceValue(func() error {
 	if _, err := os.Stat("/proc/self/exe"); err != nil {
 		return fmt.Errorf("sandbox: cannot re-execute nsscript (%w): /proc must be mounted", err)
 	}
-	rootless := needUserNS()
+	rootless := spawn.NeedUserNS()
 	// The probe child is cloned exactly as Run's, with the id mappings
 	// written; it fails to exec and ForkExec reaps it. Nothing stays behind.
 	pid, err := syscall.ForkExec(probePath, []string{probePath}, &syscall.ProcAttr{
 		Env: []string{},
-		Sys: sysProcAttr(rootless),
+		Sys: spawn.SysProcAttr(rootless),
 	})
 	switch {
 	case errors.Is(err, syscall.ENOENT):

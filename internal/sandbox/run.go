@@ -5,13 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"runtime"
-	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 	"github.com/nsscript/nsscript/internal/signals"
 )
 
@@ -23,7 +19,7 @@ type Options struct {
 	Stdin      io.Reader
 	Stdout     io.Writer
 	Stderr     io.Writer
-	ExtraFiles []*os.File // passed as descriptors 3, 4, ...
+	ExtraFiles []*os.File // passed as descriptors 3, 4, ... (at most spawn.MaxExtraFiles)
 	// Signals, when set, is where SIGINT and SIGTERM arrive (the caller
 	// asked for them early); otherwise Run asks for them itself.
 	Signals <-chan os.Signal
@@ -33,6 +29,10 @@ type Options struct {
 // the child's exit code, or 128+N if the child died of signal N; the code is
 // meaningful only when the error is nil.
 //
+// When the program started a child for these arguments already (the binary's
+// early start, see package spawn), Run hands that child its environment and
+// descriptors; otherwise it starts one first.
+//
 // SIGINT and SIGTERM that reach this process, from the terminal (Ctrl-C) or
 // anyone else, are forwarded to the child, which decides what to do with
 // them; Run returns when the child exits. The child is in a session of its
@@ -40,92 +40,45 @@ type Options struct {
 // process is killed, the kernel kills the child (and so the whole sandbox)
 // with SIGKILL, and the child also ends once it sees the lifeline closed.
 func Run(opts Options) (int, error) {
-	cmd, err := childCmd(opts)
-	if err != nil {
-		return 1, err
+	args := opts.Args
+	if args == nil {
+		args = os.Args
 	}
-	rootless := needUserNS()
-	cmd.SysProcAttr = sysProcAttr(rootless)
-	keep, lifeline, err := addLifeline(cmd)
-	if err != nil {
-		return 1, err
+	if len(args) == 0 {
+		return 1, errors.New("sandbox: no arguments to re-execute with")
 	}
-	defer keep.Close()
-
+	env := opts.Env
+	if env == nil {
+		env = os.Environ()
+	}
 	// Listen before starting, so that a signal in between is forwarded
 	// rather than killing this process.
 	sigs, stopCatching := signals.Or(opts.Signals)
 	defer stopCatching()
 
-	started := make(chan error, 1)
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the forking thread exits, not the process:
-		// hold this thread until the child is gone.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		lifeline.Close()
-		started <- err
-		if err == nil {
-			go func() {
-				var b [1]byte
-				keep.Read(b[:]) // a byte, or EOF if the child ended first
-				close(ready)
-			}()
-			done <- cmd.Wait()
-		}
-	}()
-
-	// Signals wait until the child handles them: the child is init of its
-	// PID namespace, and the kernel drops a signal that init has no
-	// handler for.
-	var pending []os.Signal
-	for {
-		select {
-		case sig := <-sigs:
-			pending = append(pending, sig)
-			if ready == nil {
-				forward(cmd, pending)
-				pending = nil
-			}
-		case err := <-started:
-			if err != nil {
-				return 1, startError(err, cmd.Args[0], rootless)
-			}
-		case <-ready:
-			ready = nil
-			forward(cmd, pending)
-			pending = nil
-		case err := <-done:
-			var exit *exec.ExitError
-			if err != nil && !errors.As(err, &exit) {
-				return 1, fmt.Errorf("sandbox: wait for child: %w", err)
-			}
-			ws := cmd.ProcessState.Sys().(syscall.WaitStatus)
-			if ws.Signaled() {
-				return 128 + int(ws.Signal()), nil
-			}
-			return ws.ExitStatus(), nil
-		}
+	c := spawn.TakeEarly(args)
+	if c == nil {
+		c = spawn.Start(args, env)
 	}
-}
-
-// addLifeline gives cmd one end of a socket pair, the lifeline, and returns
-// this process's end and the child's (to close once the child started). The
-// child reads its end until EOF, which comes when this process is gone,
-// however it ended (see watchParent); it writes a byte once it handles
-// signals (see Setup).
-func addLifeline(cmd *exec.Cmd) (keep, child *os.File, err error) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err := c.Started(); err != nil {
+		return 1, startError(err, args[0], c.Rootless())
+	}
+	defer c.Lifeline().Close()
+	s, err := openStreams(opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sandbox: %w", err)
+		c.Discard()
+		return 1, err
 	}
-	keep, child = os.NewFile(uintptr(pair[0]), "lifeline"), os.NewFile(uintptr(pair[1]), "lifeline")
-	cmd.ExtraFiles = append(cmd.ExtraFiles[:len(cmd.ExtraFiles):len(cmd.ExtraFiles)], child)
-	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", lifelineEnv, 2+len(cmd.ExtraFiles)))
-	return keep, child, nil
+	err = c.Hand(spawn.Handover{Env: env, Files: append(s.files, opts.ExtraFiles...)})
+	s.started()
+	if err != nil {
+		c.Discard()
+		s.wait()
+		return 1, err
+	}
+	code, err := c.Supervise(sigs)
+	s.wait()
+	return code, err
 }
 
 // startError explains why the child did not start: the namespaces could not
@@ -136,57 +89,4 @@ func startError(err error, argv0 string, rootless bool) error {
 		return explain(err, rootless)
 	}
 	return fmt.Errorf("sandbox: re-execute %s: %w", argv0, err)
-}
-
-// forward sends sigs to the child; it fails only if the child is gone.
-func forward(cmd *exec.Cmd, sigs []os.Signal) {
-	for _, sig := range sigs {
-		cmd.Process.Signal(sig)
-	}
-}
-
-// childCmd returns the command that re-executes this program as opts say.
-func childCmd(opts Options) (*exec.Cmd, error) {
-	args := opts.Args
-	if args == nil {
-		args = os.Args
-	}
-	if len(args) == 0 {
-		return nil, errors.New("sandbox: no arguments to re-execute with")
-	}
-	env := opts.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       args,
-		Env:        childEnv(env),
-		Stdin:      opts.Stdin,
-		Stdout:     opts.Stdout,
-		Stderr:     opts.Stderr,
-		ExtraFiles: opts.ExtraFiles,
-	}
-	if cmd.Stdin == nil {
-		cmd.Stdin = os.Stdin
-	}
-	if cmd.Stdout == nil {
-		cmd.Stdout = os.Stdout
-	}
-	if cmd.Stderr == nil {
-		cmd.Stderr = os.Stderr
-	}
-	return cmd, nil
-}
-
-// childEnv returns env without any EnvVar or lifelineEnv entry, plus
-// EnvVar=1.
-func childEnv(env []string) []string {
-	out := make([]string, 0, len(env)+2)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, EnvVar+"=") && !strings.HasPrefix(kv, lifelineEnv+"=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, EnvVar+"=1")
 }

@@ -22,15 +22,14 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
 // EnvVar marks the re-executed child: it is "1" in the environment Run gives
 // the child. Setup removes it from the child's environment, so programs the lab
 // starts (a nested nsscript included) do not mistake themselves for it.
-const EnvVar = "NSSCRIPT_SANDBOX"
+const EnvVar = spawn.EnvVar
 
 // inside is read once, before Setup removes EnvVar from the environment.
 var inside = os.Getenv(EnvVar) == "1"
@@ -43,7 +42,7 @@ var rootless = sync.OnceValue(func() bool {
 	if Inside() {
 		return !identityUIDMap()
 	}
-	return needUserNS()
+	return spawn.NeedUserNS()
 })
 
 // Rootless reports whether the sandbox maps an unprivileged caller to root
@@ -79,21 +78,6 @@ func Where() string {
 	return s
 }
 
-// needUserNS reports whether this process is unprivileged: it is not root,
-// or it is a root without CAP_SYS_ADMIN (as in some containers). Then the
-// user namespace can map only the caller.
-func needUserNS() bool {
-	if os.Geteuid() != 0 {
-		return true
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return true
-	}
-	return data[0].Effective&(1<<unix.CAP_SYS_ADMIN) == 0
-}
-
 // identityUIDMap reports whether this process's user namespace maps every uid
 // to itself, as the initial user namespace does.
 func identityUIDMap() bool {
@@ -103,50 +87,4 @@ func identityUIDMap() bool {
 	}
 	f := strings.Fields(string(m))
 	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
-}
-
-// allIDs is the size of an identity map of every uid or gid (0 to 2^32-2).
-const allIDs = 4294967295
-
-// sysProcAttr returns the attributes that put a child into a new sandbox.
-//
-// The child always gets a user namespace of its own, so that the namespaces
-// it makes belong to it and nothing else does: as root, the map is the
-// identity over the whole range (daemons that switch to their own user, as
-// FRR or dnsmasq do, keep working, and files keep their owners); rootless,
-// only the caller's own uid and gid can be mapped: an unprivileged process
-// may write a single line mapping its effective ids, and must deny setgroups
-// first for the gid map (GidMappingsEnableSetgroups false). Wider ranges from
-// /etc/subuid would need the setuid newuidmap helper, which nsscript does not
-// run; inside, every other uid is the overflow uid.
-func sysProcAttr(rootless bool) *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWNET |
-			syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS,
-		// The kernel sends this when the thread that forked the child
-		// exits; Run keeps that thread locked for the child's whole life.
-		// It reaches the child although the child is init of its PID
-		// namespace, because it comes from outside that namespace. (Go's
-		// own check that the parent is still there compares getppid, which
-		// is 0 in a new PID namespace: its SIGKILL to itself is ignored,
-		// as by any init. Setup watches a pipe from the parent instead.)
-		Pdeathsig: syscall.SIGKILL,
-		// A session of its own: a SIGSTOP or SIGKILL sent to the caller's
-		// process group reaches the parent only. A child stopped before
-		// it could ask for Pdeathsig (the parent writes its id maps
-		// meanwhile) would otherwise stay stopped forever once the parent
-		// was killed; as it is, it runs on and sees the lifeline closed.
-		// Terminal signals (Ctrl-C) reach the parent, which forwards them.
-		Setsid: true,
-	}
-	if rootless {
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
-		attr.GidMappingsEnableSetgroups = false
-	} else {
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: allIDs}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: allIDs}}
-		attr.GidMappingsEnableSetgroups = true
-	}
-	return attr
 }

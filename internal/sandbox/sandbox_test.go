@@ -20,6 +20,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/testenv/hostlock"
+
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
 // requireSandbox skips the test when namespaces cannot be made here, or fails
@@ -140,8 +142,8 @@ func TestPrivateNetns(t *testing.T) {
 		if in.UID != 0 {
 			t.Errorf("uid in the sandbox = %d, want 0", in.UID)
 		}
-		if in.Rootless != needUserNS() {
-			t.Errorf("Rootless() inside = %v, want %v", in.Rootless, needUserNS())
+		if in.Rootless != spawn.NeedUserNS() {
+			t.Errorf("Rootless() inside = %v, want %v", in.Rootless, spawn.NeedUserNS())
 		}
 	}
 	if ins[0].Netns == ins[1].Netns {

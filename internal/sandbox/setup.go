@@ -13,13 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsscript/nsscript/internal/nsutil"
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
 const netnsDir = "/run/netns"
 
 // lifelineEnv names the descriptor of the socket whose other end the parent
 // holds (see Run and watchParent).
-const lifelineEnv = "NSSCRIPT_SANDBOX_LIFELINE"
+const lifelineEnv = spawn.LifelineEnv
 
 var (
 	setupOnce sync.Once
@@ -30,6 +31,8 @@ var (
 
 // Setup prepares the sandboxed child. The child calls it first thing (when
 // Inside reports true), before starting goroutines that use namespaces. It
+//   - receives its environment and descriptors from Run, unless Receive
+//     did so before;
 //   - checks that it is init of a new PID namespace started by Run, and
 //     exits at once when Run's process is gone (watchParent);
 //   - makes every mount private, so nothing mounted here reaches the host;
@@ -63,6 +66,9 @@ func setup() error {
 	if !Inside() {
 		return fmt.Errorf("sandbox: setup called outside the sandbox (%s is not 1)", EnvVar)
 	}
+	if err := Receive(); err != nil {
+		return err
+	}
 	if err := watchParent(); err != nil {
 		return err
 	}
@@ -85,6 +91,16 @@ func setup() error {
 	os.Unsetenv(lifelineEnv)
 	return os.Unsetenv(EnvVar)
 }
+
+// Receive waits for the environment and descriptors Run hands the child,
+// and puts them in place (spawn.Receive). The child calls it before it reads
+// its environment, beyond EnvVar, or its standard input; Setup calls it too.
+func Receive() error { return spawn.Receive() }
+
+// DiscardEarly ends the child that the binary started early for a
+// sandboxed run (spawn.Early), if Run did not take it: call it when the
+// command will not run in a sandbox, and before the program exits.
+func DiscardEarly() { spawn.DiscardEarly() }
 
 // watchParent refuses to go on unless this process is what Run started: init
 // of a new PID namespace (its parent is outside: getppid is 0) holding the
