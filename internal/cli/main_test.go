@@ -21,6 +21,9 @@ import (
 const mainEnv = "NSSCRIPT_CLI_TEST_MAIN"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(subreaperEnv) == "1" {
+		os.Exit(subreaperMain())
+	}
 	if os.Getenv(mainEnv) == "1" {
 		os.Exit(Main())
 	}
