@@ -38,9 +38,10 @@ const EnvVar = "NSSCRIPT_SANDBOX"
 const LifelineEnv = "NSSCRIPT_SANDBOX_LIFELINE"
 
 // MaxExtraFiles is how many descriptors besides the standard three a child
-// can be handed. Start keeps descriptors 3 to 3+MaxExtraFiles-1 of the child
-// occupied until Receive places the handed files there, so that nothing the
-// child's runtime or packages open before can take those numbers.
+// can be handed. Start gives the child the lifeline as descriptor 3 and
+// again as 4 to 3+MaxExtraFiles, so that nothing the child's runtime or
+// packages open before Receive can take the numbers where Receive places
+// the handed files (3 to 2+MaxExtraFiles).
 const MaxExtraFiles = 4
 
 // lifelineFD is where a child finds the lifeline until Receive moves it
