@@ -21,18 +21,18 @@ type streams struct {
 // unset.
 func openStreams(opts Options) (*streams, error) {
 	s := &streams{}
-	in, err := s.input(opts.Stdin)
+	in, err := s.stream(opts.Stdin, os.Stdin, true)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.output(opts.Stdout, os.Stdout)
+	out, err := s.stream(opts.Stdout, os.Stdout, false)
 	if err != nil {
 		s.started()
 		return nil, err
 	}
 	errOut := out
 	if !sameWriter(opts.Stderr, opts.Stdout) {
-		if errOut, err = s.output(opts.Stderr, os.Stderr); err != nil {
+		if errOut, err = s.stream(opts.Stderr, os.Stderr, false); err != nil {
 			s.started()
 			return nil, err
 		}
@@ -41,44 +41,32 @@ func openStreams(opts Options) (*streams, error) {
 	return s, nil
 }
 
-func (s *streams) input(r io.Reader) (*os.File, error) {
-	if r == nil {
-		return os.Stdin, nil
-	}
-	if f, ok := r.(*os.File); ok {
-		return f, nil
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	s.theirs = append(s.theirs, pr)
-	s.copies.Go(func() {
-		// A child that stops reading ends the copy with EPIPE once it
-		// is gone; what it read is all it gets.
-		io.Copy(pw, r)
-		pw.Close()
-	})
-	return pr, nil
-}
-
-func (s *streams) output(w io.Writer, std *os.File) (*os.File, error) {
-	if w == nil {
+// stream returns the descriptor the child gets for one standard stream:
+// std when v is nil, v itself when it is a file, and otherwise one end of a
+// pipe that a goroutine copies v into (the child reads) or out to (the
+// child writes). A child that stops reading ends the copy into it with
+// EPIPE once it is gone; what it read is all it gets.
+func (s *streams) stream(v any, std *os.File, childReads bool) (*os.File, error) {
+	if v == nil {
 		return std, nil
 	}
-	if f, ok := w.(*os.File); ok {
+	if f, ok := v.(*os.File); ok {
 		return f, nil
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	s.theirs = append(s.theirs, pw)
+	theirs, ours, copy := pw, pr, func() { io.Copy(v.(io.Writer), pr) }
+	if childReads {
+		theirs, ours, copy = pr, pw, func() { io.Copy(pw, v.(io.Reader)) }
+	}
+	s.theirs = append(s.theirs, theirs)
 	s.copies.Go(func() {
-		io.Copy(w, pr)
-		pr.Close()
+		copy()
+		ours.Close()
 	})
-	return pw, nil
+	return theirs, nil
 }
 
 // started closes this process's copies of the pipe ends the child has now,

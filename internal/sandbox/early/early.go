@@ -26,7 +26,7 @@ func init() {
 	if c == nil || !spawn.Alone(c.Args()) || c.Started() != nil {
 		return // the command takes the child over (or reports why it did not start)
 	}
-	os.Exit(runAlone(spawn.TakeEarly(c.Args())))
+	os.Exit(runAlone(c)) // the program goes no further: nothing else takes c
 }
 
 // runAlone hands c this process's environment and standard files, waits for

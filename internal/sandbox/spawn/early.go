@@ -52,8 +52,9 @@ func earlyArgs(args []string) ([]string, bool) {
 		for len(a) > 0 && a[0] == '-' {
 			a = a[1:]
 		}
-		switch a {
-		case "h", "help", "host", "host=true", "host=1":
+		// Help, and --host with any value (a run with --host=false
+		// starts its child when the command gets there).
+		if a == "h" || a == "help" || a == "host" || hasPrefix(a, "host=") {
 			return nil, false
 		}
 	}

@@ -20,6 +20,7 @@ func TestEarlyArgs(t *testing.T) {
 		{[]string{"nsscript", "version"}, nil},
 		{[]string{"nsscript", "run", "--host", "a.star"}, nil},
 		{[]string{"nsscript", "run", "-host=true", "a.star"}, nil},
+		{[]string{"nsscript", "run", "--host=T", "a.star"}, nil},
 		{[]string{"nsscript", "run", "-h"}, nil},
 		{[]string{"nsscript", "run", "--help", "a.star"}, nil},
 		{[]string{"nsscript", ".star"}, nil},
