@@ -84,6 +84,24 @@ func main() {
 		fatalf("the shell and Mininet recipes need root")
 	}
 	scale := filepath.Join(root, "scripts", "scale.star")
+	vs := variants(root, ns, scale, *mnMax, *only)
+	fmt.Printf("Machine: %d CPUs, kernel %s, load average %s at start.\n\n", runtime.NumCPU(), kernel(), loadavg())
+	scaleTable(vs, parseSizes(*sizes), *rounds)
+	if *e2e {
+		fmt.Println()
+		fmt.Println("| workload | runs | median s | min-max s | peak RSS MB | failed runs |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|")
+		endToEnd("bridge.star (4 probes)", 20, []string{ns, "run", filepath.Join(root, "scripts", "bridge.star")}, 4)
+		endToEnd("scale.star N=1000 (2,000 probes)", 3, []string{ns, "run", "--set", "n=1000", scale}, 2000)
+		endToEnd("mesh.star N=50 (2,450 probes)", 5, []string{ns, "run", "--set", "n=50", filepath.Join(root, "scripts", "mesh.star")}, 2450)
+	}
+	fmt.Printf("\nLoad average %s at the end.\n", loadavg())
+}
+
+// variants returns nsscript and the recipes it is compared with on
+// scale.star (those whose name contains only, with only set), and checks
+// that the tools they need are installed.
+func variants(root, ns, scale string, mnMax int, only string) []variant {
 	vs := []variant{
 		{name: "nsscript", cmd: func(n int) []string { return []string{ns, "run", "--set", "n=" + strconv.Itoa(n), scale} }},
 		{name: "shell, per command", cmd: func(n int) []string {
@@ -93,31 +111,35 @@ func main() {
 			return []string{"bash", filepath.Join(root, "bench", "scale-batch.sh"), strconv.Itoa(n)}
 		}},
 	}
-	if *mnMax > 0 && mininetAvailable() {
-		vs = append(vs, variant{name: "Mininet (lxbr, no controller, static ARP)", max: *mnMax,
+	if mnMax > 0 && mininetAvailable() {
+		vs = append(vs, variant{name: "Mininet (lxbr, no controller, static ARP)", max: mnMax,
 			cmd: func(n int) []string {
 				return []string{"/usr/bin/python3", filepath.Join(root, "bench", "mininet-scale.py"), strconv.Itoa(n)}
 			}})
-	} else if *mnMax > 0 {
+	} else if mnMax > 0 {
 		fmt.Fprintln(os.Stderr, "compare: Mininet not found (apt-get install mininet bridge-utils net-tools); skipping it")
 	}
-	if *only != "" {
-		vs = slices.DeleteFunc(vs, func(v variant) bool { return !strings.Contains(v.name, *only) && v.name != "nsscript" })
+	if only != "" {
+		vs = slices.DeleteFunc(vs, func(v variant) bool { return !strings.Contains(v.name, only) && v.name != "nsscript" })
 	}
 	for _, tool := range []string{"ip", "ping", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			fatalf("%s not found (apt-get install iproute2 iputils-ping util-linux)", tool)
 		}
 	}
+	return vs
+}
 
-	fmt.Printf("Machine: %d CPUs, kernel %s, load average %s at start.\n\n", runtime.NumCPU(), kernel(), loadavg())
+// scaleTable times every variant at every size, rounds times, alternating,
+// and prints a row per size and variant.
+func scaleTable(vs []variant, sizes []int, rounds int) {
 	fmt.Printf("scale.star: N namespaces on a bridge, 2N probes; %d rounds, variants alternating; "+
-		"median seconds from process start to exit (min-max); ratio = variant / nsscript.\n\n", *rounds)
+		"median seconds from process start to exit (min-max); ratio = variant / nsscript.\n\n", rounds)
 	fmt.Println("| N | variant | median s | min-max s | vs nsscript | failed runs |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|")
-	for _, n := range parseSizes(*sizes) {
+	for _, n := range sizes {
 		runs := make([][]result, len(vs))
-		for r := 0; r < *rounds; r++ {
+		for r := 0; r < rounds; r++ {
 			for i, v := range vs {
 				if v.max > 0 && n > v.max {
 					continue
@@ -135,15 +157,6 @@ func main() {
 				ratio(m, base, i), failures(runs[i]))
 		}
 	}
-	if *e2e {
-		fmt.Println()
-		fmt.Println("| workload | runs | median s | min-max s | peak RSS MB | failed runs |")
-		fmt.Println("|---|---:|---:|---:|---:|---:|")
-		endToEnd("bridge.star (4 probes)", 20, []string{ns, "run", filepath.Join(root, "scripts", "bridge.star")}, 4)
-		endToEnd("scale.star N=1000 (2,000 probes)", 3, []string{ns, "run", "--set", "n=1000", scale}, 2000)
-		endToEnd("mesh.star N=50 (2,450 probes)", 5, []string{ns, "run", "--set", "n=50", filepath.Join(root, "scripts", "mesh.star")}, 2450)
-	}
-	fmt.Printf("\nLoad average %s at the end.\n", loadavg())
 }
 
 func endToEnd(name string, times int, argv []string, want int) {

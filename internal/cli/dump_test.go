@@ -180,25 +180,54 @@ func leftRunning() string {
 // kernel numbers or randomises (indexes, MAC addresses) and the IPv6
 // link-local addresses and routes the kernel adds by itself are left out.
 func topoDump(dir string) (string, error) {
-	names := []string{lab.HostName}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
+	v := &dumpView{fds: map[string]int{}, handles: map[string]*netlink.Handle{}}
+	defer v.close()
+	if err := v.open(dir); err != nil {
 		return "", err
 	}
-	for _, e := range ents {
-		names = append(names, e.Name())
+	var b strings.Builder
+	for _, n := range v.names {
+		fmt.Fprintf(&b, "netns %s forwarding=%s/%s\n", n,
+			readSysctl(v.fds[n], "net/ipv4/ip_forward"), readSysctl(v.fds[n], "net/ipv6/conf/all/forwarding"))
+		for _, l := range v.links[n] {
+			if err := v.writeLink(&b, n, l); err != nil {
+				return "", err
+			}
+		}
+		if err := v.writeRoutes(&b, n); err != nil {
+			return "", err
+		}
+		rules, err := nftRuleset(n, v.fds[n])
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(rules)
 	}
-	fds := map[string]int{}
-	handles := map[string]*netlink.Handle{}
-	defer func() {
-		for _, h := range handles {
-			h.Close()
-		}
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	for _, n := range names {
+	return b.String(), nil
+}
+
+// dumpView is what topoDump reads: the namespaces by name, with a
+// descriptor, a netlink handle and the links of each.
+type dumpView struct {
+	names   []string
+	fds     map[string]int
+	handles map[string]*netlink.Handle
+	nsids   map[string]map[int]string // nsids[a][id] names the namespace a sees as netns id id
+	links   map[string][]netlink.Link // sorted by name
+}
+
+// open opens this process's namespace (as the lab's host) and those bound
+// in dir, and lists their links and the ids they know each other by.
+func (v *dumpView) open(dir string) error {
+	v.names = []string{lab.HostName}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		v.names = append(v.names, e.Name())
+	}
+	for _, n := range v.names {
 		var fd int
 		if n == lab.HostName {
 			fd, err = nsutil.Current()
@@ -206,114 +235,124 @@ func topoDump(dir string) (string, error) {
 			fd, err = nsutil.Open(filepath.Join(dir, n))
 		}
 		if err != nil {
-			return "", fmt.Errorf("open netns %s: %w", n, err)
+			return fmt.Errorf("open netns %s: %w", n, err)
 		}
-		fds[n] = fd
+		v.fds[n] = fd
 		h, err := nsutil.NewHandle(fd, unix.NETLINK_ROUTE)
 		if err != nil {
-			return "", fmt.Errorf("netlink in %s: %w", n, err)
+			return fmt.Errorf("netlink in %s: %w", n, err)
 		}
-		handles[n] = h
+		v.handles[n] = h
 	}
-	// nsids[a][id] names the namespace that a sees as netns id id.
-	nsids := map[string]map[int]string{}
-	links := map[string][]netlink.Link{}
-	for _, a := range names {
-		nsids[a] = map[int]string{}
-		for _, b := range names {
-			if id, err := handles[a].GetNetNsIdByFd(fds[b]); err == nil && id >= 0 && a != b {
-				nsids[a][id] = b
+	v.nsids = map[string]map[int]string{}
+	v.links = map[string][]netlink.Link{}
+	for _, a := range v.names {
+		v.nsids[a] = map[int]string{}
+		for _, b := range v.names {
+			if id, err := v.handles[a].GetNetNsIdByFd(v.fds[b]); err == nil && id >= 0 && a != b {
+				v.nsids[a][id] = b
 			}
 		}
-		ls, err := handles[a].LinkList()
+		ls, err := v.handles[a].LinkList()
 		if err != nil {
-			return "", fmt.Errorf("list links in %s: %w", a, err)
+			return fmt.Errorf("list links in %s: %w", a, err)
 		}
 		sort.Slice(ls, func(i, j int) bool { return ls[i].Attrs().Name < ls[j].Attrs().Name })
-		links[a] = ls
+		v.links[a] = ls
 	}
-	nameOf := func(ns string, index int) string {
-		for _, l := range links[ns] {
-			if l.Attrs().Index == index {
-				return l.Attrs().Name
-			}
-		}
-		return "#" + strconv.Itoa(index)
+	return nil
+}
+
+// close closes the handles and descriptors open opened.
+func (v *dumpView) close() {
+	for _, h := range v.handles {
+		h.Close()
 	}
-	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "netns %s forwarding=%s/%s\n", n,
-			readSysctl(fds[n], "net/ipv4/ip_forward"), readSysctl(fds[n], "net/ipv6/conf/all/forwarding"))
-		for _, l := range links[n] {
-			a := l.Attrs()
-			state := "down"
-			if a.Flags&net.FlagUp != 0 {
-				state = "up"
-			}
-			fmt.Fprintf(&b, "  link %s %s %s mtu=%d", a.Name, l.Type(), state, a.MTU)
-			if a.MasterIndex != 0 {
-				fmt.Fprintf(&b, " master=%s", nameOf(n, a.MasterIndex))
-			}
-			if l.Type() == "veth" && a.ParentIndex != 0 {
-				peerNS := n
-				if a.NetNsID >= 0 {
-					peerNS = nsids[n][a.NetNsID]
-				}
-				fmt.Fprintf(&b, " peer=%s/%s", peerNS, nameOf(peerNS, a.ParentIndex))
-			}
-			b.WriteString("\n")
-			addrs, err := handles[n].AddrList(l, netlink.FAMILY_ALL)
-			if err != nil {
-				return "", err
-			}
-			var as []string
-			for _, ad := range addrs {
-				if ad.IP.IsLinkLocalUnicast() {
-					continue
-				}
-				as = append(as, ad.IPNet.String())
-			}
-			sort.Strings(as)
-			for _, s := range as {
-				fmt.Fprintf(&b, "    addr %s\n", s)
-			}
-		}
-		routes, err := handles[n].RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
-		if err != nil {
-			return "", err
-		}
-		var rs []string
-		for _, r := range routes {
-			dst := "default"
-			if r.Dst != nil {
-				if ones, _ := r.Dst.Mask.Size(); ones > 0 || !r.Dst.IP.IsUnspecified() {
-					dst = r.Dst.String()
-				}
-				if r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast() {
-					continue
-				}
-			}
-			s := "  route " + dst
-			if r.Gw != nil {
-				s += " via " + r.Gw.String()
-			}
-			if r.LinkIndex != 0 {
-				s += " dev " + nameOf(n, r.LinkIndex)
-			}
-			s += fmt.Sprintf(" proto %d scope %d metric %d", r.Protocol, r.Scope, r.Priority)
-			rs = append(rs, s)
-		}
-		sort.Strings(rs)
-		for _, s := range rs {
-			b.WriteString(s + "\n")
-		}
-		rules, err := nftRuleset(n, fds[n])
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(rules)
+	for _, fd := range v.fds {
+		unix.Close(fd)
 	}
-	return b.String(), nil
+}
+
+// nameOf names the link of namespace ns with the index given.
+func (v *dumpView) nameOf(ns string, index int) string {
+	for _, l := range v.links[ns] {
+		if l.Attrs().Index == index {
+			return l.Attrs().Name
+		}
+	}
+	return "#" + strconv.Itoa(index)
+}
+
+// writeLink writes a line for link l of namespace n and one for each of its
+// addresses other than link-local ones.
+func (v *dumpView) writeLink(b *strings.Builder, n string, l netlink.Link) error {
+	a := l.Attrs()
+	state := "down"
+	if a.Flags&net.FlagUp != 0 {
+		state = "up"
+	}
+	fmt.Fprintf(b, "  link %s %s %s mtu=%d", a.Name, l.Type(), state, a.MTU)
+	if a.MasterIndex != 0 {
+		fmt.Fprintf(b, " master=%s", v.nameOf(n, a.MasterIndex))
+	}
+	if l.Type() == "veth" && a.ParentIndex != 0 {
+		peerNS := n
+		if a.NetNsID >= 0 {
+			peerNS = v.nsids[n][a.NetNsID]
+		}
+		fmt.Fprintf(b, " peer=%s/%s", peerNS, v.nameOf(peerNS, a.ParentIndex))
+	}
+	b.WriteString("\n")
+	addrs, err := v.handles[n].AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return err
+	}
+	var as []string
+	for _, ad := range addrs {
+		if !ad.IP.IsLinkLocalUnicast() {
+			as = append(as, ad.IPNet.String())
+		}
+	}
+	sort.Strings(as)
+	for _, s := range as {
+		fmt.Fprintf(b, "    addr %s\n", s)
+	}
+	return nil
+}
+
+// writeRoutes writes the routes of namespace n's main table, sorted, but
+// for link-local and multicast ones.
+func (v *dumpView) writeRoutes(b *strings.Builder, n string) error {
+	routes, err := v.handles[n].RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return err
+	}
+	var rs []string
+	for _, r := range routes {
+		dst := "default"
+		if r.Dst != nil {
+			if ones, _ := r.Dst.Mask.Size(); ones > 0 || !r.Dst.IP.IsUnspecified() {
+				dst = r.Dst.String()
+			}
+			if r.Dst.IP.IsLinkLocalUnicast() || r.Dst.IP.IsMulticast() {
+				continue
+			}
+		}
+		s := "  route " + dst
+		if r.Gw != nil {
+			s += " via " + r.Gw.String()
+		}
+		if r.LinkIndex != 0 {
+			s += " dev " + v.nameOf(n, r.LinkIndex)
+		}
+		s += fmt.Sprintf(" proto %d scope %d metric %d", r.Protocol, r.Scope, r.Priority)
+		rs = append(rs, s)
+	}
+	sort.Strings(rs)
+	for _, s := range rs {
+		b.WriteString(s + "\n")
+	}
+	return nil
 }
 
 // runOwned starts cmd with start and waits for it through the sandbox's

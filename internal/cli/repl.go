@@ -80,14 +80,15 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 	r := builtins.NewRun(context.Background(), l, env.Stdout)
 	defer r.Close()
 	setupRun(r, env, l, bundle)
-	thread := &starlark.Thread{Name: "repl", Print: r.Print}
-	r.SetupThread(thread)
-	globals := flushing(builtins.Predeclared(r), r)
-	globals["help"] = replHelp(func(s string) { r.Flush(); fmt.Fprint(env.Stdout, s) })
-	comp := &replCompleter{globals: globals}
+	s := &repl{env: env, r: r, thread: &starlark.Thread{Name: "repl", Print: r.Print}}
+	r.SetupThread(s.thread)
+	s.globals = flushing(builtins.Predeclared(r), r)
+	s.globals["help"] = replHelp(func(text string) { r.Flush(); fmt.Fprint(env.Stdout, text) })
+	s.comp = &replCompleter{globals: s.globals}
 
-	in, interactive := newLineReader(env, comp)
+	in, interactive := newLineReader(env, s.comp)
 	defer in.close()
+	s.in = in
 	if interactive {
 		fmt.Fprintln(env.Stdout, "nsscript repl: a private lab is up; build it line by line (Ctrl-D ends it; Tab completes; help() or help(NAME) prints the reference)")
 	}
@@ -96,74 +97,99 @@ func replLoop(env *Env, l *lab.Lab, bundle string) int {
 	defer signal.Stop(sigs)
 	go func() {
 		for range sigs {
-			thread.Cancel("interrupted")
+			s.thread.Cancel("interrupted")
 		}
 	}()
-	lines := 0 // input lines read so far
-	errs := 0  // statements that failed
-	replError := func(err error) {
-		if err != nil {
-			errs++
-			fmt.Fprintln(env.Stderr, lang.WrapIn(thread, err).Error())
-		}
-	}
 	for {
-		in.prompt(">>> ")
-		eof := false
-		start := lines
-		var chunk strings.Builder
-		read := func() ([]byte, error) {
-			line, err := in.line()
-			in.prompt("... ")
-			if err == io.EOF {
-				eof = true
-			}
-			if err != nil {
-				return nil, err
-			}
-			lines++
-			chunk.WriteString(line + "\n")
-			return []byte(line + "\n"), nil
-		}
-		f, err := replFileOptions.ParseCompoundStmt("<stdin>", read)
-		if err == nil || !eof && !errors.Is(err, readline.ErrInterrupt) {
-			// Parse again at the chunk's place in the input, so that
-			// positions name the input line, as they do in a file.
-			f, err = replFileOptions.Parse("<stdin>", strings.Repeat("\n", start)+chunk.String(), 0)
-		}
+		f, eof, err := s.read()
 		if err != nil {
 			if eof {
 				break
 			}
 			if !errors.Is(err, readline.ErrInterrupt) {
-				replError(err)
+				s.report(err)
 			}
 			continue
 		}
-		thread.Uncancel()
-		comp.mu.Lock()
-		lang.TrackFile(thread, f)
-		if expr := soleExpr(f); expr != nil {
-			v, err := starlark.EvalExprOptions(f.Options, thread, expr, globals)
-			if err == nil && v != starlark.None {
-				r.Flush()
-				fmt.Fprintln(env.Stdout, v)
-			}
-			replError(err)
-		} else {
-			replError(starlark.ExecREPLChunk(f, thread, globals))
-		}
-		comp.mu.Unlock()
-		r.Flush()
+		s.exec(f)
 	}
 	_, failed, cut := r.Finish()
 	switch {
-	case errs > 0, cut > 0:
+	case s.errs > 0, cut > 0:
 		return ExitError
 	case failed > 0:
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// repl is one session of `nsscript repl`: its run and thread, the globals
+// the statements share, and how much input it has read.
+type repl struct {
+	env     *Env
+	r       *builtins.Run
+	thread  *starlark.Thread
+	globals starlark.StringDict
+	comp    *replCompleter
+	in      *lineReader
+	lines   int // input lines read so far
+	errs    int // statements that failed
+}
+
+// read reads one statement, over several lines when it is a compound one,
+// and parses it at its place in the input, so that positions name the input
+// line as they do in a file. eof reports that the input ended.
+func (s *repl) read() (f *syntax.File, eof bool, err error) {
+	s.in.prompt(">>> ")
+	start := s.lines
+	var chunk strings.Builder
+	read := func() ([]byte, error) {
+		line, err := s.in.line()
+		s.in.prompt("... ")
+		if err == io.EOF {
+			eof = true
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.lines++
+		chunk.WriteString(line + "\n")
+		return []byte(line + "\n"), nil
+	}
+	f, err = replFileOptions.ParseCompoundStmt("<stdin>", read)
+	if err == nil || !eof && !errors.Is(err, readline.ErrInterrupt) {
+		f, err = replFileOptions.Parse("<stdin>", strings.Repeat("\n", start)+chunk.String(), 0)
+	}
+	return f, eof, err
+}
+
+// exec runs a parsed statement; an expression's value other than None is
+// printed, as Python's prompt does.
+func (s *repl) exec(f *syntax.File) {
+	s.thread.Uncancel()
+	s.comp.mu.Lock()
+	lang.TrackFile(s.thread, f)
+	if expr := soleExpr(f); expr != nil {
+		v, err := starlark.EvalExprOptions(f.Options, s.thread, expr, s.globals)
+		if err == nil && v != starlark.None {
+			s.r.Flush()
+			fmt.Fprintln(s.env.Stdout, v)
+		}
+		s.report(err)
+	} else {
+		s.report(starlark.ExecREPLChunk(f, s.thread, s.globals))
+	}
+	s.comp.mu.Unlock()
+	s.r.Flush()
+}
+
+// report prints a statement's error, if any, with its position, and counts
+// it.
+func (s *repl) report(err error) {
+	if err != nil {
+		s.errs++
+		fmt.Fprintln(s.env.Stderr, lang.WrapIn(s.thread, err).Error())
+	}
 }
 
 func soleExpr(f *syntax.File) syntax.Expr {

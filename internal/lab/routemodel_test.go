@@ -14,24 +14,7 @@ func TestRouteModelMatchesKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link := func(name, state string, addrs ...string) *Link {
-		t.Helper()
-		_, in, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns, PeerName: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, a := range addrs {
-			if err := in.AddAddr(mustPrefix(t, a)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if state == "down" {
-			if err := in.SetUp(false); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return in
-	}
+	link := func(name, state string, addrs ...string) { modelTestLink(t, l, ns, name, state, addrs...) }
 	link("eth0", "up", "10.40.0.2/16", "10.43.0.1/32")
 	link("eth1", "up", "10.41.1.1/24", "10.41.1.2/24") // two addresses, one prefix
 	link("eth2", "down", "10.42.0.1/24")
@@ -86,7 +69,26 @@ func TestRouteModelMatchesKernel(t *testing.T) {
 			t.Errorf("%s: the model answers %q, want %q", dst, desc, want)
 		}
 	}
+}
 
+// modelTestLink adds a veth from l's host to ns, named name in ns, up or
+// "down" there, with the addresses given.
+func modelTestLink(t *testing.T, l *Lab, ns *Netns, name, state string, addrs ...string) {
+	t.Helper()
+	_, in, err := l.Veth(VethSpec{LinkSpec: LinkSpec{Up: true}, PeerNS: ns, PeerName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if err := in.AddAddr(mustPrefix(t, a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if state == "down" {
+		if err := in.SetUp(false); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // oneLinkNS returns a new namespace of l called name whose eth0, a veth

@@ -47,37 +47,72 @@ func (l *Lab) Vxlan(s VxlanSpec) (*Link, error) {
 	if s.NS == nil {
 		s.NS = l.Host
 	}
-	if s.VNI < 1 || s.VNI > 1<<24-1 {
-		return nil, fmt.Errorf("invalid vni %d (want 1 to 16777215)", s.VNI)
-	}
 	if s.Port == 0 {
 		s.Port = DefaultVxlanPort
 	}
-	if s.Port < 1 || s.Port > 65535 {
-		return nil, fmt.Errorf("invalid port %d", s.Port)
-	}
-	if len(s.Remotes) > 0 && s.Group.IsValid() {
-		return nil, errors.New("give remote or group, not both")
-	}
-	if s.Group.IsValid() {
-		if !s.Group.IsMulticast() {
-			return nil, fmt.Errorf("group %s is not a multicast address", s.Group)
-		}
-		if s.Dev == nil {
-			return nil, errors.New("a multicast group needs dev (the underlay link)")
-		}
-	}
-	for _, r := range s.Remotes {
-		if r.IsMulticast() {
-			return nil, fmt.Errorf("remote %s is a multicast address (use group)", r)
-		}
-		if s.Local.IsValid() && r.Is4() != s.Local.Is4() {
-			return nil, fmt.Errorf("remote %s and local %s are of different IP versions", r, s.Local)
-		}
+	if err := s.check(); err != nil {
+		return nil, err
 	}
 	if s.Name == "" {
 		s.Name = l.lowerName(s.NS, "vxlan")
 	}
+	nl, cmd := s.request()
+	if !l.opts.Plan && s.Dev != nil {
+		idx, err := s.Dev.Index()
+		if err != nil {
+			return nil, err
+		}
+		nl.VtepDevIndex = idx
+	}
+	desc := fmt.Sprintf("create vxlan %s (vni %d) in %s", s.Name, s.VNI, s.NS.Name)
+	lk, err := l.addLink(s.NS, "vxlan", nl, s.LinkSpec, desc, []string{cmd})
+	if err != nil {
+		return nil, err
+	}
+	lk.parent = s.Dev
+	if len(s.Remotes) > 1 {
+		if err := l.floodToRemotes(lk, s.Remotes); err != nil {
+			return nil, fmt.Errorf("vxlan %s in netns %q: %w", s.Name, s.NS.Name, err)
+		}
+	}
+	return lk, nil
+}
+
+// check reports the first thing wrong with s (its namespace and port
+// already defaulted).
+func (s *VxlanSpec) check() error {
+	if s.VNI < 1 || s.VNI > 1<<24-1 {
+		return fmt.Errorf("invalid vni %d (want 1 to 16777215)", s.VNI)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		return fmt.Errorf("invalid port %d", s.Port)
+	}
+	if len(s.Remotes) > 0 && s.Group.IsValid() {
+		return errors.New("give remote or group, not both")
+	}
+	if s.Group.IsValid() {
+		if !s.Group.IsMulticast() {
+			return fmt.Errorf("group %s is not a multicast address", s.Group)
+		}
+		if s.Dev == nil {
+			return errors.New("a multicast group needs dev (the underlay link)")
+		}
+	}
+	for _, r := range s.Remotes {
+		if r.IsMulticast() {
+			return fmt.Errorf("remote %s is a multicast address (use group)", r)
+		}
+		if s.Local.IsValid() && r.Is4() != s.Local.Is4() {
+			return fmt.Errorf("remote %s and local %s are of different IP versions", r, s.Local)
+		}
+	}
+	return nil
+}
+
+// request returns the netlink device for s (without the underlay's index)
+// and the iproute2 command that makes the same one. It records in s.via the
+// namespace of the underlay, where the device is made.
+func (s *VxlanSpec) request() (*netlink.Vxlan, string) {
 	nl := &netlink.Vxlan{VxlanId: s.VNI, Port: s.Port, Learning: !s.NoLearning}
 	args := []string{"type vxlan id", fmt.Sprint(s.VNI), "dstport", fmt.Sprint(s.Port)}
 	if s.Local.IsValid() {
@@ -106,50 +141,36 @@ func (l *Lab) Vxlan(s VxlanSpec) (*Link, error) {
 	if where != s.NS {
 		cmd += " netns " + nsArg(s.NS)
 	}
-	cmd += " " + strings.Join(args, " ")
-	var fdb []string
-	if len(s.Remotes) > 1 {
-		for _, r := range s.Remotes {
-			fdb = append(fdb, inNS(s.NS, "bridge fdb append 00:00:00:00:00:00 dev "+shellQuote(s.Name)+" dst "+r.String()))
-		}
+	return nl, cmd + " " + strings.Join(args, " ")
+}
+
+// floodToRemotes adds an all-zeros forwarding entry to lk for each remote,
+// so that frames for unknown MACs go to every one of them.
+func (l *Lab) floodToRemotes(lk *Link, remotes []netip.Addr) error {
+	ns := lk.ns
+	var cmds []string
+	for _, r := range remotes {
+		cmds = append(cmds, inNS(ns, "bridge fdb append 00:00:00:00:00:00 dev "+shellQuote(lk.name)+" dst "+r.String()))
 	}
-	if !l.opts.Plan && s.Dev != nil {
-		idx, err := s.Dev.Index()
+	step := Step{NS: ns.Name, Op: "fdb append", Desc: fmt.Sprintf("flood %s to %d remotes", lk.name, len(remotes)), Cmds: cmds}
+	return l.apply(step, func() error {
+		idx, err := lk.Index()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		nl.VtepDevIndex = idx
-	}
-	desc := fmt.Sprintf("create vxlan %s (vni %d) in %s", s.Name, s.VNI, s.NS.Name)
-	lk, err := l.addLink(s.NS, "vxlan", nl, s.LinkSpec, desc, []string{cmd})
-	if err != nil {
-		return nil, err
-	}
-	lk.parent = s.Dev
-	if len(fdb) > 0 {
-		err := l.apply(Step{NS: s.NS.Name, Op: "fdb append", Desc: fmt.Sprintf("flood %s to %d remotes", s.Name, len(s.Remotes)), Cmds: fdb}, func() error {
-			idx, err := lk.Index()
+		for _, r := range remotes {
+			err := ns.h.NeighAppend(&netlink.Neigh{
+				LinkIndex:    idx,
+				Family:       unix.AF_BRIDGE,
+				State:        netlink.NUD_PERMANENT | netlink.NUD_NOARP,
+				Flags:        netlink.NTF_SELF,
+				IP:           net.IP(r.AsSlice()),
+				HardwareAddr: make(net.HardwareAddr, 6),
+			})
 			if err != nil {
-				return err
+				return fmt.Errorf("add remote %s: %w", r, err)
 			}
-			for _, r := range s.Remotes {
-				err := s.NS.h.NeighAppend(&netlink.Neigh{
-					LinkIndex:    idx,
-					Family:       unix.AF_BRIDGE,
-					State:        netlink.NUD_PERMANENT | netlink.NUD_NOARP,
-					Flags:        netlink.NTF_SELF,
-					IP:           net.IP(r.AsSlice()),
-					HardwareAddr: make(net.HardwareAddr, 6),
-				})
-				if err != nil {
-					return fmt.Errorf("add remote %s: %w", r, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("vxlan %s in netns %q: %w", s.Name, s.NS.Name, err)
 		}
-	}
-	return lk, nil
+		return nil
+	})
 }

@@ -69,20 +69,36 @@ func arppkt(op int, sender, target netip.Addr) []byte {
 
 var data8 = []byte("abcdefgh")
 
+// decodeWant is what TestDecodePacketFields checks of a decoded packet.
+type decodeWant struct {
+	proto, typ, flags string
+	src, dst          netip.Addr
+	sport, dport      int
+	summary           string
+}
+
+// decodeCase is a frame of the given hardware type and what it decodes to.
+type decodeCase struct {
+	name   string
+	hatype uint16
+	frame  []byte
+	want   decodeWant
+}
+
 func TestDecodePacketFields(t *testing.T) {
-	type want struct {
-		proto, typ, flags string
-		src, dst          netip.Addr
-		sport, dport      int
-		summary           string
+	for _, tt := range append(decodeCasesV4(), decodeCasesV6AndOther()...) {
+		p := DecodePacket(tt.frame, len(tt.frame), tt.hatype, false, time.Time{})
+		got := decodeWant{p.Proto, p.Type, p.Flags, p.Src, p.Dst, p.Sport, p.Dport, p.Summary}
+		if got != tt.want {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
+		}
 	}
-	ns := icmpmsg(icmp6NeighSolic, 0, 0, v6b.AsSlice())
-	tests := []struct {
-		name   string
-		hatype uint16
-		frame  []byte
-		want   want
-	}{
+}
+
+// decodeCasesV4 are ARP and IPv4 frames.
+func decodeCasesV4() []decodeCase {
+	type want = decodeWant
+	return []decodeCase{
 		{"arp request", unix.ARPHRD_ETHER, etherframe(ethARP, arppkt(1, v4a, v4b)),
 			want{"arp", "request", "", v4a, v4b, 0, 0, "ARP, Request who-has 10.0.0.2 tell 10.0.0.1, length 28"}},
 		{"arp reply", unix.ARPHRD_ETHER, etherframe(ethARP, arppkt(2, v4b, v4a)),
@@ -131,6 +147,15 @@ func TestDecodePacketFields(t *testing.T) {
 			want{"ip", "", "", netip.Addr{}, netip.Addr{}, 0, 0, "IP, bad or truncated header, length 33"}},
 		{"ip header length below 5 words", unix.ARPHRD_ETHER, etherframe(ethIPv4, cat([]byte{0x44}, ip4pkt(protoUDP, 0, nil)[1:])),
 			want{"ip", "", "", netip.Addr{}, netip.Addr{}, 0, 0, "IP, bad or truncated header, length 34"}},
+	}
+}
+
+// decodeCasesV6AndOther are IPv6 frames, tun packets without a link-layer
+// header, and frames the decoder does not know.
+func decodeCasesV6AndOther() []decodeCase {
+	type want = decodeWant
+	ns := icmpmsg(icmp6NeighSolic, 0, 0, v6b.AsSlice())
+	return []decodeCase{
 		{"tcp6", unix.ARPHRD_ETHER, etherframe(ethIPv6, ip6pkt(protoTCP, tcpseg(1, 2, 3, 4, 0x12, 5, nil))),
 			want{"tcp", "", "S.", v6a, v6b, 1, 2, "IP6 fd00::1.1 > fd00::2.2: Flags [S.], seq 3, ack 4, win 5, length 0"}},
 		{"echo6 request", unix.ARPHRD_ETHER, etherframe(ethIPv6, ip6pkt(protoICMPv6, icmpmsg(icmp6Echo, 0, 3<<16|4, nil))),
@@ -165,13 +190,6 @@ func TestDecodePacketFields(t *testing.T) {
 			want{"ether", "", "", netip.Addr{}, netip.Addr{}, 0, 0, "unknown frame, length 13"}},
 		{"vlan tag cut short", unix.ARPHRD_ETHER, etherframe(ethVLAN, []byte{0, 5}),
 			want{"ether", "", "", netip.Addr{}, netip.Addr{}, 0, 0, "unknown frame, length 16"}},
-	}
-	for _, tt := range tests {
-		p := DecodePacket(tt.frame, len(tt.frame), tt.hatype, false, time.Time{})
-		got := want{p.Proto, p.Type, p.Flags, p.Src, p.Dst, p.Sport, p.Dport, p.Summary}
-		if got != tt.want {
-			t.Errorf("%s:\n got %+v\nwant %+v", tt.name, got, tt.want)
-		}
 	}
 }
 

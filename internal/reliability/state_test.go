@@ -38,6 +38,47 @@ var (
 func snapshot(t testing.TB) hostState {
 	t.Helper()
 	s := hostState{}
+	names := s.links(t)
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := netlink.RouteListFiltered(fam, &netlink.Route{Table: 254}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			t.Fatalf("list routes: %v", err)
+		}
+		for _, r := range routes {
+			s.add("route", fmt.Sprintf("dst=%v gw=%v dev=%d metric=%d", r.Dst, r.Gw, r.LinkIndex, r.Priority))
+		}
+	}
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		s.add("netns", "/run/netns exists")
+		for _, e := range ents {
+			s.add("netns", "/run/netns/"+e.Name())
+		}
+	}
+	// Journals of --host runs (paused labs keep their sockets there too).
+	js, _ := filepath.Glob("/run/nsscript/journal-*")
+	for _, j := range js {
+		s.add("journal", j)
+	}
+	s.nft(t)
+	s.sysctls(names)
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatalf("read mountinfo: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(mi)), "\n") {
+		if nsscriptMount(line) {
+			s.add("mount", line)
+		}
+	}
+	for k := range s {
+		sort.Strings(s[k])
+	}
+	return s
+}
+
+// links adds the host's links and their addresses other than link-local
+// ones, and returns the links' names.
+func (s hostState) links(t testing.TB) []string {
 	links, err := netlink.LinkList()
 	for tries := 0; errors.Is(err, netlink.ErrDumpInterrupted) && tries < 5; tries++ {
 		links, err = netlink.LinkList()
@@ -61,27 +102,12 @@ func snapshot(t testing.TB) hostState {
 			s.add("addr", name+" "+ad.IPNet.String())
 		}
 	}
-	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
-		routes, err := netlink.RouteListFiltered(fam, &netlink.Route{Table: 254}, netlink.RT_FILTER_TABLE)
-		if err != nil {
-			t.Fatalf("list routes: %v", err)
-		}
-		for _, r := range routes {
-			s.add("route", fmt.Sprintf("dst=%v gw=%v dev=%d metric=%d", r.Dst, r.Gw, r.LinkIndex, r.Priority))
-		}
-	}
-	if ents, err := os.ReadDir("/run/netns"); err == nil {
-		s.add("netns", "/run/netns exists")
-		for _, e := range ents {
-			s.add("netns", "/run/netns/"+e.Name())
-		}
-	}
-	// Journals of --host runs (paused labs keep their sockets there too).
-	js, _ := filepath.Glob("/run/nsscript/journal-*")
-	for _, j := range js {
-		s.add("journal", j)
-	}
-	s.nft(t)
+	return names
+}
+
+// sysctls adds the values of the sysctls a run could change: those of
+// sysctlDirs and sysctlKeys, and the per-link ones of the links named.
+func (s hostState) sysctls(links []string) {
 	var keys []string
 	for _, d := range sysctlDirs {
 		ents, _ := os.ReadDir("/proc/sys/" + d)
@@ -89,7 +115,7 @@ func snapshot(t testing.TB) hostState {
 			keys = append(keys, d+"/"+e.Name())
 		}
 	}
-	for _, n := range names {
+	for _, n := range links {
 		for _, d := range []string{"net/ipv4/conf/", "net/ipv6/conf/"} {
 			ents, _ := os.ReadDir("/proc/sys/" + d + n)
 			for _, e := range ents {
@@ -104,19 +130,6 @@ func snapshot(t testing.TB) hostState {
 		}
 		s.add("sysctl", strings.ReplaceAll(k, "/", ".")+"="+strings.Join(strings.Fields(string(b)), " "))
 	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatalf("read mountinfo: %v", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(mi)), "\n") {
-		if nsscriptMount(line) {
-			s.add("mount", line)
-		}
-	}
-	for k := range s {
-		sort.Strings(s[k])
-	}
-	return s
 }
 
 // mountDirs are where nsscript mounts: namespace binds (--host), and the
