@@ -28,7 +28,7 @@ type Link struct {
 	adopted bool // existed before the lab saw it
 	addrs   []netip.Prefix
 	mac     net.HardwareAddr // the address the lab gave it; nil: ask the kernel
-	front   front            // the script's value for it (front.go)
+	front   front            // the script's value for it (api.go)
 	deleted string           // where it was deleted, once it was (delete.go)
 }
 

@@ -50,7 +50,7 @@ type Netns struct {
 	// routesCustom is set once a route, a rule or a sysctl was added here:
 	// the lab's model no longer knows every route (routemodel.go).
 	routesCustom bool
-	front        front  // the script's value for it (front.go)
+	front        front  // the script's value for it (api.go)
 	deleted      string // where it was deleted, once it was (delete.go)
 }
 
