@@ -282,13 +282,23 @@ const withinPause = 100 * time.Millisecond
 // expectWithin settles e by probing until the outcome is the wanted one or
 // the deadline passes: the network may converge (a route appears, a link
 // goes down) while the script waits. Each probe lasts at most o.Timeout.
+//
+// A reply counts only when it comes before the deadline, so a probe for
+// one waits no longer than what is left. A silence counts only when it
+// lasts the whole timeout: a probe that the deadline cut short and that got
+// no reply says nothing (a loaded machine or a full queue can take longer
+// than the few milliseconds left), so a probe for silence, once sent before
+// the deadline, waits its timeout, and "unreachable after" is when it was
+// sent.
 func expectWithin(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions, within time.Duration) {
 	timeout := o.Timeout
 	start := time.Now()
 	deadline := start.Add(within)
 	for n := 1; ; n++ {
-		left := time.Until(deadline)
-		o.Timeout = min(timeout, max(left, time.Millisecond))
+		sent := time.Now()
+		if reachable {
+			o.Timeout = min(timeout, max(time.Until(deadline), time.Millisecond))
+		}
 		res := r.Lab.Ping(r.Ctx, e.Src, e.Dst, o)
 		e.Result = res
 		got := reply(&res)
@@ -303,7 +313,7 @@ func expectWithin(r *Run, e *Expectation, reachable bool, o lab.ProbeOptions, wi
 			if reachable {
 				e.Detail = fmt.Sprintf("reply after %s (within %s)", took, within)
 			} else {
-				e.Detail = fmt.Sprintf("unreachable after %s (within %s): %s", took, within, res.Detail)
+				e.Detail = fmt.Sprintf("unreachable after %s (within %s): %s", fmtSeconds(sent.Sub(start)), within, res.Detail)
 			}
 			return
 		}
@@ -350,7 +360,9 @@ func expectCmd(src *lab.Netns, dst netip.Addr, timeout, within time.Duration, re
 	case within > 0 && reachable:
 		return untilCmd(cmd, within)
 	case within > 0:
-		return fmt.Sprintf("timeout %d sh -c 'while %s; do sleep 0.1; done'", ceilSeconds(within), strings.ReplaceAll(cmd, "'", `'\''`))
+		// A ping sent before the deadline may be silent for its whole
+		// timeout after it, as in the run.
+		return fmt.Sprintf("timeout %d sh -c 'while %s; do sleep 0.1; done'", ceilSeconds(within+timeout), strings.ReplaceAll(cmd, "'", `'\''`))
 	case reachable:
 		return cmd
 	}

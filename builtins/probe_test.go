@@ -99,6 +99,26 @@ func TestExpectUnreachableWithin(t *testing.T) {
 	wantConverged(t, out, "unreachable")
 }
 
+// A probe for silence that the deadline would cut short is no evidence: a
+// reply that is late, but within the probe's timeout, must still count.
+// x0 sends at 8 kbit/s from a bucket of one echo request, so a's second
+// request (1,000 bytes, 100 ms after the first) waits about a second in
+// x0's queue; its reply comes long after the 500 ms window, well within the
+// 3 s timeout.
+func TestExpectUnreachableWithinWaitsItsTimeout(t *testing.T) {
+	t.Parallel()
+	out, err := runScript(t, pairLab+`
+impair(x, rate = "8kbit", burst = 1100, latency = "10s")
+expect_unreachable(a, "10.0.0.2", timeout = "3s", within = "500ms", size = 1000)
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLines(t, out,
+		"FAIL lab.star:8:1: expect_unreachable: a -> 10.0.0.2 (1000 bytes): still reachable after 500ms (2 probes; last: reply in ",
+		"0 passed, 1 failed")
+}
+
 func TestExpectWithinFails(t *testing.T) {
 	t.Parallel()
 	// The reachable address gets timeout = "2s": a reply that a loaded

@@ -75,7 +75,7 @@ print("planned:", r.ok)
 		"! ping -c1 -W1 10.9.9.9 || exit 1\n",
 		"ip netns exec a ping -c1 -W2 10.0.0.1\n",
 		"timeout 5 sh -c 'until ip netns exec a ping -c1 -W1 10.0.0.1; do sleep 0.1; done'\n",
-		"timeout 3 sh -c 'while ip netns exec a ping -c1 -W1 10.0.0.7; do sleep 0.1; done'\n",
+		"timeout 4 sh -c 'while ip netns exec a ping -c1 -W1 10.0.0.7; do sleep 0.1; done'\n",
 		"ip netns exec a ping -c3 -W1 -i0.2 10.0.0.1 || true\n",
 		"# planned: True\n",
 	)
