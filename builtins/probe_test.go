@@ -115,7 +115,8 @@ expect_unreachable(a, "10.0.0.2", timeout = "3s", within = "500ms", size = 1000)
 		t.Fatal(err)
 	}
 	wantLines(t, out,
-		"FAIL lab.star:8:1: expect_unreachable: a -> 10.0.0.2 (1000 bytes): still reachable after 500ms (2 probes; last: reply in ",
+		"FAIL lab.star:8:1: expect_unreachable: a -> 10.0.0.2 (1000 bytes): still reachable after 500ms (",
+		" probes; last: reply in ",
 		"0 passed, 1 failed")
 }
 
