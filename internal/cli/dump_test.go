@@ -180,7 +180,7 @@ func leftRunning() string {
 // kernel numbers or randomises (indexes, MAC addresses) and the IPv6
 // link-local addresses and routes the kernel adds by itself are left out.
 func topoDump(dir string) (string, error) {
-	v := &dumpView{fds: map[string]int{}, handles: map[string]*netlink.Handle{}}
+	v := &dumpView{}
 	defer v.close()
 	if err := v.open(dir); err != nil {
 		return "", err
@@ -220,6 +220,7 @@ type dumpView struct {
 // in dir, and lists their links and the ids they know each other by.
 func (v *dumpView) open(dir string) error {
 	v.names = []string{lab.HostName}
+	v.fds, v.handles = map[string]int{}, map[string]*netlink.Handle{}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -244,8 +245,7 @@ func (v *dumpView) open(dir string) error {
 		}
 		v.handles[n] = h
 	}
-	v.nsids = map[string]map[int]string{}
-	v.links = map[string][]netlink.Link{}
+	v.nsids, v.links = map[string]map[int]string{}, map[string][]netlink.Link{}
 	for _, a := range v.names {
 		v.nsids[a] = map[int]string{}
 		for _, b := range v.names {

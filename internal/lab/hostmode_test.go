@@ -251,9 +251,7 @@ func TestJournalCleanImpairment(t *testing.T) {
 	}
 	old, _ := h.LinkByName("jold0")
 	qs, _ := h.QdiscList(old)
-	for _, q := range qs {
-		if q.Type() == "tbf" {
-			t.Errorf("tbf left on jold0 after clean; clean said:\n%s", strings.Join(lines, "\n"))
-		}
+	if hasTbf(qs) {
+		t.Errorf("tbf left on jold0 after clean; clean said:\n%s", strings.Join(lines, "\n"))
 	}
 }

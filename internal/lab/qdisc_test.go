@@ -82,6 +82,7 @@ func TestImpairRate(t *testing.T) {
 	}
 }
 
+// hasTbf reports whether qs holds a tbf qdisc.
 func hasTbf(qs []netlink.Qdisc) bool {
 	for _, q := range qs {
 		if q.Type() == "tbf" {

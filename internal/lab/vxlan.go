@@ -56,6 +56,9 @@ func (l *Lab) Vxlan(s VxlanSpec) (*Link, error) {
 	if s.Name == "" {
 		s.Name = l.lowerName(s.NS, "vxlan")
 	}
+	if s.Dev != nil {
+		s.via = s.Dev.ns // the tunnel's socket stays with its underlay
+	}
 	nl, cmd := s.request()
 	if !l.opts.Plan && s.Dev != nil {
 		idx, err := s.Dev.Index()
@@ -110,8 +113,7 @@ func (s *VxlanSpec) check() error {
 }
 
 // request returns the netlink device for s (without the underlay's index)
-// and the iproute2 command that makes the same one. It records in s.via the
-// namespace of the underlay, where the device is made.
+// and the iproute2 command that makes the same one, in s.via when set.
 func (s *VxlanSpec) request() (*netlink.Vxlan, string) {
 	nl := &netlink.Vxlan{VxlanId: s.VNI, Port: s.Port, Learning: !s.NoLearning}
 	args := []string{"type vxlan id", fmt.Sprint(s.VNI), "dstport", fmt.Sprint(s.Port)}
@@ -128,7 +130,6 @@ func (s *VxlanSpec) request() (*netlink.Vxlan, string) {
 	}
 	if s.Dev != nil {
 		args = append(args, "dev", shellQuote(s.Dev.name))
-		s.via = s.Dev.ns
 	}
 	if s.NoLearning {
 		args = append(args, "nolearning")
