@@ -5,6 +5,8 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
 // Version, when set at build time with
@@ -16,7 +18,9 @@ const versionAbout = `
 Print nsscript's version: the module version (a tag when installed with
 go install MODULE@VERSION, "devel" for a build from a clone), the VCS
 revision and time the binary was built from, whether the work tree had
-uncommitted changes (dirty), and the Go toolchain.`
+uncommitted changes (dirty), the Go toolchain, and how a run starts its
+sandbox: before Go, by a C constructor, in a binary built with cgo (a run
+starts Go once), or from Go otherwise (twice).`
 
 func cmdVersion(env *Env, args []string) int {
 	fs := newFlags(env, "version", "", versionAbout)
@@ -78,4 +82,9 @@ func writeVersion(w io.Writer, bi *debug.BuildInfo) {
 		fmt.Fprintf(w, "time     %s\n", at)
 	}
 	fmt.Fprintf(w, "go       %s %s/%s\n", goVersion, runtime.GOOS, runtime.GOARCH)
+	if spawn.BeforeGo {
+		fmt.Fprintf(w, "sandbox  started before Go (built with cgo): a run starts Go once\n")
+	} else {
+		fmt.Fprintf(w, "sandbox  started from Go (built without cgo): a run starts Go twice\n")
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
 // TestVersionBuildInfo: nsscript version reports the module version, the
@@ -43,6 +45,24 @@ func TestVersionBuildInfo(t *testing.T) {
 	writeVersion(&b, nil)
 	if !strings.Contains(b.String(), "revision unknown") {
 		t.Errorf("no build info:\n%s", b.String())
+	}
+}
+
+// TestVersionSandboxStart: nsscript version says how a run starts its
+// sandbox, as spawn.BeforeGo says (package nsexec sets it in a binary
+// built with cgo).
+func TestVersionSandboxStart(t *testing.T) {
+	defer func(was bool) { spawn.BeforeGo = was }(spawn.BeforeGo)
+	for before, want := range map[bool]string{
+		true:  "sandbox  started before Go (built with cgo): a run starts Go once\n",
+		false: "sandbox  started from Go (built without cgo): a run starts Go twice\n",
+	} {
+		spawn.BeforeGo = before
+		var b strings.Builder
+		writeVersion(&b, nil)
+		if !strings.HasSuffix(b.String(), want) {
+			t.Errorf("BeforeGo %v: version output lacks %q:\n%s", before, want, b.String())
+		}
 	}
 }
 

@@ -16,6 +16,9 @@ package early
 import (
 	"os"
 
+	// With cgo, the sandboxed child may have started before Go did;
+	// nsexec's init marks it as such before Early looks.
+	_ "github.com/nsscript/nsscript/internal/sandbox/nsexec"
 	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 	"github.com/nsscript/nsscript/internal/signals"
 	_ "github.com/nsscript/nsscript/internal/signals/early"

@@ -23,7 +23,7 @@ func Early(args []string) *Child {
 	if os.Getenv(EnvVar) == "1" {
 		return nil
 	}
-	childArgs, ok := earlyArgs(args)
+	childArgs, ok := EarlyArgs(args)
 	if !ok {
 		return nil
 	}
@@ -41,10 +41,10 @@ func Early(args []string) *Child {
 	return early
 }
 
-// earlyArgs returns the child's argv for the program's argv args, as the
+// EarlyArgs returns the child's argv for the program's argv args, as the
 // command would make it, and whether the command line looks like a
 // sandboxed run.
-func earlyArgs(args []string) ([]string, bool) {
+func EarlyArgs(args []string) ([]string, bool) {
 	if len(args) < 2 {
 		return nil, false
 	}

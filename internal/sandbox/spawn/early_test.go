@@ -25,9 +25,9 @@ func TestEarlyArgs(t *testing.T) {
 		{[]string{"nsscript", "run", "--help", "a.star"}, nil},
 		{[]string{"nsscript", ".star"}, nil},
 	} {
-		got, ok := earlyArgs(tc.args)
+		got, ok := EarlyArgs(tc.args)
 		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
-			t.Errorf("earlyArgs(%q) = %q, %v; want %q", tc.args, got, ok, tc.want)
+			t.Errorf("EarlyArgs(%q) = %q, %v; want %q", tc.args, got, ok, tc.want)
 		}
 	}
 }

@@ -97,7 +97,7 @@ func receive() error {
 	}
 	fd, err := strconv.Atoi(os.Getenv(LifelineEnv))
 	var st syscall.Stat_t
-	if err != nil || fd != lifelineFD || os.Getppid() != 0 ||
+	if err != nil || fd != LifelineFD || os.Getppid() != 0 ||
 		syscall.Fstat(fd, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFSOCK {
 		return nil
 	}
@@ -214,7 +214,7 @@ func placeFiles(lifeline int, files []int) (int, error) {
 		}
 		syscall.Close(f)
 	}
-	for slot := max(len(files), lifelineFD); slot < above; slot++ {
+	for slot := max(len(files), LifelineFD); slot < above; slot++ {
 		syscall.Close(slot)
 	}
 	return moved, nil

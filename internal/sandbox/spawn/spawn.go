@@ -44,9 +44,15 @@ const LifelineEnv = "NSSCRIPT_SANDBOX_LIFELINE"
 // the handed files (3 to 2+MaxExtraFiles).
 const MaxExtraFiles = 4
 
-// lifelineFD is where a child finds the lifeline until Receive moves it
+// LifelineFD is where a child finds the lifeline until Receive moves it
 // above the handed descriptors.
-const lifelineFD = 3
+const LifelineFD = 3
+
+// BeforeGo is true in a binary that starts the sandboxed child of a run
+// before the Go runtime (package nsexec, built with cgo, sets it in its
+// init), so that a run starts Go once; otherwise Early and Start start it
+// from Go.
+var BeforeGo bool
 
 // Child is a sandboxed child that Start started.
 type Child struct {
@@ -119,7 +125,7 @@ func (c *Child) start() bool {
 		for range 1 + MaxExtraFiles {
 			files = append(files, c.theirs)
 		}
-		env := append(childEnv(c.env), LifelineEnv+"="+strconv.Itoa(lifelineFD))
+		env := append(childEnv(c.env), LifelineEnv+"="+strconv.Itoa(LifelineFD))
 		c.proc, c.startErr = os.StartProcess("/proc/self/exe", c.args, &os.ProcAttr{
 			Env: env, Files: files, Sys: SysProcAttr(c.rootless),
 		})
