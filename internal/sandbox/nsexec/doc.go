@@ -20,7 +20,8 @@
 // starts the child its own way and reports the error as it always does.
 //
 // A binary built without cgo (CGO_ENABLED=0, or no C compiler) has no
-// constructor: Enabled is false and spawn does the whole start.
+// constructor (this package is then this file alone): spawn does the whole
+// start, and spawn.BeforeGo stays false.
 //
 // Only internal/sandbox/early imports this package (cmd/nsscript, and the
 // tests that run their own binary as nsscript, import that one), so that

@@ -17,9 +17,6 @@ import (
 	"github.com/nsscript/nsscript/internal/sandbox/spawn"
 )
 
-// Enabled reports whether this binary starts the sandboxed child before Go.
-const Enabled = true
-
 // In the child the constructor made, Go's environment is still the
 // parent's: mark it as spawn.Start marks the environment of its children,
 // for spawn.Receive to take the handover from the lifeline. Tell spawn
