@@ -1,6 +1,6 @@
 // The decision of nsexec_start (start.h): is this command line a
 // sandboxed run that needs nothing of the command in the parent? It is the
-// C twin of spawn.Early's earlyArgs and spawn.Alone; a Go test checks that
+// C twin of spawn.EarlyArgs and spawn.Alone; a Go test checks that
 // the two answer alike.
 
 #define _GNU_SOURCE
@@ -50,7 +50,7 @@ static int nsexec_alone(int argc, char **argv, int first) {
 }
 
 // nsexec_decide reports whether argv is a sandboxed run that needs nothing
-// of the command in the parent: spawn.Early's earlyArgs, then spawn.Alone.
+// of the command in the parent: spawn.EarlyArgs, then spawn.Alone.
 int nsexec_decide(int argc, char **argv) {
 	if (argc < 2) {
 		return 0;

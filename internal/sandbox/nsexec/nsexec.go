@@ -23,7 +23,7 @@ import (
 // (and nsscript version) that runs start this way.
 func init() {
 	spawn.BeforeGo = true
-	if C.nsexec_child != 0 {
+	if child() {
 		os.Setenv(spawn.EnvVar, "1")
 		os.Setenv(spawn.LifelineEnv, strconv.Itoa(spawn.LifelineFD))
 	}

@@ -115,7 +115,10 @@ static int nsexec_maps(pid_t pid, int rootless) {
 static const int nsexec_signals[] = {SIGINT, SIGTERM, SIGCHLD};
 #define NSEXEC_NSIG ((int)(sizeof nsexec_signals / sizeof nsexec_signals[0]))
 
+// nsexec_saved is what nsexec_block changed, for nsexec_unblock, and the
+// set it blocked, for the signalfd.
 struct nsexec_saved {
+	sigset_t set;
 	sigset_t mask;
 	struct sigaction act[NSEXEC_NSIG];
 };
@@ -124,12 +127,11 @@ struct nsexec_saved {
 // them their default action meanwhile: as Go's signal.Notify does, a
 // SIGINT that the caller ignored is caught too.
 static void nsexec_block(struct nsexec_saved *s) {
-	sigset_t set;
-	sigemptyset(&set);
+	sigemptyset(&s->set);
 	for (int i = 0; i < NSEXEC_NSIG; i++) {
-		sigaddset(&set, nsexec_signals[i]);
+		sigaddset(&s->set, nsexec_signals[i]);
 	}
-	sigprocmask(SIG_BLOCK, &set, &s->mask);
+	sigprocmask(SIG_BLOCK, &s->set, &s->mask);
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;

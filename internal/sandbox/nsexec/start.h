@@ -201,12 +201,7 @@ __attribute__((constructor)) static void nsexec_start(void) {
 	}
 	struct nsexec_saved saved;
 	nsexec_block(&saved);
-	sigset_t set;
-	sigemptyset(&set);
-	for (int i = 0; i < NSEXEC_NSIG; i++) {
-		sigaddset(&set, nsexec_signals[i]);
-	}
-	int sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	int sigfd = signalfd(-1, &saved.set, SFD_CLOEXEC);
 	pid_t pid = sigfd < 0 ? -1 : syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWUTS | SIGCHLD, NULL, NULL, NULL, NULL);
 	if (pid == 0) {
 		close(sigfd), close(life[0]), close(sync[1]);

@@ -84,6 +84,24 @@ func testChild(t *testing.T, mode string, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startWaiting starts cmd (from testChild) and returns once its child said
+// "waiting", that is, once the parent has handed it over.
+func startWaiting(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "waiting" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child said %q, want waiting; exit %v, stderr %q", lines.Text(), cmd.ProcessState, stderr.String())
+	}
+}
+
 // The constructor starts the child in its namespaces, as init of its PID
 // namespace, hands it the environment and standard files, and exits with
 // its exit code.
@@ -117,18 +135,7 @@ func TestOtherCommandLinesGoOnInGo(t *testing.T) {
 func TestSignalHeldUntilChildReady(t *testing.T) {
 	cmd := testChild(t, "signal", "run", "x.star")
 	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "waiting" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child said %q, want waiting; exit %v, stderr %q", lines.Text(), cmd.ProcessState, stderr.String())
-	}
+	startWaiting(t, cmd)
 	cmd.Process.Signal(syscall.SIGTERM)
 	fmt.Fprintln(stdin, "go on")
 	cmd.Wait()
@@ -140,15 +147,7 @@ func TestSignalHeldUntilChildReady(t *testing.T) {
 // When the parent dies, even of SIGKILL, the child dies too.
 func TestChildDiesWithParent(t *testing.T) {
 	cmd := testChild(t, "wait", "run", "x.star")
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "waiting" {
-		cmd.Process.Kill()
-		t.Fatalf("child said %q, want waiting", lines.Text())
-	}
+	startWaiting(t, cmd)
 	children, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "task", strconv.Itoa(cmd.Process.Pid), "children"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(children)))
 	if err != nil || pid == 0 {
